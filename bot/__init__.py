@@ -1,0 +1,1 @@
+"""NIJA: a multi-broker trading bot with master accounts and copy trading."""

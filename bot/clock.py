@@ -1,0 +1,66 @@
+"""Injectable time: real time in live trading, simulated time in paper mode, a manual clock in tests.
+
+Threads never call time.sleep for pacing; they call ``clock.wait(seconds, stop_event)`` so a
+shutdown interrupts them at once and tests can advance time without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Unix seconds in this clock's time."""
+        ...
+
+    def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
+        """Wait `seconds` of this clock's time; return True at once if `stop` is set."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
+        if stop is None:
+            time.sleep(max(0.0, seconds))
+            return False
+        return stop.wait(max(0.0, seconds))
+
+
+class ManualClock:
+    """A clock that moves only when a test calls advance(); waiters wake when their time comes."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._changed = threading.Condition()
+
+    def now(self) -> float:
+        with self._changed:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._changed:
+            self._now += seconds
+            self._changed.notify_all()
+
+    def set(self, when: float) -> None:
+        with self._changed:
+            self._now = when
+            self._changed.notify_all()
+
+    def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
+        with self._changed:
+            deadline = self._now + max(0.0, seconds)
+            while self._now < deadline:
+                if stop is not None and stop.is_set():
+                    return True
+                # Short real-time poll only so a stop event (which cannot notify us) is seen.
+                self._changed.wait(0.05)
+            return bool(stop is not None and stop.is_set())

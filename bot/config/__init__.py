@@ -1,0 +1,1 @@
+"""Configuration layer: settings from the environment, accounts from config/users."""

@@ -1,0 +1,40 @@
+"""Switches and limits that apply to the whole bot (SPEC section 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GeneralSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    live_trading: bool = Field(False, description="'true' to trade live; anything else is paper")
+    copy_trading_mode: Literal["MASTER_FOLLOW", "INDEPENDENT"] = Field(
+        "MASTER_FOLLOW", description="MASTER_FOLLOW or INDEPENDENT"
+    )
+    copy_observe_only: bool = Field(False, description="true or false")
+    entry_blocking: bool = Field(False, description="true or false")
+    max_user_risk: float = Field(
+        0.10, gt=0, le=1, description="a fraction of follower equity between 0 (exclusive) and 1"
+    )
+    minimum_funded_balance: float = Field(0.50, ge=0, description="a USD amount of 0 or more")
+    max_concurrent_positions: int = Field(8, ge=1, le=100, description="a whole number from 1 to 100")
+    state_dir: Path = Field(
+        Path("state"), description="a directory path", json_schema_extra={"env": "NIJA_STATE_DIR"}
+    )
+    database_url: str | None = Field(None, description="an SQLAlchemy database URL, or unset for SQLite")
+    users_dir: Path = Field(
+        Path("config/users"),
+        description="a directory of user account JSON files",
+        json_schema_extra={"env": "NIJA_USERS_DIR"},
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+    cash_assets: tuple[str, ...] = Field(
+        ("USD", "USDT", "USDC"),
+        description="a comma-separated list of assets counted as cash, e.g. USD,USDT",
+    )

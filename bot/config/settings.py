@@ -1,0 +1,124 @@
+"""The one settings object: every number and switch of the bot, read from the environment.
+
+Sections live in ``bot.config.sections``; each field's environment variable is its
+name upper-cased (or the ``env`` given in ``json_schema_extra``). ``.env`` is read
+with python-dotenv and the real environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+
+from bot.config.errors import ConfigError
+from bot.config.sections.copy import CopySettings
+from bot.config.sections.exchanges import ExchangeSettings
+from bot.config.sections.general import GeneralSettings
+from bot.config.sections.paper import PaperSettings
+from bot.config.sections.strategy import StrategySettings
+from bot.config.sections.trader import TraderSettings
+
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+_FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+class Settings(BaseModel):
+    """All sections together; pass this object (or one section of it) down, never read env again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    general: GeneralSettings = GeneralSettings()
+    exchanges: ExchangeSettings = ExchangeSettings()
+    strategy: StrategySettings = StrategySettings()
+    trader: TraderSettings = TraderSettings()
+    copy_trading: CopySettings = CopySettings()
+    paper: PaperSettings = PaperSettings()
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+}
+
+
+def env_name(field_name: str, field: FieldInfo) -> str:
+    """The environment variable that sets one field."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("env"), str):
+        return str(extra["env"])
+    return field_name.upper()
+
+
+def all_env_names() -> dict[str, tuple[str, str]]:
+    """Every settings variable -> (section, field); used by .env.example checks and diagnostics."""
+    names: dict[str, tuple[str, str]] = {}
+    for section_name, model in _SECTIONS.items():
+        for field_name, field in model.model_fields.items():
+            names[env_name(field_name, field)] = (section_name, field_name)
+    return names
+
+
+def read_environment(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The .env file's values overlaid by the real environment (the real environment wins)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return "tuple" in str(annotation)
+
+
+def _raw_value(name: str, raw: str, field: FieldInfo) -> Any:
+    text = raw.strip()
+    if name == "LIVE_TRADING":
+        # SPEC: 'true' trades live; anything else is paper. Never an error, never live by accident.
+        return text.lower() == "true"
+    if field.annotation is bool:
+        lowered = text.lower()
+        if lowered in _TRUE_WORDS:
+            return True
+        if lowered in _FALSE_WORDS:
+            return False
+        raise ConfigError(f"{name}={raw!r}: expected true or false")
+    if _is_sequence(field.annotation):
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if text == "" and not field.is_required():
+        return field.default
+    return text
+
+
+def _describe(name: str, raw: str, field: FieldInfo, error: ValidationError) -> str:
+    problem = error.errors()[0].get("msg", "invalid value")
+    expected = field.description or "a valid value"
+    return f"{name}={raw!r}: {problem}; expected {expected}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Build Settings from .env and the environment; raise ConfigError with one line on a bad value."""
+    values = read_environment(env_file, environ)
+    sections: dict[str, BaseModel] = {}
+    for section_name, model in _SECTIONS.items():
+        data: dict[str, Any] = {}
+        raws: dict[str, tuple[str, str]] = {}
+        for field_name, field in model.model_fields.items():
+            name = env_name(field_name, field)
+            if name in values:
+                data[field_name] = _raw_value(name, values[name], field)
+                raws[field_name] = (name, values[name])
+        try:
+            sections[section_name] = model.model_validate(data)
+        except ValidationError as error:
+            location = error.errors()[0].get("loc", ("?",))
+            field_name = str(location[0])
+            name, raw = raws.get(field_name, (field_name.upper(), ""))
+            raise ConfigError(_describe(name, raw, model.model_fields[field_name], error)) from None
+    return Settings(**sections)

@@ -1,0 +1,34 @@
+"""Benchmarks that print figures: `python scripts/bench.py NAME [--json]`.
+
+Each benchmark lives in scripts/benchmarks/NAME.py with a `main(argv) -> int`.
+Names: backtest, strategy, nonce, sim, fanout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent / "benchmarks"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in BENCHMARKS_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in names:
+        print(f"usage: python scripts/bench.py {{{','.join(names)}}} [--json]", file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(f"scripts.benchmarks.{argv[0]}")
+    return int(module.main(argv[1:]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
