@@ -45,6 +45,7 @@ class AccountConfig:
     disabled_symbols: frozenset[str] = frozenset()
     credentials: Credentials | None = None
     credential_problem: str | None = None  # why credentials are missing or malformed (one line)
+    credential_state: str = "missing"  # ok | missing | incomplete | malformed | conflict
     source: str = "environment"  # where the account was defined (a file path for users)
 
     @property
