@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from bot.config.errors import ConfigError
+from bot.config.sections.backtest import BacktestSettings
 from bot.config.sections.copy import CopySettings
 from bot.config.sections.exchanges import ExchangeSettings
 from bot.config.sections.general import GeneralSettings
 from bot.config.sections.paper import PaperSettings
+from bot.config.sections.simulator import SimulatorSettings
 from bot.config.sections.strategy import StrategySettings
 from bot.config.sections.trader import TraderSettings
 
@@ -39,6 +41,8 @@ class Settings(BaseModel):
     trader: TraderSettings = TraderSettings()
     copy_trading: CopySettings = CopySettings()
     paper: PaperSettings = PaperSettings()
+    backtest: BacktestSettings = BacktestSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -60,7 +64,10 @@ def all_env_names() -> dict[str, tuple[str, str]]:
     names: dict[str, tuple[str, str]] = {}
     for section_name, model in _SECTIONS.items():
         for field_name, field in model.model_fields.items():
-            names[env_name(field_name, field)] = (section_name, field_name)
+            name = env_name(field_name, field)
+            if name in names:
+                raise RuntimeError(f"settings variable {name} is defined twice: {names[name]} and {section_name}")
+            names[name] = (section_name, field_name)
     return names
 
 

@@ -14,3 +14,9 @@ class CopySettings(BaseModel):
     copy_max_parallel: int = Field(
         128, ge=1, le=1024, description="followers sent their orders at once (1-1024)"
     )
+    copy_default_stop_fraction: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="a fraction below the follower's entry, e.g. 0.05, for copies whose master sent no stop",
+    )

@@ -33,3 +33,33 @@ class ExchangeSettings(BaseModel):
     order_lookup_delay_seconds: float = Field(
         1.0, ge=0, le=60, description="seconds between order look-ups (0-60)"
     )
+    alpaca_sdk_retries: int = Field(
+        3, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10)"
+    )
+    alpaca_sdk_retry_wait_seconds: float = Field(
+        3.0, ge=0, le=60, description="seconds alpaca-py waits before each of its own resends (0-60)"
+    )
+    alpaca_min_notional: float = Field(1.0, ge=0, description="USD, the smallest Alpaca order value (0 or more)")
+    alpaca_crypto_taker_fee: float = Field(
+        0.0025, ge=0, le=0.05, description="a fraction like 0.0025 for Alpaca's crypto taker fee (0-0.05)"
+    )
+    alpaca_stock_taker_fee: float = Field(0.0, ge=0, le=0.05, description="a fraction for Alpaca stock fees (0-0.05)")
+    alpaca_stock_qty_decimals: int = Field(
+        9, ge=0, le=9, description="share decimals Alpaca accepts for fractionable stocks (0-9)"
+    )
+    alpaca_stock_price_decimals: int = Field(2, ge=0, le=6, description="price decimals for Alpaca stocks (0-6)")
+    kraken_rate_counter_max: float | None = Field(
+        None, gt=0, description="Kraken rate counter ceiling, above 0, or unset to use KRAKEN_RATE_TIER's"
+    )
+    kraken_rate_decay_per_second: float | None = Field(
+        None, gt=0, description="Kraken rate counter decay per second, above 0, or unset to use KRAKEN_RATE_TIER's"
+    )
+    kraken_nonce_reserve: int = Field(
+        60_000_000, ge=1, description="nonces (microseconds) reserved on disk ahead of use, a whole number of 1 or more"
+    )
+    kraken_nonce_resync_step: int = Field(
+        1_000_000, ge=1, description="how far (microseconds) to jump the nonce after EAPI:Invalid nonce (1 or more)"
+    )
+    kraken_rate_headroom: float = Field(
+        1.0, ge=0, description="calls of Kraken's rate counter left unused for network jitter (0 or more)"
+    )

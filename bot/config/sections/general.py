@@ -25,7 +25,7 @@ class GeneralSettings(BaseModel):
     state_dir: Path = Field(
         Path("state"), description="a directory path", json_schema_extra={"env": "NIJA_STATE_DIR"}
     )
-    database_url: str | None = Field(None, description="an SQLAlchemy database URL, or unset for SQLite")
+    database_url: str | None = Field(None, description="sqlite:///PATH (SQLite is the supported store), or unset for NIJA_STATE_DIR/nija.db")
     users_dir: Path = Field(
         Path("config/users"),
         description="a directory of user account JSON files",

@@ -10,6 +10,9 @@ class StrategySettings(BaseModel):
 
     candle_minutes: int = Field(5, ge=1, le=1440, description="candle length in minutes (1-1440)")
     candle_count: int = Field(100, ge=60, le=720, description="candles fetched per market (60-720)")
+    candle_retry_seconds: float = Field(
+        20.0, gt=0, description="seconds before asking again when the exchange has not yet published the last candle"
+    )
 
     rsi_fast_period: int = Field(9, ge=2, description="a period of 2 or more")
     rsi_slow_period: int = Field(14, ge=2, description="a period of 2 or more")

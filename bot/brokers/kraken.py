@@ -1,0 +1,399 @@
+"""Kraken spot adapter on krakenex (the real SDK) behind the Broker contract.
+
+Why krakenex alone, and not pykrakenapi: pykrakenapi's retry loop runs forever by default and
+its own limiter sleeps and retries forever (we need one retry policy, in bot.brokers.errors and
+Broker.place_order); its counters are not thread-safe; it print()s; add_standard_order only
+validates by default and cannot send cl_ord_id; get_ohlc_data needs gap-free candles (it sets an
+index frequency) and breaks under pandas 3. Everything it would give us is a DataFrame built from
+the same JSON krakenex returns, which we build ourselves in a few lines with float dtypes.
+
+Per key (bot.brokers.kraken_nonce): one lock held across each whole private request, so nonces
+arrive in order; a nonce high-water mark persisted ahead of use in the state directory; a client
+side mirror of Kraken's rate counter (bot.brokers.kraken_rate_limit) so we wait instead of being
+refused. Public and private calls use separate krakenex.API objects because krakenex keeps the
+last response on the object (`api.response`), which is not safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any
+
+import krakenex
+import pandas as pd
+import requests
+
+from bot.brokers.base import (
+    AssetBalance,
+    BalanceSnapshot,
+    Broker,
+    MarketInfo,
+    OrderRequest,
+    OrderResult,
+    OrderStatus,
+    Side,
+    Ticker,
+    empty_candles,
+)
+from bot.brokers.errors import (
+    AuthenticationError,
+    BrokerError,
+    ExchangeUnavailable,
+    MarketNotFound,
+    NonceError,
+    OrderRejected,
+    RateLimitError,
+)
+from bot.brokers.http import mount_timeout
+from bot.brokers.kraken_nonce import KeyChannel, NonceStore, channel_for
+from bot.brokers.kraken_rate_limit import TIERS, RateLimiter
+from bot.brokers.kraken_symbols import BALANCE_SUFFIXES, KrakenSymbols
+from bot.clock import Clock
+from bot.config.accounts import AccountConfig
+from bot.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+MAX_OHLC_ROWS = 720
+_AUTH_ERRORS = ("EAPI:Invalid key", "EAPI:Invalid signature", "EGeneral:Permission denied", "EAPI:Bad request")
+_UNAVAILABLE = ("EService:", "EGeneral:Internal error", "EAPI:Feature disabled")
+
+
+class _NoncedAPI(krakenex.API):
+    """krakenex with our nonce: the SDK's own is int(1000 * time.time()), which repeats across threads."""
+
+    def __init__(self, key: str, secret: str, nonces: NonceStore) -> None:
+        super().__init__(key=key, secret=secret)
+        self._nonces = nonces
+
+    def _nonce(self) -> int:
+        return self._nonces.next()
+
+
+def classify(errors: list[str], *, placing_order: bool = False) -> BrokerError:
+    """Kraken's error strings -> the one exception tree that decides retry policy (bot.brokers.errors)."""
+    first = str(errors[0]) if errors else "unknown Kraken error"
+    text = "; ".join(map(str, errors))
+    if first.startswith(_AUTH_ERRORS):
+        return AuthenticationError(
+            f"Kraken refused the API key ({text}): check the key and secret, and that the key may query funds "
+            "and create/query/cancel orders", broker="kraken", raw=errors,
+        )
+    if first.startswith("EAPI:Invalid nonce"):
+        return NonceError(text, broker="kraken", raw=errors)
+    if "Rate limit exceeded" in first or first.startswith("EGeneral:Temporary lockout"):
+        return RateLimitError(text, broker="kraken", raw=errors)
+    if first.startswith(_UNAVAILABLE):
+        return ExchangeUnavailable(text, broker="kraken", raw=errors)
+    if first.startswith("EQuery:Unknown asset pair"):
+        return MarketNotFound(text, broker="kraken", raw=errors)
+    if placing_order and first.startswith(("EOrder:", "EGeneral:Invalid arguments", "EFunding:")):
+        return OrderRejected(text, broker="kraken", raw=errors)
+    return BrokerError(text, broker="kraken", raw=errors)
+
+
+def _fmt(value: float, decimals: int) -> str:
+    """A plain decimal string (never scientific notation) with at most `decimals` places, rounded down."""
+    step = Decimal(1).scaleb(-max(decimals, 0))
+    text = f"{Decimal(str(value)).quantize(step, rounding=ROUND_DOWN):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class KrakenBroker(Broker):
+    name = "kraken"
+
+    def __init__(self, account: AccountConfig, settings: Settings, clock: Clock, state_dir: Path) -> None:
+        exchange = settings.exchanges
+        super().__init__(
+            account_label=account.label, clock=clock, lookup_attempts=exchange.order_lookup_attempts,
+            lookup_delay_seconds=exchange.order_lookup_delay_seconds,
+        )
+        credentials = account.credentials
+        if credentials is None or not credentials.api_key or not credentials.api_secret:
+            raise AuthenticationError(
+                f"{account.label}: no Kraken API key/secret ({account.credential_problem or 'not configured'})",
+                broker=self.name,
+            )
+        try:
+            base64.b64decode(credentials.api_secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise AuthenticationError(
+                f"{account.label}: the Kraken API secret from {credentials.source}_API_SECRET is not valid base64",
+                broker=self.name,
+            ) from None
+        self.cash_assets = tuple(settings.general.cash_assets)
+        self.timeout = exchange.exchange_timeout_seconds
+        self._resync_step = exchange.kraken_nonce_resync_step
+        uri = exchange.kraken_api_url.rstrip("/")
+
+        self._public_api = krakenex.API()
+        self._public_api.uri = uri
+        mount_timeout(self._public_api.session, self.timeout)
+        self._public_lock = threading.Lock()
+
+        self._channel: KeyChannel = channel_for(credentials.api_key, state_dir, clock, exchange.kraken_nonce_reserve)
+        counter_max, decay = TIERS[exchange.kraken_rate_tier]
+        with self._channel.lock:
+            if self._channel.limiter is None:
+                self._channel.limiter = RateLimiter(
+                    clock, exchange.kraken_rate_counter_max or counter_max,
+                    exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
+                )
+        self._private_api = _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel.nonces)
+        self._private_api.uri = uri
+        mount_timeout(self._private_api.session, self.timeout)
+        self._symbols: KrakenSymbols | None = None
+
+    @property
+    def limiter(self) -> RateLimiter:
+        assert isinstance(self._channel.limiter, RateLimiter)
+        return self._channel.limiter
+
+    @property
+    def last_nonce(self) -> int:
+        return self._channel.nonces.last
+
+    def close(self) -> None:
+        self._public_api.close()
+        self._private_api.close()
+
+    # ---- transport ------------------------------------------------------------------------------
+    def _public(self, method: str, data: Mapping[str, Any] | None = None) -> Any:
+        with self._public_lock:
+            answer = self._send(lambda: self._public_api.query_public(method, dict(data or {})), method)
+        if answer.get("error"):
+            raise classify(list(answer["error"]))
+        return answer.get("result")
+
+    def _private(self, method: str, data: Mapping[str, Any] | None = None, *, placing_order: bool = False) -> Any:
+        """One private call under the key's lock; read-only calls get one retry after a nonce resync."""
+        attempts = 1 if placing_order else 2
+        for attempt in range(attempts):
+            try:
+                return self._private_once(method, data, placing_order)
+            except NonceError:
+                if attempt + 1 == attempts:
+                    raise
+                log.warning("%s: Kraken refused our nonce on %s; resynced, retrying once", self.account_label, method)
+        raise AssertionError("unreachable")
+
+    def _private_once(self, method: str, data: Mapping[str, Any] | None, placing_order: bool) -> Any:
+        with self._channel.lock:
+            self.limiter.acquire(method)
+            answer = self._send(lambda: self._private_api.query_private(method, dict(data or {})), method)
+            errors = list(answer.get("error") or [])
+            if errors:
+                error = classify(errors, placing_order=placing_order)
+                if isinstance(error, NonceError):
+                    self._channel.nonces.jump(self._resync_step)
+                elif isinstance(error, RateLimitError):
+                    self.limiter.refused()
+                raise error
+        return answer.get("result")
+
+    def _send(self, call: Any, method: str) -> dict[str, Any]:
+        try:
+            answer = call()
+        except requests.Timeout as error:
+            raise ExchangeUnavailable(f"Kraken {method} timed out after {self.timeout:g}s", broker=self.name) from error
+        except requests.HTTPError as error:
+            status = error.response.status_code if error.response is not None else "?"
+            raise ExchangeUnavailable(f"Kraken {method} answered HTTP {status}", broker=self.name) from error
+        except requests.RequestException as error:
+            raise ExchangeUnavailable(
+                f"Kraken {method} failed: {type(error).__name__}", broker=self.name
+            ) from error
+        except ValueError as error:  # the body was not JSON (a proxy's error page)
+            raise ExchangeUnavailable(
+                f"Kraken {method} answered something that is not JSON", broker=self.name
+            ) from error
+        if not isinstance(answer, dict):
+            raise ExchangeUnavailable(f"Kraken {method} answered an unexpected shape", broker=self.name)
+        return answer
+
+    # ---- markets and prices -----------------------------------------------------------------------
+    def _load_markets(self) -> dict[str, MarketInfo]:
+        self._symbols = KrakenSymbols.from_asset_pairs(self._public("AssetPairs"))
+        return self._symbols.markets
+
+    def symbols(self) -> KrakenSymbols:
+        if self._symbols is None:
+            self.markets()
+        assert self._symbols is not None
+        return self._symbols
+
+    def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        names = self.symbols()
+        pairs = [self.market(symbol).exchange_symbol for symbol in wanted]
+        result = self._public("Ticker", {"pair": ",".join(pairs)})
+        now = self.clock.now()
+        out: dict[str, Ticker] = {}
+        for pair, data in result.items():
+            symbol = names.symbol_of_pair(pair)
+            if symbol is None:
+                continue
+            out[symbol] = Ticker(
+                symbol=symbol, bid=float(data["b"][0]), ask=float(data["a"][0]), last=float(data["c"][0]),
+                volume_24h=float(data["v"][1]), time=now,
+            )
+        return out
+
+    def candles(self, symbol: str, minutes: int, count: int) -> pd.DataFrame:
+        if minutes not in OHLC_INTERVALS:
+            raise ValueError(f"Kraken has no {minutes}-minute candles; intervals: {OHLC_INTERVALS}")
+        market = self.market(symbol)
+        wanted = min(count, MAX_OHLC_ROWS - 1)
+        params: dict[str, Any] = {"pair": market.exchange_symbol, "interval": minutes}
+        if wanted + 2 < MAX_OHLC_ROWS:
+            params["since"] = int(self.clock.now() - (wanted + 2) * minutes * 60)
+        result = self._public("OHLC", params)
+        rows = next((v for k, v in result.items() if k != "last"), [])
+        closed = rows[:-1][-wanted:] if wanted > 0 else []  # Kraken's last row is the still-open candle
+        if not closed:
+            return empty_candles()
+        frame = pd.DataFrame(
+            {
+                "time": [int(r[0]) for r in closed],
+                "open": [float(r[1]) for r in closed],
+                "high": [float(r[2]) for r in closed],
+                "low": [float(r[3]) for r in closed],
+                "close": [float(r[4]) for r in closed],
+                "volume": [float(r[6]) for r in closed],
+            }
+        )
+        return frame.astype({"time": "int64"})
+
+    # ---- balances ---------------------------------------------------------------------------------
+    def balances(self) -> BalanceSnapshot:
+        raw = self._private("BalanceEx")
+        names = self.symbols()
+        assets: dict[str, AssetBalance] = {}
+        for code, info in raw.items():
+            if code.upper().endswith(BALANCE_SUFFIXES):  # staked / earn balances cannot be traded
+                continue
+            asset = names.asset(code)
+            total = float(info.get("balance", 0.0))
+            hold = float(info.get("hold_trade", 0.0))
+            if total == 0 and hold == 0:
+                continue
+            assets[asset] = AssetBalance(asset, total, max(total - hold, 0.0))
+        priced = [f"{a}-USD" for a in assets if a != "USD" and f"{a}-USD" in self.markets()]
+        tickers = self.tickers(priced) if priced else {}
+        prices = {"USD": 1.0}
+        for symbol, ticker in tickers.items():
+            prices[symbol.split("-", 1)[0]] = ticker.last
+        cash_total = cash_available = equity = 0.0
+        for asset, balance in assets.items():
+            price = prices.get(asset)
+            if price is None:
+                price = 1.0 if asset in self.cash_assets else 0.0  # a stablecoin without a USD pair counts at par
+                if not price:
+                    log.debug("%s: no USD price for %s; left out of equity", self.account_label, asset)
+            equity += balance.total * price
+            if asset in self.cash_assets:
+                cash_total += balance.total * price
+                cash_available += balance.available * price
+        return BalanceSnapshot(
+            cash_available=cash_available, cash_total=cash_total, assets=assets, prices_usd=prices, equity=equity,
+            time=self.clock.now(),
+        )
+
+    # ---- orders -----------------------------------------------------------------------------------
+    def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
+        data: dict[str, Any] = {
+            "pair": market.exchange_symbol, "type": request.side.value, "ordertype": request.order_type,
+            "cl_ord_id": request.client_order_id,
+        }
+        if request.base_qty is not None or request.side is Side.SELL:
+            qty = request.base_qty
+            if qty is None:  # Kraken takes volume-in-quote (viqc) only on buys: convert at the current price
+                qty = float(request.quote_notional or 0.0) / self.tickers([request.symbol])[request.symbol].bid
+            qty = market.floor_qty(qty)
+            if qty <= 0 or qty < market.min_base_qty:
+                raise OrderRejected(
+                    f"quantity {qty:g} {market.base} is under Kraken's minimum {market.min_base_qty:g} {market.base} "
+                    f"({market.base_decimals} lot decimals)", broker=self.name,
+                )
+            data["volume"] = _fmt(qty, market.base_decimals)
+        else:
+            notional = float(request.quote_notional or 0.0)
+            if notional < market.min_notional or notional <= 0:
+                raise OrderRejected(
+                    f"order value {notional:.2f} {market.quote} is under Kraken's minimum {market.min_notional:g}",
+                    broker=self.name,
+                )
+            data["volume"] = _fmt(notional, 2)
+            data["oflags"] = "viqc"
+        if request.order_type == "limit":
+            if request.limit_price is None:
+                raise OrderRejected("a limit order needs a limit price", broker=self.name)
+            data["price"] = _fmt(market.round_price(request.limit_price), market.price_decimals)
+        result = self._private("AddOrder", data, placing_order=True)
+        txid = str(result["txid"][0])
+        try:
+            found = self._private("QueryOrders", {"txid": txid})
+        except (ExchangeUnavailable, RateLimitError, NonceError) as error:
+            return OrderResult(
+                client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
+                status=OrderStatus.IN_FLIGHT, exchange_order_id=txid,
+                reason=f"accepted as {txid}; fill not known yet ({type(error).__name__})", time=self.clock.now(),
+            )
+        return self._result(txid, found[txid], request.client_order_id)
+
+    def _result(self, txid: str, order: Mapping[str, Any], client_order_id: str | None = None) -> OrderResult:
+        descr = order.get("descr") or {}
+        symbol = self.symbols().symbol_of_pair(str(descr.get("pair", ""))) or str(descr.get("pair", ""))
+        filled = float(order.get("vol_exec") or 0.0)
+        cost = float(order.get("cost") or 0.0)
+        price = float(order.get("price") or 0.0) or (cost / filled if filled else 0.0)
+        status = str(order.get("status", ""))
+        if status in ("pending", "open"):
+            state = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+        elif status == "closed":
+            state = OrderStatus.FILLED if filled > 0 else OrderStatus.CANCELED
+        else:  # canceled, expired
+            state = OrderStatus.CANCELED
+        return OrderResult(
+            client_order_id=str(order.get("cl_ord_id") or client_order_id or ""),
+            symbol=symbol, side=Side(str(descr.get("type", "buy"))), status=state, exchange_order_id=txid,
+            filled_base=filled, avg_price=price, fee_quote=float(order.get("fee") or 0.0),
+            reason=str(order.get("reason") or ""), time=float(order.get("closetm") or order.get("opentm") or 0.0),
+        )
+
+    def _find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        """By cl_ord_id: open orders first, then closed ones (Kraken checks cl_ord_id only among open orders)."""
+        for method, key in (("OpenOrders", "open"), ("ClosedOrders", "closed")):
+            found = self._private(method, {"cl_ord_id": client_order_id})[key]
+            matches = [(txid, o) for txid, o in found.items() if o.get("cl_ord_id") == client_order_id]
+            if len(matches) > 1:
+                log.error(
+                    "%s: %d Kraken orders carry client id %s: %s", self.account_label, len(matches), client_order_id,
+                    ", ".join(txid for txid, _ in matches),
+                )
+            if matches:
+                txid, order = matches[-1]
+                return self._result(txid, order, client_order_id)
+        return None
+
+    def open_orders(self) -> list[OrderResult]:
+        found = self._private("OpenOrders")["open"]
+        return [self._result(txid, order) for txid, order in found.items()]
+
+    def cancel_order(self, order: OrderResult) -> None:
+        if order.exchange_order_id:
+            self._private("CancelOrder", {"txid": order.exchange_order_id})
+        else:
+            self._private("CancelOrder", {"cl_ord_id": order.client_order_id})
+
+    def server_time(self) -> float:
+        return float(self._public("Time")["unixtime"])

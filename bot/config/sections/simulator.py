@@ -1,0 +1,27 @@
+"""The exchange simulator's own numbers (fees, spread, slippage, rate tiers): paper mode and tests."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SimulatorSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sim_taker_fee: float = Field(0.0026, ge=0, lt=0.1, description="a fraction, e.g. 0.0026 for 0.26 %")
+    sim_maker_fee: float = Field(0.0016, ge=0, lt=0.1, description="a fraction, e.g. 0.0016 for 0.16 %")
+    sim_half_spread: float = Field(
+        0.0002, ge=0, lt=0.05, description="half the bid/ask spread as a fraction of the price, e.g. 0.0002"
+    )
+    sim_slippage_per_10k: float = Field(
+        0.0005, ge=0, lt=0.1, description="extra price impact per 10,000 USD of order value, as a fraction"
+    )
+    sim_max_slippage: float = Field(0.01, ge=0, lt=0.5, description="cap of the price impact, as a fraction")
+    sim_kraken_rate_tier: Literal["Starter", "Intermediate", "Pro"] = Field(
+        "Intermediate", description="Starter, Intermediate or Pro: the rate-counter tier of simulated Kraken keys"
+    )
+    sim_public_port: int = Field(
+        0, ge=0, le=65535, description="first TCP port of `python -m bot.sim` (0 = any free port)"
+    )

@@ -1,0 +1,1 @@
+"""Copy trading: a master's fills become signals, copied once to each follower of the same brokerage."""

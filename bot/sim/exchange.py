@@ -1,0 +1,441 @@
+"""The matching core every protocol face shares: accounts, balances, holds, orders and trades.
+
+Assets and symbols are the bot's own (``BTC``, ``BTC-USD``); each face maps them to its exchange's
+names and maps the neutral SimOrderError codes to its exchange's error strings. Market orders fill
+at once at the current price plus spread and a size-dependent slippage, with the taker fee; limit
+orders that cross fill as takers, the others rest with funds on hold and fill when the price comes
+to them (checked whenever the exchange is touched). Every state change happens under one lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, Decimal
+
+from bot.clock import Clock
+from bot.config.sections.simulator import SimulatorSettings
+from bot.sim.faults import FaultPlan
+from bot.sim.prices import Candle, PriceSource
+
+
+@dataclass(frozen=True)
+class SimMarket:
+    symbol: str
+    base: str
+    quote: str
+    min_base_qty: float
+    min_notional: float
+    base_decimals: int
+    price_decimals: int
+    taker_fee: float
+    asset_class: str = "crypto"
+    maker_fee: float = 0.0
+
+
+@dataclass(frozen=True)
+class SimBalance:
+    total: float
+    hold: float
+
+    @property
+    def available(self) -> float:
+        return max(self.total - self.hold, 0.0)
+
+
+@dataclass(frozen=True)
+class SimOrder:
+    order_id: str
+    account_id: str
+    client_order_id: str | None
+    symbol: str
+    side: str  # "buy" | "sell"
+    order_type: str  # "market" | "limit"
+    status: str  # "open" | "closed" | "canceled"
+    base_qty: float | None
+    quote_notional: float | None
+    limit_price: float | None
+    filled_base: float
+    avg_price: float
+    cost: float  # quote value of the fill, fee excluded
+    fee: float  # in quote
+    created_at: float
+    closed_at: float | None
+    hold_asset: str | None = None  # what a resting order keeps on hold
+    hold_amount: float = 0.0
+
+
+@dataclass(frozen=True)
+class SimTrade:
+    trade_id: str
+    order_id: str
+    account_id: str
+    symbol: str
+    side: str
+    order_type: str
+    price: float
+    base_qty: float
+    cost: float
+    fee: float
+    time: float
+
+
+@dataclass(frozen=True)
+class SimTicker:
+    symbol: str
+    bid: float
+    ask: float
+    last: float
+    volume_24h: float  # base units
+    open_24h: float
+    high_24h: float
+    low_24h: float
+    time: float
+
+
+class SimOrderError(Exception):
+    """An order the exchange refuses. `code` is neutral; each face maps it to its exchange's words."""
+
+    CODES = (
+        "INSUFFICIENT_FUNDS", "ORDER_MINIMUM", "COST_MINIMUM", "PRECISION", "UNKNOWN_MARKET",
+        "INVALID_ARGUMENTS", "DUPLICATE_CLIENT_ID", "UNKNOWN_ORDER", "UNKNOWN_ACCOUNT",
+    )
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _decimals_of(value: float) -> int:
+    text = f"{Decimal(str(value)).normalize():f}"
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def _floor(value: float, decimals: int) -> float:
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN))
+
+
+class SimExchange:
+    """One simulated exchange; every face (Kraken, Coinbase, Alpaca) trades against the same book."""
+
+    def __init__(
+        self, prices: PriceSource, clock: Clock, seed: int = 0, settings: SimulatorSettings | None = None
+    ) -> None:
+        self.prices = prices
+        self.clock = clock
+        self.settings = settings or SimulatorSettings()
+        self.faults = FaultPlan(seed)
+        self._random = random.Random(seed)
+        self._lock = threading.RLock()
+        self._balances: dict[str, dict[str, float]] = {}
+        self._holds: dict[str, dict[str, float]] = {}
+        self._orders: dict[str, dict[str, SimOrder]] = {}  # account -> order id -> order (insertion = time order)
+        self._by_client_id: dict[str, dict[str, list[str]]] = {}  # account -> client id -> order ids
+        self._trades: dict[str, list[SimTrade]] = {}
+        self._resting: dict[str, SimOrder] = {}  # open limit orders by id
+        self._seq = itertools.count(1)
+        self._ticker_cache: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+        self._markets = {symbol: self._market_for(symbol) for symbol in prices.symbols()}
+
+    def _market_for(self, symbol: str) -> SimMarket:
+        spec = self.prices.spec(symbol)
+        return SimMarket(
+            symbol=symbol, base=spec.base, quote=spec.quote, min_base_qty=spec.ordermin, min_notional=spec.costmin,
+            base_decimals=spec.lot_decimals, price_decimals=spec.pair_decimals, taker_fee=self.settings.sim_taker_fee,
+            asset_class=spec.asset_class, maker_fee=self.settings.sim_maker_fee,
+        )
+
+    # ---- markets and prices ---------------------------------------------------------------------
+    def markets(self) -> dict[str, SimMarket]:
+        return dict(self._markets)
+
+    def market(self, symbol: str) -> SimMarket:
+        found = self._markets.get(symbol)
+        if found is None:
+            raise SimOrderError("UNKNOWN_MARKET", f"unknown market {symbol}")
+        return found
+
+    def price(self, symbol: str) -> float:
+        self.market(symbol)
+        return self.prices.price(symbol, self.clock.now())
+
+    def ticker(self, symbol: str) -> SimTicker:
+        market = self.market(symbol)
+        now = self.clock.now()
+        last = self.prices.price(symbol, now)
+        volume, open_, high, low = self._day_stats(symbol, now)
+        half = self.settings.sim_half_spread
+        return SimTicker(
+            symbol=symbol, bid=round(last * (1 - half), market.price_decimals),
+            ask=round(last * (1 + half), market.price_decimals), last=round(last, market.price_decimals),
+            volume_24h=volume, open_24h=open_, high_24h=max(high, last), low_24h=min(low, last), time=now,
+        )
+
+    def _day_stats(self, symbol: str, now: float) -> tuple[float, float, float, float]:
+        """24 h volume/open/high/low from hourly candles, memoised per simulated minute."""
+        key = (symbol, int(now // 60))
+        found = self._ticker_cache.get(key)
+        if found is None:
+            rows = self.prices.candles(symbol, 60, now, 25)[-25:]
+            found = (
+                sum(r[5] for r in rows[1:]), rows[0][4], max(r[2] for r in rows[1:]), min(r[3] for r in rows[1:])
+            )
+            if len(self._ticker_cache) > 10_000:
+                self._ticker_cache.clear()
+            self._ticker_cache[key] = found
+        return found
+
+    def candles(self, symbol: str, minutes: int, count: int, end_time: float | None = None) -> list[Candle]:
+        self.market(symbol)
+        return self.prices.candles(symbol, minutes, self.clock.now() if end_time is None else end_time, count)
+
+    # ---- accounts -------------------------------------------------------------------------------
+    def create_account(self, account_id: str, balances: dict[str, float]) -> None:
+        with self._lock:
+            if account_id in self._balances:
+                raise ValueError(f"simulator account {account_id!r} already exists")
+            self._balances[account_id] = {asset: float(amount) for asset, amount in balances.items()}
+            self._holds[account_id] = {}
+            self._orders[account_id] = {}
+            self._by_client_id[account_id] = {}
+            self._trades[account_id] = []
+
+    def has_account(self, account_id: str) -> bool:
+        return account_id in self._balances
+
+    def deposit(self, account_id: str, asset: str, amount: float) -> None:
+        """Add (or with a negative amount, withdraw) funds: tests fund an account later on."""
+        with self._lock:
+            wallet = self._wallet(account_id)
+            wallet[asset] = wallet.get(asset, 0.0) + amount
+
+    def balances(self, account_id: str) -> dict[str, SimBalance]:
+        with self._lock:
+            self._sweep()
+            wallet = self._wallet(account_id)
+            holds = self._holds[account_id]
+            return {asset: SimBalance(total, holds.get(asset, 0.0)) for asset, total in wallet.items()}
+
+    def _wallet(self, account_id: str) -> dict[str, float]:
+        wallet = self._balances.get(account_id)
+        if wallet is None:
+            raise SimOrderError("UNKNOWN_ACCOUNT", f"no simulator account {account_id!r}")
+        return wallet
+
+    # ---- orders ---------------------------------------------------------------------------------
+    def place_order(
+        self,
+        account_id: str,
+        symbol: str,
+        side: str,
+        order_type: str = "market",
+        base_qty: float | None = None,
+        quote_notional: float | None = None,
+        limit_price: float | None = None,
+        client_order_id: str | None = None,
+        client_id_scope: str = "open",
+    ) -> SimOrder:
+        """Place and (for market orders) fill one order, or raise SimOrderError.
+
+        client_id_scope: "open" refuses a client id only while an order with it is open (Kraken's
+        cl_ord_id rule), "all" refuses any reuse (Alpaca), "none" never checks.
+        """
+        side, order_type = str(side).lower(), str(order_type).lower()
+        if side not in ("buy", "sell") or order_type not in ("market", "limit"):
+            raise SimOrderError("INVALID_ARGUMENTS", f"side {side!r} / order type {order_type!r}")
+        if (base_qty is None) == (quote_notional is None):
+            raise SimOrderError("INVALID_ARGUMENTS", "give exactly one of base quantity or quote notional")
+        if order_type == "limit" and (limit_price is None or limit_price <= 0 or base_qty is None):
+            raise SimOrderError("INVALID_ARGUMENTS", "a limit order needs a positive price and a base quantity")
+        market = self.market(symbol)
+        with self._lock:
+            self._sweep()
+            wallet = self._wallet(account_id)
+            if client_order_id and client_id_scope != "none":
+                for existing_id in self._by_client_id[account_id].get(client_order_id, ()):
+                    existing = self._orders[account_id][existing_id]
+                    if client_id_scope == "all" or existing.status == "open":
+                        raise SimOrderError("DUPLICATE_CLIENT_ID", f"client order id {client_order_id} already used")
+            mid = self.prices.price(symbol, self.clock.now())
+            qty = self._quantity(market, side, base_qty, quote_notional, mid)
+            if order_type == "limit":
+                assert limit_price is not None
+                if _decimals_of(limit_price) > market.price_decimals:
+                    raise SimOrderError(
+                        "PRECISION", f"{symbol} price can only be specified up to {market.price_decimals} decimals"
+                    )
+            reference = limit_price if order_type == "limit" and limit_price is not None else mid
+            if qty < market.min_base_qty:
+                raise SimOrderError("ORDER_MINIMUM", f"volume {qty:g} under the minimum {market.min_base_qty:g}")
+            if qty * reference < market.min_notional:
+                raise SimOrderError("COST_MINIMUM", f"cost {qty * reference:.8g} under {market.min_notional:g}")
+            order = SimOrder(
+                order_id=self._new_id(), account_id=account_id, client_order_id=client_order_id, symbol=symbol,
+                side=side, order_type=order_type, status="open", base_qty=qty if base_qty is not None else None,
+                quote_notional=quote_notional, limit_price=limit_price, filled_base=0.0, avg_price=0.0, cost=0.0,
+                fee=0.0, created_at=self.clock.now(), closed_at=None,
+            )
+            fill_price = self._taker_price(market, side, qty, mid)
+            limit = limit_price or 0.0
+            crosses = order_type == "market" or (side == "buy" and fill_price <= limit) or (
+                side == "sell" and fill_price >= limit
+            )
+            if crosses:
+                self._check_funds(wallet, self._holds[account_id], market, side, qty, fill_price, market.taker_fee)
+                order = self._fill(order, market, qty, fill_price, market.taker_fee)
+            else:
+                assert limit_price is not None
+                hold_asset, hold_amount = (
+                    (market.quote, qty * limit_price * (1 + market.maker_fee)) if side == "buy" else (market.base, qty)
+                )
+                self._check_funds(wallet, self._holds[account_id], market, side, qty, limit_price, market.maker_fee)
+                holds = self._holds[account_id]
+                holds[hold_asset] = holds.get(hold_asset, 0.0) + hold_amount
+                order = replace(order, hold_asset=hold_asset, hold_amount=hold_amount)
+                self._resting[order.order_id] = order
+            self._store(order)
+            return order
+
+    def _quantity(
+        self, market: SimMarket, side: str, base_qty: float | None, quote_notional: float | None, mid: float
+    ) -> float:
+        if base_qty is not None:
+            if not math.isfinite(base_qty) or base_qty <= 0:
+                raise SimOrderError("INVALID_ARGUMENTS", f"volume {base_qty} must be above 0")
+            if _decimals_of(base_qty) > market.base_decimals:
+                raise SimOrderError(
+                    "PRECISION", f"{market.symbol} volume can only be specified up to {market.base_decimals} decimals"
+                )
+            return float(base_qty)
+        assert quote_notional is not None
+        if not math.isfinite(quote_notional) or quote_notional <= 0:
+            raise SimOrderError("INVALID_ARGUMENTS", f"notional {quote_notional} must be above 0")
+        if side == "buy":  # spend this much quote, fee included (Kraken viqc, Coinbase quote_size)
+            taker = self._taker_price(market, side, quote_notional / mid, mid)
+            return _floor(quote_notional / (taker * (1 + market.taker_fee)), market.base_decimals)
+        return _floor(quote_notional / mid, market.base_decimals)
+
+    def _taker_price(self, market: SimMarket, side: str, qty: float, mid: float) -> float:
+        s = self.settings
+        impact = min(s.sim_half_spread + s.sim_slippage_per_10k * qty * mid / 10_000.0, s.sim_max_slippage)
+        return mid * (1 + impact) if side == "buy" else mid * (1 - impact)
+
+    @staticmethod
+    def _check_funds(
+        wallet: dict[str, float], holds: dict[str, float], market: SimMarket, side: str, qty: float, price: float,
+        fee_rate: float,
+    ) -> None:
+        if side == "buy":
+            need, asset = qty * price * (1 + fee_rate), market.quote
+        else:
+            need, asset = qty, market.base
+        free = wallet.get(asset, 0.0) - holds.get(asset, 0.0)
+        if need > free + 1e-12:
+            raise SimOrderError("INSUFFICIENT_FUNDS", f"needs {need:.8g} {asset}, {max(free, 0.0):.8g} available")
+
+    def _fill(self, order: SimOrder, market: SimMarket, qty: float, price: float, fee_rate: float) -> SimOrder:
+        wallet = self._balances[order.account_id]
+        cost = qty * price
+        fee = cost * fee_rate
+        if order.side == "buy":
+            wallet[market.quote] = wallet.get(market.quote, 0.0) - cost - fee
+            wallet[market.base] = wallet.get(market.base, 0.0) + qty
+        else:
+            wallet[market.base] = wallet.get(market.base, 0.0) - qty
+            wallet[market.quote] = wallet.get(market.quote, 0.0) + cost - fee
+        now = self.clock.now()
+        self._trades[order.account_id].append(
+            SimTrade(self._new_id(), order.order_id, order.account_id, order.symbol, order.side, order.order_type,
+                     price, qty, cost, fee, now)
+        )
+        return replace(
+            order, status="closed", filled_base=qty, avg_price=price, cost=cost, fee=fee, closed_at=now,
+            hold_asset=None, hold_amount=0.0,
+        )
+
+    def _sweep(self) -> None:
+        """Fill resting limit orders the price has reached (lazily: whenever the exchange is touched)."""
+        if not self._resting:
+            return
+        now = self.clock.now()
+        for order in list(self._resting.values()):
+            market = self._markets[order.symbol]
+            price = self.prices.price(order.symbol, now)
+            assert order.limit_price is not None
+            if (order.side == "buy" and price <= order.limit_price) or (
+                order.side == "sell" and price >= order.limit_price
+            ):
+                self._release_hold(order)
+                qty = order.base_qty or 0.0
+                filled = self._fill(order, market, qty, order.limit_price, market.maker_fee)
+                del self._resting[order.order_id]
+                self._orders[order.account_id][order.order_id] = filled
+
+    def _release_hold(self, order: SimOrder) -> None:
+        if order.hold_asset:
+            holds = self._holds[order.account_id]
+            holds[order.hold_asset] = max(holds.get(order.hold_asset, 0.0) - order.hold_amount, 0.0)
+
+    def _store(self, order: SimOrder) -> None:
+        self._orders[order.account_id][order.order_id] = order
+        if order.client_order_id:
+            self._by_client_id[order.account_id].setdefault(order.client_order_id, []).append(order.order_id)
+
+    def _new_id(self) -> str:
+        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+
+    def cancel(self, account_id: str, order_id: str) -> SimOrder:
+        with self._lock:
+            self._sweep()
+            order = self._orders.get(account_id, {}).get(order_id)
+            if order is None:
+                raise SimOrderError("UNKNOWN_ORDER", f"no order {order_id}")
+            if order.status != "open":
+                return order
+            self._release_hold(order)
+            self._resting.pop(order_id, None)
+            canceled = replace(order, status="canceled", closed_at=self.clock.now(), hold_asset=None, hold_amount=0.0)
+            self._orders[account_id][order_id] = canceled
+            return canceled
+
+    def orders(self, account_id: str) -> list[SimOrder]:
+        """Every order of the account, oldest first."""
+        with self._lock:
+            self._sweep()
+            return list(self._orders.get(account_id, {}).values())
+
+    def order(self, account_id: str, order_id: str) -> SimOrder | None:
+        with self._lock:
+            self._sweep()
+            return self._orders.get(account_id, {}).get(order_id)
+
+    def order_by_client_id(self, account_id: str, client_order_id: str) -> SimOrder | None:
+        """The latest order carrying this client id, or None."""
+        with self._lock:
+            self._sweep()
+            ids = self._by_client_id.get(account_id, {}).get(client_order_id)
+            return self._orders[account_id][ids[-1]] if ids else None
+
+    def orders_by_client_id(self, account_id: str, client_order_id: str) -> list[SimOrder]:
+        """All orders carrying this client id (tests prove 'exactly once' with it)."""
+        with self._lock:
+            ids = self._by_client_id.get(account_id, {}).get(client_order_id, [])
+            return [self._orders[account_id][i] for i in ids]
+
+    def trades(self, account_id: str) -> list[SimTrade]:
+        with self._lock:
+            self._sweep()
+            return list(self._trades.get(account_id, []))
+
+    def real_time(self) -> float:
+        """Host time, for faces that must stamp something with wall-clock time."""
+        return time.time()
+
+    def next_sequence(self) -> int:
+        return next(self._seq)

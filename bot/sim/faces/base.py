@@ -1,0 +1,84 @@
+"""What every protocol face is: the server hands every HTTP request to ``Face.handle`` as a
+SimRequest and writes back the SimResponse; faults are the face's business (``self.fault(endpoint)``).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from bot.config.accounts import Credentials
+from bot.sim.faults import FaultDecision
+
+if TYPE_CHECKING:
+    from bot.sim.exchange import SimExchange
+
+
+@dataclass
+class SimRequest:
+    method: str  # GET, POST, DELETE, ...
+    path: str  # without the query string
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    host: str = ""  # the Host header, e.g. 127.0.0.1:53211
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def form(self) -> dict[str, str]:
+        """The body as a urlencoded form (last value wins)."""
+        return {k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class SimResponse:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering (a lost acknowledgement)
+    hang_seconds: float = 0.0  # hold the answer this long (real seconds) before sending it
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200) -> SimResponse:
+        return cls(status=status, body=json.dumps(payload, separators=(",", ":")).encode())
+
+
+class Face:
+    """One exchange's protocol. Subclasses set `name`, `tls`, and implement handle/register_credentials."""
+
+    name: str = ""
+    tls: bool = False
+
+    def __init__(self, exchange: SimExchange) -> None:
+        self.exchange = exchange
+        self.stopping = threading.Event()  # set by the server on stop: hung requests give up at once
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        raise NotImplementedError
+
+    def register_credentials(self, account_id: str) -> Credentials:
+        raise NotImplementedError
+
+    def ssl_context(self, workdir: Path) -> ssl.SSLContext | None:
+        """A server-side TLS context when `tls` is set (workdir: where to keep a generated certificate)."""
+        return None
+
+    def client_settings(self) -> dict[str, str]:
+        """Environment settings a client needs besides the URL (e.g. a CA bundle), by variable name."""
+        return {}
+
+    def fault(self, endpoint: str) -> FaultDecision:
+        decision = self.exchange.faults.decide(self.name, endpoint)
+        if decision.latency:
+            self.stopping.wait(decision.latency)
+        return decision

@@ -1,0 +1,385 @@
+"""Price sources for the simulator: a seeded synthetic market, or a replay of candle files.
+
+Both are stateless functions of time: the price at any instant is computed, never accumulated, so
+the clock may jump (paper mode at 600x, tests that advance a ManualClock by a day) and two calls for
+the same instant always agree. Candles are built from the same path, so a ticker, a fill price and
+the candle that contains them never contradict each other.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bot.sim.catalog import CATALOG, MarketSpec, spec_for
+
+Candle = tuple[int, float, float, float, float, float]  # open_time, open, high, low, close, volume
+
+
+class PriceSource(Protocol):
+    def symbols(self) -> list[str]: ...
+
+    def spec(self, symbol: str) -> MarketSpec: ...
+
+    def price(self, symbol: str, t: float) -> float: ...
+
+    def candles(self, symbol: str, minutes: int, end_time: float, count: int) -> list[Candle]: ...
+
+
+# ---- shared: candles from a piecewise-linear path -------------------------------------------------
+
+
+def candles_from_path(
+    knot_times: np.ndarray,
+    knot_values: np.ndarray,
+    cum_volume_times: np.ndarray,
+    cum_volume: np.ndarray,
+    minutes: int,
+    end_time: float,
+    count: int,
+) -> list[Candle]:
+    """OHLCV candles of `minutes`, the last one still open at end_time, from a linear path through knots.
+
+    High/low also include the knots inside each candle, so a replayed candle's extremes survive
+    re-aggregation. Volume is the increase of the cumulative volume curve over the candle.
+    """
+    width = minutes * 60
+    last_open = math.floor(end_time / width) * width
+    opens = last_open - width * np.arange(count - 1, -1, -1, dtype=np.float64)
+    ends = np.minimum(opens + width, end_time)
+    open_prices = np.interp(opens, knot_times, knot_values)
+    close_prices = np.interp(ends, knot_times, knot_values)
+    volumes = np.interp(ends, cum_volume_times, cum_volume) - np.interp(opens, cum_volume_times, cum_volume)
+    lo = np.searchsorted(knot_times, opens, side="right")
+    hi = np.searchsorted(knot_times, ends, side="left")
+    highs = np.maximum(open_prices, close_prices)
+    lows = np.minimum(open_prices, close_prices)
+    inside = hi > lo
+    if inside.any():
+        padded = np.append(knot_values, knot_values[-1])  # reduceat needs every bound < len
+        bounds = np.column_stack([lo[inside], hi[inside]]).ravel()
+        highs[inside] = np.maximum(highs[inside], np.maximum.reduceat(padded, bounds)[::2])
+        lows[inside] = np.minimum(lows[inside], np.minimum.reduceat(padded, bounds)[::2])
+    volumes = np.maximum(volumes, 0.0)
+    return list(
+        zip(
+            opens.astype(np.int64).tolist(), open_prices.tolist(), highs.tolist(), lows.tolist(),
+            close_prices.tolist(), volumes.tolist(),
+        )
+    )
+
+
+# ---- the synthetic market -------------------------------------------------------------------------
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _key(*parts: object) -> np.uint64:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+def _uniform(key: np.uint64, index: np.ndarray) -> np.ndarray:
+    """A uniform [0, 1) number per integer index: splitmix64 of (key, index), vectorised, order-free."""
+    x = index.astype(np.int64).view(np.uint64) * _GOLDEN + key
+    x = x ^ (x >> np.uint64(30))
+    x = x * _MIX1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _MIX2
+    x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Amplitudes (log-price, scaled by the market's volatility) of the layers of the synthetic path."""
+
+    long_spacing: int = 4 * 1440  # minutes between knots of the slow drift
+    long_amp: float = 0.12
+    trend_spacing: int = 360  # trends: straight segments of 6 hours
+    trend_amp: float = 0.035
+    swing_spacing: int = 45
+    swing_amp: float = 0.003
+    dip_slot: int = 60  # at most one sharp pull-back per slot
+    dip_chance: float = 0.9  # while the trend rises
+    dip_chance_falling: float = 0.2
+    dip_depth: tuple[float, float] = (0.003, 0.009)
+    dip_fall: tuple[float, float] = (8.0, 16.0)  # minutes down
+    dip_recover: tuple[float, float] = (4.0, 10.0)  # minutes back
+    jitter: float = 0.0004
+
+
+class SyntheticMarket:
+    """A few dozen USD pairs with trends, sharp pull-backs and volume, fully determined by the seed.
+
+    log price(minute k) = slow drift + 6-hour straight trends + 45-minute swings - pull-back dips +
+    per-minute jitter, each layer hashed from (seed, symbol, layer, index): any minute is computed
+    directly. Prices are anchored so each market trades at its catalogue level at start_time.
+    """
+
+    def __init__(self, seed: int, n_markets: int, start_time: float, candle_seconds: int = 60) -> None:
+        if n_markets < 1:
+            raise ValueError("n_markets must be at least 1")
+        if candle_seconds < 1:
+            raise ValueError("candle_seconds must be at least 1")
+        self.seed = seed
+        self.start_time = float(start_time)
+        self.step = int(candle_seconds)  # seconds between path knots
+        specs = [spec for spec in CATALOG if spec.volatility > 0][:n_markets]
+        if n_markets > len(specs):
+            specs += [spec for spec in CATALOG if spec.volatility == 0]
+        self._specs = {spec.symbol: spec for spec in specs}
+        self._shape = _Shape()
+        self._knot_cache: dict[tuple[str, int], float] = {}
+        self._keys = {
+            symbol: {layer: _key(seed, symbol, layer) for layer in ("long", "trend", "swing", "dip", "jit", "vol")}
+            for symbol in self._specs
+        }
+        anchor = np.array([math.floor(self.start_time / self.step)], dtype=np.int64)
+        self._anchor = {symbol: float(self._log_path(symbol, anchor)[0]) for symbol in self._specs}
+
+    def symbols(self) -> list[str]:
+        return list(self._specs)
+
+    def spec(self, symbol: str) -> MarketSpec:
+        return self._specs[symbol]
+
+    # the path, in knot indices (k = time // step)
+    def _octave(self, key: np.uint64, k: np.ndarray, spacing: int, amp: float, smooth: bool) -> np.ndarray:
+        j = np.floor_divide(k, spacing)
+        f = (k - j * spacing) / spacing
+        v0 = _uniform(key, j) * 2.0 - 1.0
+        v1 = _uniform(key, j + 1) * 2.0 - 1.0
+        if smooth:
+            f = (1.0 - np.cos(np.pi * f)) * 0.5
+        return (v0 + (v1 - v0) * f) * amp
+
+    def _dips(self, key: np.uint64, trend_key: np.uint64, k: np.ndarray) -> np.ndarray:
+        """Sharp V-shaped pull-backs, frequent while the 6-hour trend points up (APEX buys those)."""
+        shape = self._shape
+        trend_len = round(shape.trend_spacing * 60 / self.step)
+        slot_len = max(1, round(shape.dip_slot * 60 / self.step))
+        per_minute = 60.0 / self.step
+        total = np.zeros(k.shape, dtype=np.float64)
+        slot = np.floor_divide(k, slot_len)
+        for back in (0, 1):
+            s = slot - back
+            u = [_uniform(key, s * 8 + n) for n in range(5)]
+            segment = np.floor_divide(s * slot_len, trend_len)
+            rising = _uniform(trend_key, segment + 1) > _uniform(trend_key, segment)
+            present = u[0] < np.where(rising, shape.dip_chance, shape.dip_chance_falling)
+            start = s * slot_len + u[1] * slot_len * 0.5
+            fall = (shape.dip_fall[0] + u[2] * (shape.dip_fall[1] - shape.dip_fall[0])) * per_minute
+            recover = (shape.dip_recover[0] + u[3] * (shape.dip_recover[1] - shape.dip_recover[0])) * per_minute
+            depth = shape.dip_depth[0] + u[4] * (shape.dip_depth[1] - shape.dip_depth[0])
+            x = k - start
+            down = np.clip(x / fall, 0.0, 1.0)
+            up = np.clip((x - fall) / recover, 0.0, 1.0)
+            profile = np.where(x < fall, down, 1.0 - up) * (x >= 0)
+            total += np.where(present, depth * profile, 0.0)
+        return total
+
+    def _log_path(self, symbol: str, k: np.ndarray) -> np.ndarray:
+        spec, keys, shape = self._specs[symbol], self._keys[symbol], self._shape
+        if spec.volatility == 0:
+            return np.full(k.shape, math.log(spec.ref_price))
+        per_minute = 60.0 / self.step
+        value = (
+            self._octave(keys["long"], k, round(shape.long_spacing * per_minute), shape.long_amp, True)
+            + self._octave(keys["trend"], k, round(shape.trend_spacing * per_minute), shape.trend_amp, False)
+            + self._octave(keys["swing"], k, max(1, round(shape.swing_spacing * per_minute)), shape.swing_amp, True)
+            - self._dips(keys["dip"], keys["trend"], k)
+            + (_uniform(keys["jit"], k) * 2.0 - 1.0) * shape.jitter
+        )
+        return value * spec.volatility
+
+    def _prices(self, symbol: str, k: np.ndarray) -> np.ndarray:
+        spec = self._specs[symbol]
+        log_path = self._log_path(symbol, k)
+        if spec.volatility == 0:
+            return np.exp(log_path)
+        return spec.ref_price * np.exp(log_path - self._anchor[symbol])
+
+    def price(self, symbol: str, t: float) -> float:
+        if symbol not in self._specs:
+            raise KeyError(symbol)
+        position = t / self.step
+        k0 = math.floor(position)
+        v0, v1 = self._knot_price(symbol, k0), self._knot_price(symbol, k0 + 1)
+        return v0 + (v1 - v0) * (position - k0)
+
+    def _knot_price(self, symbol: str, k: int) -> float:
+        """One knot, memoised: tickers and fills ask for the same few knots over and over."""
+        cached = self._knot_cache.get((symbol, k))
+        if cached is None:
+            if len(self._knot_cache) > 200_000:
+                self._knot_cache.clear()
+            cached = float(self._prices(symbol, np.array([k], dtype=np.int64))[0])
+            self._knot_cache[(symbol, k)] = cached
+        return cached
+
+    def candles(self, symbol: str, minutes: int, end_time: float, count: int) -> list[Candle]:
+        if symbol not in self._specs:
+            raise KeyError(symbol)
+        if count <= 0:
+            return []
+        width = minutes * 60
+        first_open = (math.floor(end_time / width) - count + 1) * width
+        stride = max(1, (width // self.step) // 60)  # long candles: ~60 knots each is plenty for high/low
+        k_first = math.floor(first_open / self.step) - stride
+        k_last = math.ceil(end_time / self.step) + 1
+        k = np.arange(k_first, k_last + 1, stride, dtype=np.int64)
+        if k[-1] < k_last:
+            k = np.append(k, k_last)
+        exact = np.array(sorted({math.floor(end_time / self.step), math.ceil(end_time / self.step)}), dtype=np.int64)
+        k = np.union1d(k, exact)
+        values = self._prices(symbol, k)
+        times = k.astype(np.float64) * self.step
+        cum_times, cum = self._cumulative_volume(symbol, k, values, times)
+        return candles_from_path(times, values, cum_times, cum, minutes, end_time, count)
+
+    def _cumulative_volume(
+        self, symbol: str, k: np.ndarray, values: np.ndarray, times: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Volume flows faster when the price moves (pull-backs trade heavily), in base units."""
+        spec = self._specs[symbol]
+        moves = np.abs(np.diff(np.log(values), prepend=math.log(values[0])))
+        spans = np.diff(times, prepend=times[0])
+        activity = 0.5 + _uniform(self._keys[symbol]["vol"], k) + np.minimum(moves * 150.0, 3.0)
+        rate = spec.quote_volume_per_minute / 60.0 / values  # base units per second on average
+        return times, np.cumsum(rate * activity * spans)
+
+
+# ---- replay of candle files -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Series:
+    symbol: str
+    path: Path
+    seconds: int  # the file's candle length
+    times: np.ndarray  # open times (shifted), ascending
+    rows: np.ndarray  # open, high, low, close, volume per row
+
+    @property
+    def first(self) -> float:
+        return float(self.times[0])
+
+    @property
+    def last(self) -> float:
+        return float(self.times[-1]) + self.seconds
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    data = np.loadtxt(io.BytesIO(raw), delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    if data.shape[1] < 6:
+        raise ValueError(f"{path}: expected columns time,open,high,low,close,volume")
+    order = np.argsort(data[:, 0], kind="stable")
+    return data[order][:, :6]
+
+
+def _symbol_of(path: Path) -> str:
+    return path.name.split("_", 1)[0].split(".", 1)[0].upper()
+
+
+class ReplayMarket:
+    """Replays `time,open,high,low,close,volume` CSV(.gz) files (file name `BASE-QUOTE_<tf>...`).
+
+    One file per symbol is used: the finest timeframe, then the most rows. Inside a candle the price
+    walks open -> low -> high -> close (or open -> high -> low -> close for a red candle); across a
+    missing candle it moves in a straight line from the last close to the next open, with no volume.
+    With `align_to`, every symbol's history is shifted (by whole days) so it starts there, letting
+    files of different eras trade side by side on one clock.
+    """
+
+    def __init__(self, data_dir: Path, symbols: Iterable[str] | None = None, align_to: float | None = None) -> None:
+        data_dir = Path(data_dir)
+        files = sorted(p for p in data_dir.rglob("*") if p.name.endswith((".csv", ".csv.gz")))
+        if not files:
+            raise ValueError(f"{data_dir}: no candle files (*.csv or *.csv.gz) found")
+        wanted = {s.upper() for s in symbols} if symbols is not None else None
+        chosen: dict[str, tuple[int, int, Path, np.ndarray]] = {}
+        for path in files:
+            symbol = _symbol_of(path)
+            if "-" not in symbol or (wanted is not None and symbol not in wanted):
+                continue
+            data = _read_csv(path)
+            if len(data) < 2:
+                continue
+            steps, counts = np.unique(np.diff(data[:, 0]), return_counts=True)
+            positive = steps > 0
+            seconds = int(steps[positive][np.argmax(counts[positive])])  # the usual step (gaps are longer)
+            rank = (seconds, -len(data))
+            current = chosen.get(symbol)
+            if current is None or rank < (current[0], current[1]):
+                chosen[symbol] = (seconds, -len(data), path, data)
+        if wanted is not None and (missing := wanted - set(chosen)):
+            raise ValueError(f"{data_dir}: no candle file for {', '.join(sorted(missing))}")
+        if not chosen:
+            raise ValueError(f"{data_dir}: no usable candle files named like BTC-USD_1h.csv.gz")
+        self._series: dict[str, _Series] = {}
+        for symbol, (seconds, _rows, path, data) in sorted(chosen.items()):
+            shift = 0.0 if align_to is None else math.floor((align_to - data[0, 0]) / 86_400) * 86_400
+            self._series[symbol] = _Series(symbol, path, seconds, data[:, 0] + shift, data[:, 1:6])
+        self._paths = {symbol: self._build_path(series) for symbol, series in self._series.items()}
+
+    @staticmethod
+    def _build_path(series: _Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        t, d = series.times, float(series.seconds)
+        o, h, low, c, v = (series.rows[:, i] for i in range(5))
+        red = c < o
+        first = np.where(red, h, low)
+        second = np.where(red, low, h)
+        knot_times = np.column_stack([t, t + d / 3.0, t + 2.0 * d / 3.0, t + d * 0.999]).ravel()
+        knot_values = np.column_stack([o, first, second, c]).ravel()
+        cum_after = np.cumsum(v)
+        cum_before = cum_after - v
+        cum_times = np.column_stack([t, t + d]).ravel()
+        cum = np.column_stack([cum_before, cum_after]).ravel()
+        return knot_times, knot_values, cum_times, cum
+
+    def symbols(self) -> list[str]:
+        return list(self._series)
+
+    def spec(self, symbol: str) -> MarketSpec:
+        series = self._series[symbol]
+        return spec_for(symbol, float(series.rows[-1, 3]))
+
+    def time_range(self) -> tuple[float, float]:
+        """(first, last) instant every symbol has data for, or the union when they never overlap."""
+        firsts = [s.first for s in self._series.values()]
+        lasts = [s.last for s in self._series.values()]
+        if max(firsts) < min(lasts):
+            return max(firsts), min(lasts)
+        return min(firsts), max(lasts)
+
+    def price(self, symbol: str, t: float) -> float:
+        knot_times, knot_values, _, _ = self._paths[symbol]
+        return float(np.interp(t, knot_times, knot_values))
+
+    def candles(self, symbol: str, minutes: int, end_time: float, count: int) -> list[Candle]:
+        if count <= 0:
+            return []
+        return candles_from_path(*self._paths[symbol], minutes, end_time, count)
+
+
+def make_price_source(
+    data_dir: Path | None, seed: int, n_markets: int, start_time: float, symbols: Sequence[str] | None = None
+) -> SyntheticMarket | ReplayMarket:
+    """Replay when a data directory is given, else the seeded synthetic market (paper mode's choice)."""
+    if data_dir is not None:
+        return ReplayMarket(data_dir, symbols, align_to=start_time)
+    return SyntheticMarket(seed, n_markets, start_time)

@@ -1,0 +1,1 @@
+"""The independent broker trader: one worker thread per account, orchestration only (no strategy here)."""

@@ -1,0 +1,155 @@
+"""Market data shared by all account threads of one brokerage (SPEC section 4, "Scanning").
+
+One MarketDataService per brokerage, built on one Broker used for public data only. Candles
+of a market are fetched at most once per candle period, however many account threads ask,
+and never twice at the same time (a per-market lock: the second thread waits for the first
+thread's answer). Indicators and the entry signal of a market are computed once per closed
+candle, in one vectorised pass over every market that needs them, and shared.
+
+An exchange may publish a closed candle a little late: when the fetched candles end one
+candle short of the one that just closed, the market is asked again after
+`candle_retry_seconds`, not before (older data, e.g. a closed stock market, is not retried).
+A failed fetch is not cached (the next caller asks again) and never stops the other markets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from bot.brokers.base import Broker
+from bot.brokers.errors import MarketNotFound, TransientError
+from bot.clock import Clock
+from bot.config.sections.strategy import StrategySettings
+from bot.strategy.apex import EntrySignal, ScanResult, scan_frames
+from bot.strategy.indicators import LastCandle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Cached:
+    period: int  # the candle period (now // candle_seconds) this fetch belongs to
+    candles: pd.DataFrame
+    complete: bool  # False when the candle that just closed is missing: published late, ask again soon
+    fetched_at: float
+    result: ScanResult | None = None  # computed for these candles, shared by every account
+
+
+@dataclass(frozen=True)
+class MarketDataStats:
+    candle_fetches: int
+    indicator_computations: int  # markets whose indicators were computed (one per market per candle)
+    fetch_errors: int
+
+
+class MarketDataService:
+    """Candles, indicators and entry signals of one brokerage's markets, cached per candle. Thread-safe."""
+
+    def __init__(self, broker: Broker, settings: StrategySettings, clock: Clock | None = None) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.clock: Clock = clock or broker.clock
+        self.candle_seconds = settings.candle_minutes * 60
+        self._lock = threading.Lock()  # guards the dicts and counters below
+        self._compute_lock = threading.Lock()  # one indicator pass at a time; the next finds them done
+        self._symbol_locks: dict[str, threading.Lock] = {}
+        self._cache: dict[str, _Cached] = {}
+        self._fetches = 0
+        self._computations = 0
+        self._errors = 0
+        self.last_errors: dict[str, str] = {}
+
+    # ---- candles -------------------------------------------------------------------------
+    def _period(self) -> int:
+        return math.floor(self.clock.now() / self.candle_seconds)
+
+    def _symbol_lock(self, symbol: str) -> threading.Lock:
+        with self._lock:
+            return self._symbol_locks.setdefault(symbol, threading.Lock())
+
+    def candles(self, symbol: str) -> pd.DataFrame | None:
+        """The closed candles of `symbol` for the current period (fetched once per period), or None on failure."""
+        period = self._period()
+        with self._symbol_lock(symbol):
+            with self._lock:
+                cached = self._cache.get(symbol)
+            if cached is not None and cached.period == period and (
+                cached.complete or self.clock.now() - cached.fetched_at < self.settings.candle_retry_seconds
+            ):
+                return cached.candles
+            try:
+                frame = self.broker.candles(symbol, self.settings.candle_minutes, self.settings.candle_count)
+            except (TransientError, MarketNotFound) as error:
+                with self._lock:
+                    self._fetches += 1
+                    self._errors += 1
+                    self.last_errors[symbol] = f"{type(error).__name__}: {error}"
+                log.warning("%s candles for %s unavailable: %s", self.broker.name, symbol, error)
+                return None
+            frame = self._closed_only(frame)
+            # Retry only when exactly the candle that just closed is missing (published late). A market whose
+            # last candle is older (closed stock market, no trades) will not change by asking again.
+            late = len(frame) > 0 and int(frame["time"].iloc[-1]) == (period - 2) * self.candle_seconds
+            complete = not late
+            with self._lock:
+                self._fetches += 1
+                self.last_errors.pop(symbol, None)
+                previous = self._cache.get(symbol)
+                if previous is not None and self._same_last(previous.candles, frame):
+                    frame = previous.candles  # nothing new: keep the shared frame and its computed result
+                    keep = previous.result
+                else:
+                    keep = None
+                self._cache[symbol] = _Cached(period, frame, complete, self.clock.now(), keep)
+            return frame
+
+    def _closed_only(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Drop a still-open candle should an exchange return one: signals read closed candles only."""
+        if frame.empty:
+            return frame
+        closed = frame["time"].to_numpy() + self.candle_seconds <= self.clock.now()
+        return frame if bool(closed.all()) else frame.loc[closed].reset_index(drop=True)
+
+    @staticmethod
+    def _same_last(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+        return len(old) == len(new) and len(new) > 0 and old["time"].iloc[-1] == new["time"].iloc[-1]
+
+    # ---- indicators and signals ----------------------------------------------------------
+    def results(self, symbols: Iterable[str]) -> dict[str, ScanResult]:
+        """Last closed candle (with indicators) and entry signal per market; markets without data are left out."""
+        wanted = list(dict.fromkeys(symbols))
+        for symbol in wanted:
+            self.candles(symbol)
+        with self._compute_lock:
+            with self._lock:
+                entries = {sym: self._cache[sym] for sym in wanted if sym in self._cache}
+            missing = {sym: entry.candles for sym, entry in entries.items() if entry.result is None}
+            if missing:
+                computed = scan_frames(missing, self.settings)
+                with self._lock:
+                    self._computations += len(computed)
+                    for sym, result in computed.items():
+                        entry = self._cache.get(sym)
+                        if entry is not None and entry.candles is missing[sym]:
+                            entry.result = result
+                        entries[sym] = replace(entries[sym], result=result)
+        return {sym: entry.result for sym, entry in entries.items() if entry.result is not None}
+
+    def scan(self, symbols: Iterable[str]) -> list[EntrySignal]:
+        """The entry signals among `symbols` on their last closed candle, strongest first."""
+        signals = [result.signal for result in self.results(symbols).values() if result.signal is not None]
+        return sorted(signals, key=lambda sig: (-sig.confidence, sig.symbol))
+
+    def last_candles(self, symbols: Iterable[str]) -> dict[str, LastCandle]:
+        """What the exit rules read for each market (the same shared computation as scan)."""
+        return {sym: result.last for sym, result in self.results(symbols).items()}
+
+    def stats(self) -> MarketDataStats:
+        with self._lock:
+            return MarketDataStats(self._fetches, self._computations, self._errors)

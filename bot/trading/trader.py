@@ -1,0 +1,467 @@
+"""The independent broker trader: connect every account, state what each does, run one thread per account with work.
+
+Orchestration only. Every brokerage gets its own market-data service (its own Broker instance for
+public data), its own copy engine and its own threads; every account gets its own Broker instance
+(own session, own nonce), so nothing one account or brokerage does can reach another's orders.
+
+Start-up: masters first, then users; each account classified by the diagnostics (the one
+classification every entry point uses), the table printed and stored; reconciliation with each
+exchange; unfinished copy signals resumed; then the threads, staggered. While running, the
+supervisor re-checks the accounts without a thread (unfunded, unreachable) and starts them when
+they can trade. stop(): every thread ends within SHUTDOWN_TIMEOUT_SECONDS, state saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from bot.brokers.base import BalanceSnapshot, Broker
+from bot.brokers.errors import AuthenticationError, BrokerError
+from bot.clock import Clock
+from bot.config.accounts import AccountConfig, AccountRegistry
+from bot.config.settings import Settings
+from bot.copy.engine import CopyEngine
+from bot.copy.followers import Follower, is_follower_of
+from bot.copy.guard import FollowerGuard
+from bot.diagnostics.probe import ProbeResult
+from bot.diagnostics.states import (
+    RECHECK_STATES,
+    THREAD_STATES,
+    AccountStatus,
+    classify_account,
+    master_heartbeat_problem,
+)
+from bot.state.records import AccountStateRecord
+from bot.state.store import StateStore
+from bot.trading.account_table import render_table
+from bot.trading.classify import BrokerFactory, connect_account
+from bot.trading.follower_account import FollowerAccount
+from bot.trading.market_data import MarketDataService
+from bot.trading.market_selection import MarketUniverse, load_universe
+from bot.trading.pacing import OrderPacer, Pace
+from bot.trading.reconcile import ReconcileReport, reconcile_account
+from bot.trading.strategy_account import StrategyAccount
+from bot.trading.summary import AccountSummary, render_summary
+from bot.trading.worker import AccountWorker, Waiter
+
+log = logging.getLogger(__name__)
+
+
+class LiveOrderRefused(RuntimeError):
+    """The trader was asked to run real exchanges without LIVE_TRADING=true."""
+
+
+@dataclass
+class AccountSlot:
+    """Everything the trader knows about one account."""
+
+    account: AccountConfig
+    status: AccountStatus
+    broker: Broker | None = None
+    worker: AccountWorker | None = None
+    work: StrategyAccount | FollowerAccount | None = None
+    snapshot: BalanceSnapshot | None = None
+    probe: ProbeResult | None = None
+    start_equity: float | None = None
+    reconcile: ReconcileReport | None = None
+    pace: Pace | None = None
+
+    @property
+    def label(self) -> str:
+        return self.account.label
+
+
+@dataclass
+class Brokerage:
+    """One brokerage's shared parts: market data, its market universe and its copy engine."""
+
+    name: str
+    data_broker: Broker | None = None
+    market_data: MarketDataService | None = None
+    universe: MarketUniverse | None = None
+    copy_engine: CopyEngine | None = None
+    slots: list[AccountSlot] = field(default_factory=list)
+
+
+class Trader:
+    """Runs every account of every brokerage; one instance per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: AccountRegistry,
+        clock: Clock,
+        store: StateStore,
+        *,
+        broker_factory: BrokerFactory,
+        paper: bool,
+        out: TextIO | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not paper and not settings.general.live_trading:
+            raise LiveOrderRefused("refusing to trade real exchanges: LIVE_TRADING is not true")
+        self.settings = settings
+        self.registry = registry
+        self.clock = clock
+        self.store = store
+        self.broker_factory = broker_factory
+        self.paper = paper
+        self.out = out or sys.stdout
+        self.stop_event = threading.Event()
+        self.brokerages: dict[str, Brokerage] = {}
+        self.slots: list[AccountSlot] = []
+        self.started_at = clock.now()
+        self._random = random.Random(seed)
+        self._lock = threading.RLock()
+        self._thread_count = 0
+
+    # ---- start-up ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect and classify every account, print and store the table, reconcile, start the threads."""
+        for problem in self.registry.problems:
+            log.error("account configuration: %s", problem)
+        accounts = sorted(self.registry.accounts, key=lambda a: (a.broker, not a.is_master, a.account_id))
+        for account in accounts:
+            brokerage = self.brokerages.setdefault(account.broker, Brokerage(account.broker))
+            slot = self._connect(account)
+            brokerage.slots.append(slot)
+            self.slots.append(slot)
+        self._print_table("accounts at start-up")
+        self._warn_about_modes()
+        for brokerage in self.brokerages.values():
+            self._prepare_brokerage(brokerage)
+        for slot in self.slots:
+            if slot.status.state in THREAD_STATES and slot.broker is not None:
+                slot.reconcile = self._reconcile(slot)
+        for brokerage in self.brokerages.values():
+            if brokerage.copy_engine is not None:
+                for summary in brokerage.copy_engine.resume_pending():
+                    self._say(summary.line())
+        for slot in self.slots:
+            self._start_worker(slot)
+
+    def _connect(self, account: AccountConfig) -> AccountSlot:
+        connection = connect_account(account, self.settings, self.clock, self._state_dir, self.broker_factory)
+        snapshot = connection.probe.snapshot
+        slot = AccountSlot(account, self._classify(account, connection.probe), broker=connection.broker,
+                           snapshot=snapshot, probe=connection.probe)
+        if snapshot is not None:
+            slot.start_equity = snapshot.equity
+        self._save_state(slot)
+        return slot
+
+    @property
+    def _state_dir(self) -> Path:
+        return Path(self.settings.general.state_dir)
+
+    def _classify(self, account: AccountConfig, probe: ProbeResult) -> AccountStatus:
+        """The diagnostics' classification; a follower's depends on its master's (classified first)."""
+        master_status = None
+        offline = None
+        if not account.is_master:
+            master = next((s for s in self.slots if s.account.broker == account.broker and s.account.is_master), None)
+            master_status = master.status if master is not None else None
+            if master is not None and master.worker is not None and not master.worker.is_alive():
+                beat = self.store.master_heartbeat(account.broker)
+                offline = master_heartbeat_problem(beat.last_seen if beat else None, self.clock.now(), self.settings)
+        return classify_account(account, probe, self.registry, self.settings, master_status,
+                                master_offline_reason=offline)
+
+    def _warn_about_modes(self) -> None:
+        general = self.settings.general
+        if general.copy_observe_only and general.copy_trading_mode == "MASTER_FOLLOW":
+            self._say("!" * 100)
+            self._say("COPY_OBSERVE_ONLY=true: the copy engine only logs what it would copy. FOLLOWERS WILL NOT TRADE.")
+            self._say("Set COPY_OBSERVE_ONLY=false to let followers copy their master.")
+            self._say("!" * 100)
+        if general.entry_blocking:
+            self._say("ENTRY_BLOCKING=true: no new entries on any account; exits keep working.")
+
+    def _prepare_brokerage(self, brokerage: Brokerage) -> None:
+        """The copy engine with its followers and, when an account runs APEX, the shared market data."""
+        master = next((s for s in brokerage.slots if s.account.is_master), None)
+        if self.settings.general.copy_trading_mode == "MASTER_FOLLOW" and master is not None:
+            brokerage.copy_engine = CopyEngine(brokerage.name, self.store, self.settings, clock=self.clock)
+            self._refresh_followers(brokerage)
+        if any(self._runs_strategy(s) and s.status.state in THREAD_STATES for s in brokerage.slots):
+            self._ensure_market_data(brokerage)
+
+    def _ensure_market_data(self, brokerage: Brokerage) -> MarketDataService | None:
+        """One Broker instance for public data per brokerage (not any account's own), the market list once."""
+        if brokerage.market_data is not None:
+            return brokerage.market_data
+        connected = sorted((s for s in brokerage.slots if s.broker is not None), key=lambda s: not s.account.is_master)
+        if not connected:
+            return None
+        try:
+            data_broker = self.broker_factory(connected[0].account, self.settings, self.clock, self._state_dir)
+        except (BrokerError, ValueError) as error:
+            log.error("%s market data client unavailable: %s", brokerage.name, error)
+            return None
+        brokerage.data_broker = data_broker
+        brokerage.market_data = MarketDataService(data_broker, self.settings.strategy, self.clock)
+        try:
+            brokerage.universe = load_universe(data_broker, self.settings.strategy)
+            log.info("%s: scanning %d markets", brokerage.name, len(brokerage.universe.symbols))
+        except BrokerError as error:
+            log.error("%s market list unavailable (%s); the strategy passes retry it", brokerage.name, error)
+        return brokerage.market_data
+
+    def _refresh_followers(self, brokerage: Brokerage) -> None:
+        if brokerage.copy_engine is None:
+            return
+        followers = [
+            Follower(s.account, s.broker) for s in brokerage.slots
+            if s.broker is not None and s.status.state in THREAD_STATES
+            and is_follower_of(s.account, brokerage.name, self.settings)
+        ]
+        brokerage.copy_engine.set_followers(followers)
+
+    def _runs_strategy(self, slot: AccountSlot) -> bool:
+        return slot.account.is_master or not is_follower_of(slot.account, slot.account.broker, self.settings)
+
+    def _reconcile(self, slot: AccountSlot) -> ReconcileReport | None:
+        assert slot.broker is not None
+        try:
+            report = reconcile_account(slot.account, slot.broker, self.store, self.settings.general.cash_assets)
+        except BrokerError as error:
+            log.warning("%s reconciliation not possible now: %s", slot.label, error)
+            return None
+        for line in report.lines():
+            self._say(f"{slot.label} reconcile: {line}")
+        return report
+
+    def _symbols(self, brokerage: Brokerage, account: AccountConfig) -> Callable[[], tuple[str, ...]]:
+        def symbols() -> tuple[str, ...]:
+            if brokerage.universe is None and brokerage.data_broker is not None:
+                brokerage.universe = load_universe(brokerage.data_broker, self.settings.strategy)
+            if brokerage.universe is None:
+                return ()
+            return brokerage.universe.for_account(account.disabled_symbols)
+
+        return symbols
+
+    def _start_worker(self, slot: AccountSlot) -> None:
+        with self._lock:
+            if slot.worker is not None or slot.broker is None or slot.status.state not in THREAD_STATES:
+                return
+            if self.stop_event.is_set():
+                return
+            brokerage = self.brokerages[slot.account.broker]
+            waiter = Waiter(self.clock, self.stop_event)
+            pacer = OrderPacer(self.clock, waiter.wait)
+            on_balance = self._balance_callback(slot)
+            if self._runs_strategy(slot):
+                market_data = self._ensure_market_data(brokerage)
+                if market_data is None:
+                    log.error("%s has no market data; it is retried at the next re-check", slot.label)
+                    return
+                is_master_follow = slot.account.is_master and brokerage.copy_engine is not None
+                work: StrategyAccount | FollowerAccount = StrategyAccount(
+                    slot.account, slot.broker, self.store, self.settings, self.clock, market_data,
+                    self._symbols(brokerage, slot.account), pacer,
+                    copy_engine=brokerage.copy_engine if is_master_follow else None,
+                    beat_master=is_master_follow, on_balance=on_balance,
+                )
+            else:
+                follower = Follower(slot.account, slot.broker)
+                guard = FollowerGuard(follower, self.store, self.settings, self.clock)
+                work = FollowerAccount(follower, guard, self.store, on_balance=on_balance)
+            first_wait = self._first_wait()
+            slot.work = work
+            slot.worker = AccountWorker(
+                slot.account, work, self.clock, waiter, self.settings.trader,
+                first_wait_seconds=first_wait,
+                on_health=self.store.save_health,
+                on_auth_failure=self._auth_failed,
+                on_pace=lambda pace, slot=slot, pacer=pacer: self._paced(slot, pacer, pace),
+            )
+            pacer.spacing_seconds = slot.worker.pace.order_spacing_seconds
+            slot.worker.start()
+            log.info("%s thread started (%s, first pass in %.0f s)", slot.label,
+                     "APEX" if work.runs_strategy else "follower guard", first_wait)
+
+    def _first_wait(self) -> float:
+        """Thread i waits i x THREAD_STAGGER_SECONDS plus a random FIRST_WAIT (none in paper mode)."""
+        t = self.settings.trader
+        index = self._thread_count
+        self._thread_count += 1
+        if self.paper:
+            return 0.0
+        low, high = sorted((t.first_wait_min_seconds, t.first_wait_max_seconds))
+        return index * t.thread_stagger_seconds + self._random.uniform(low, high)
+
+    def _paced(self, slot: AccountSlot, pacer: OrderPacer, pace: Pace) -> None:
+        slot.pace = pace
+        pacer.spacing_seconds = pace.order_spacing_seconds
+
+    def _balance_callback(self, slot: AccountSlot) -> Callable[[BalanceSnapshot, int], None]:
+        def update(snapshot: BalanceSnapshot, open_positions: int) -> None:
+            slot.snapshot = snapshot
+            if slot.start_equity is None:
+                slot.start_equity = snapshot.equity
+            self._save_state(slot, open_positions)
+
+        return update
+
+    def _auth_failed(self, account: AccountConfig, error: AuthenticationError) -> None:
+        slot = next(s for s in self.slots if s.account is account)
+        slot.status = self._classify(account, ProbeResult.from_error(error))
+        self._save_state(slot)
+        self._refresh_followers(self.brokerages[account.broker])
+        self._say(f"{slot.label} STOPPED: {slot.status.reason}")
+
+    # ---- running ------------------------------------------------------------------------------------
+    def recheck(self) -> list[AccountSlot]:
+        """Re-probe accounts without a thread (unfunded, unreachable...); start those that can trade now."""
+        started = []
+        for brokerage in self.brokerages.values():
+            for slot in brokerage.slots:
+                if slot.worker is not None:
+                    continue
+                if slot.status.state in THREAD_STATES:  # its start failed earlier (no market data yet)
+                    self._start_worker(slot)
+                    continue
+                if slot.status.state not in RECHECK_STATES:
+                    continue
+                old = slot.status.state
+                if slot.broker is not None:
+                    slot.broker.close()
+                connection = connect_account(
+                    slot.account, self.settings, self.clock, self._state_dir, self.broker_factory
+                )
+                slot.broker, slot.probe, slot.snapshot = connection.broker, connection.probe, connection.probe.snapshot
+                slot.status = self._classify(slot.account, connection.probe)
+                if slot.snapshot is not None and slot.start_equity is None:
+                    slot.start_equity = slot.snapshot.equity
+                self._save_state(slot)
+                if slot.status.state in THREAD_STATES:
+                    self._say(f"{slot.label} is now {slot.status.state} (was {old}): {slot.status.reason}")
+                    slot.reconcile = self._reconcile(slot)
+                    self._refresh_followers(brokerage)
+                    self._start_worker(slot)
+                    started.append(slot)
+            self._reclassify_followers(brokerage)
+        return started
+
+    def _reclassify_followers(self, brokerage: Brokerage) -> None:
+        """A follower's state depends on its master's: say so when the master comes or goes."""
+        for slot in brokerage.slots:
+            if slot.account.is_master or slot.worker is None or not slot.worker.is_alive() or slot.snapshot is None:
+                continue
+            previous = slot.probe
+            probe = ProbeResult.from_snapshot(slot.snapshot, previous.min_order_usd if previous else None,
+                                              previous.min_order_symbol if previous else "")
+            status = self._classify(slot.account, probe)
+            if status != slot.status:
+                self._say(f"{slot.label} is now {status.state} (was {slot.status.state}): {status.reason}")
+                slot.status = status
+                self._save_state(slot)
+
+    def run_until_stopped(self, stop: threading.Event | None = None) -> None:
+        """The supervisor loop on the calling thread: re-checks until stop() or the event is set."""
+        interval = self.settings.trader.recheck_interval_seconds
+        while not self.stop_event.is_set() and not (stop is not None and stop.is_set()):
+            if self.clock.wait(interval, stop or self.stop_event):
+                break
+            try:
+                self.recheck()
+            except Exception:  # the supervisor must outlive any one account's trouble
+                log.exception("re-check failed")
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True when every running thread waits for a future time (tests step a ManualClock with it)."""
+        return all(s.worker.wait_idle(timeout) for s in self.slots if s.worker is not None)
+
+    def workers(self) -> list[AccountWorker]:
+        return [s.worker for s in self.slots if s.worker is not None]
+
+    # ---- shutdown -------------------------------------------------------------------------------------
+    def stop(self, *, final_refresh: bool | None = None) -> list[str]:
+        """Stop every thread (within SHUTDOWN_TIMEOUT_SECONDS in total), save state; the labels still running.
+
+        final_refresh (default: paper mode only, where the exchange is local) reads each stopped
+        account's balance once more so the stored state is the closing one.
+        """
+        self.stop_event.set()
+        deadline = time.monotonic() + self.settings.trader.shutdown_timeout_seconds
+        for worker in self.workers():
+            worker.join(max(deadline - time.monotonic(), 0.0))
+        stuck = [w.name for w in self.workers() if w.is_alive()]
+        for name in stuck:
+            log.error("%s did not stop within %.0f s (inside an exchange call); its last state is saved",
+                      name, self.settings.trader.shutdown_timeout_seconds)
+        for brokerage in self.brokerages.values():
+            if brokerage.copy_engine is not None and not stuck:
+                brokerage.copy_engine.close()
+        refresh = self.paper if final_refresh is None else final_refresh
+        for slot in self.slots:
+            if refresh and slot.broker is not None and slot.snapshot is not None and not (
+                slot.worker is not None and slot.worker.is_alive()
+            ):
+                try:
+                    slot.snapshot = slot.broker.balances()
+                except BrokerError as error:
+                    log.warning("%s closing balance unavailable: %s", slot.label, error)
+            self._save_state(slot)
+            if slot.worker is not None:
+                self.store.save_health(slot.worker.health.snapshot())
+        return stuck
+
+    def close_brokers(self) -> None:
+        for slot in self.slots:
+            if slot.broker is not None:
+                slot.broker.close()
+        for brokerage in self.brokerages.values():
+            if brokerage.data_broker is not None:
+                brokerage.data_broker.close()
+
+    def summaries(self) -> list[AccountSummary]:
+        result = []
+        for slot in self.slots:
+            fills = [f for f in self.store.fills(slot.account.broker, slot.account.account_id)
+                     if f.time >= self.started_at]
+            positions = self.store.positions(slot.account.broker, slot.account.account_id)
+            equity = slot.snapshot.equity if slot.snapshot is not None else None
+            pnl = equity - slot.start_equity if equity is not None and slot.start_equity is not None else None
+            health = slot.worker.health.snapshot() if slot.worker is not None else None
+            result.append(AccountSummary(
+                label=slot.label, role=str(slot.account.role), state=str(slot.status.state), trades=len(fills),
+                buys=sum(1 for f in fills if f.side == "buy"), sells=sum(1 for f in fills if f.side == "sell"),
+                start_equity=slot.start_equity, equity=equity, pnl=pnl,
+                open_positions=tuple(f"{p.symbol} {p.quantity:g}" for p in positions),
+                health=str(health.status) if health else "-", errors=health.consecutive_errors if health else 0,
+            ))
+        return result
+
+    def print_summary(self) -> None:
+        self._say(render_summary(self.summaries()))
+
+    # ---- state table -------------------------------------------------------------------------------
+    def _save_state(self, slot: AccountSlot, open_positions: int | None = None) -> None:
+        if open_positions is None:
+            open_positions = len(self.store.positions(slot.account.broker, slot.account.account_id))
+        snapshot = slot.snapshot
+        self.store.save_account_state(
+            AccountStateRecord(
+                broker=slot.account.broker, account_id=slot.account.account_id, role=str(slot.account.role),
+                state=str(slot.status.state), reason=slot.status.reason, fix=slot.status.fix,
+                equity=snapshot.equity if snapshot else 0.0, cash=snapshot.cash_available if snapshot else 0.0,
+                open_positions=open_positions,
+            )
+        )
+
+    def _print_table(self, title: str) -> None:
+        self._say(render_table(title, [(s.account, s.status, s.snapshot) for s in self.slots]))
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+

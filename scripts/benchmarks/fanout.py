@@ -1,0 +1,162 @@
+"""Copy fan-out: how long one master fill takes to reach 1, 10 and 100 followers with 50 ms exchange latency.
+
+Real Kraken adapters over HTTP against the simulator, each follower with its own keys. The figure
+that matters is ratio_100 = seconds(100 followers) / seconds(1 follower): concurrent fan-out keeps it
+near 1 (serial fan-out would make it near 100). single_order_seconds is one order through the adapter
+with the same latency, for scale (a copy also reads the follower's balance before it sizes the order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
+from bot.brokers.factory import make_broker
+from bot.clock import ManualClock
+from bot.config.accounts import AccountConfig, Role
+from bot.config.settings import load_settings
+from bot.copy.engine import CopyEngine
+from bot.copy.followers import Follower
+from bot.copy.signal import TradeSignal
+from bot.sim.exchange import SimExchange
+from bot.sim.prices import SyntheticMarket
+from bot.sim.server import SimulatorServer
+from bot.state.store import StateStore
+
+START = 1_750_000_000.0
+SYMBOL = "BTC-USD"
+COUNTS = (1, 10, 100)
+
+
+def _rate_limit_waits(followers: list[Follower]) -> float:
+    """Real seconds the followers' client-side rate limiters made them wait (0 when the fan-out is not throttled)."""
+    return sum(float(getattr(getattr(f.broker, "limiter", None), "waited_seconds", 0.0)) for f in followers)
+
+
+def _exchange_process(conn: Connection, n_followers: int) -> None:
+    """The simulated Kraken in its own process: a real exchange's CPU is not the bot's, so it must not share our GIL."""
+    clock = ManualClock(START)
+    exchange = SimExchange(SyntheticMarket(seed=5, n_markets=4, start_time=START - 86_400), clock, seed=1)
+    with SimulatorServer(exchange, faces=("kraken",)) as server:
+        credentials = {"master": server.provision("kraken", "master", {"USD": 1_000_000.0})}
+        for i in range(n_followers):
+            credentials[f"user{i:03d}"] = server.provision("kraken", f"user{i:03d}", {"USD": 5_000.0})
+        conn.send((server.url("kraken"), credentials))
+        while True:
+            command, value = conn.recv()
+            if command == "stop":
+                break
+            exchange.faults.clear()
+            if value:
+                exchange.faults.set(face="kraken", latency=value)
+            conn.send("ok")
+
+
+def _run(latency: float, repeats: int) -> dict[str, object]:
+    clock = ManualClock(START)
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_exchange_process, args=(child, max(COUNTS)), daemon=True
+    )
+    process.start()
+
+    def set_latency(value: float) -> None:
+        parent.send(("latency", value))
+        parent.recv()
+
+    try:
+        url, credentials = parent.recv()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            settings = load_settings(
+                {"KRAKEN_API_URL": url, "NIJA_STATE_DIR": str(root / "state"), "ORDER_LOOKUP_DELAY_SECONDS": "0"},
+                env_file=None,
+            )
+
+            def account(account_id: str, role: Role = Role.USER) -> AccountConfig:
+                return AccountConfig("kraken", account_id, role, account_id, credentials=credentials[account_id])
+
+            master = make_broker(account("master", Role.MASTER), settings, clock, root / "brokers")
+            followers = []
+            for i in range(max(COUNTS)):
+                follower_account = account(f"user{i:03d}")
+                broker = make_broker(follower_account, settings, clock, root / "brokers")
+                followers.append(Follower(follower_account, broker))
+            for follower in followers:
+                # As at the bot's start-up: every account connects and reads its balance (markets loaded, session
+                # open, nonce block reserved) long before the first copy.
+                follower.broker.markets()
+                follower.broker.balances()
+            store = StateStore(root / "state" / "nija.sqlite3", clock=clock)
+
+            set_latency(latency)
+            single: list[float] = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                result = followers[0].broker.place_order(
+                    OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=20.0)
+                )
+                single.append(time.perf_counter() - started)
+                assert result.status is not OrderStatus.REJECTED, result
+
+            seconds: list[float] = []
+            limiter_waits = 0.0
+            for count in COUNTS:
+                engine = CopyEngine("kraken", store, settings, followers[:count], clock=clock)
+                runs: list[float] = []
+                for _ in range(repeats):
+                    set_latency(0.0)  # the master's own order is not part of the fan-out
+                    equity = master.balances().equity
+                    fill = master.place_order(
+                        OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=5_000.0)
+                    )
+                    signal = TradeSignal.from_fill("kraken", master.settle(fill), equity)
+                    set_latency(latency)
+                    waited = _rate_limit_waits(followers[:count])
+                    started = time.perf_counter()
+                    summary = engine.on_master_fill(signal)
+                    runs.append(time.perf_counter() - started)
+                    limiter_waits += _rate_limit_waits(followers[:count]) - waited
+                    if summary.succeeded != count:
+                        raise RuntimeError(f"fan-out to {count} followers: {summary.line()}")
+                engine.close()
+                seconds.append(min(runs))
+            store.close()
+    finally:
+        parent.send(("stop", 0.0))
+        process.join(timeout=10)
+    single_seconds = min(single)
+    return {
+        "followers": list(COUNTS),
+        "seconds": [round(s, 4) for s in seconds],
+        "single_order_seconds": round(single_seconds, 4),
+        "ratio_100": round(seconds[-1] / seconds[0], 3),
+        "ratio_100_vs_single_order": round(seconds[-1] / single_seconds, 3),
+        "latency_seconds": latency,
+        "rate_limiter_wait_seconds": round(limiter_waits, 4),
+        "repeats": repeats,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.py fanout", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds injected per exchange request")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per follower count (best is reported)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    figures = _run(args.latency, args.repeats)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for count, seconds in zip(figures["followers"], figures["seconds"]):  # type: ignore[call-overload]
+            print(f"{count:>4} followers: {seconds:.3f} s")
+        print(f"single order: {figures['single_order_seconds']:.3f} s; ratio_100 = {figures['ratio_100']}")
+    return 0

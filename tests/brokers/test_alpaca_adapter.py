@@ -1,0 +1,112 @@
+"""Alpaca adapter specifics (beyond the shared contract suite): the SDK's own resends, stocks and market hours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alpaca.common.enums import BaseURL
+
+from bot.brokers.alpaca import AlpacaBroker
+from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
+from bot.brokers.errors import AuthenticationError
+from bot.clock import ManualClock
+from bot.config.accounts import Credentials
+from bot.sim.exchange import SimExchange
+from bot.sim.server import SimulatorServer
+from tests.brokers.conftest import BROKERAGES, ContractEnv
+from tests.sim.test_alpaca_face import MONDAY_10AM_NEW_YORK, SUNDAY, WithStock
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[ContractEnv]:
+    clock = ManualClock(SUNDAY)
+    exchange = SimExchange(WithStock(seed=4, start=SUNDAY), clock, seed=4)
+    with SimulatorServer(exchange, faces=("alpaca",)) as server:
+        yield ContractEnv(BROKERAGES["alpaca"], "alpaca", exchange, server, clock, tmp_path)
+
+
+def _buy(symbol: str = "BTC-USD", usd: float = 40.0) -> OrderRequest:
+    return OrderRequest(symbol, Side.BUY, new_client_order_id(), quote_notional=usd)
+
+
+def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv) -> None:
+    broker = env.broker("acct", {"USD": 10_000.0})
+    broker.markets()
+    faults = env.exchange.faults
+    faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
+    request = _buy()
+    result = broker.place_order(request)  # every answer is 504: the SDK resent 3 times, then we looked it up
+    assert result.status is OrderStatus.FILLED
+    assert faults.counts["error"] == 4
+    assert len(env.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
+
+    faults.reseed(5)
+    faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute", error_rate=0.5)
+    requests = [_buy() for _ in range(20)]
+    results = [broker.place_order(r) for r in requests]
+    assert all(r.status is OrderStatus.FILLED for r in results)
+    for sent in requests:
+        assert len(env.exchange.orders_by_client_id("acct", sent.client_order_id)) == 1
+    assert len(env.exchange.orders("acct")) == 21
+
+
+def test_sdk_resends_on_429_before_execution_create_exactly_one_order(env: ContractEnv) -> None:
+    broker = env.broker("acct", {"USD": 10_000.0})
+    broker.markets()
+    env.exchange.faults.reseed(8)
+    env.exchange.faults.set(face="alpaca", endpoint="submit_order", forced_error="429", error_rate=0.5)
+    requests = [_buy() for _ in range(12)]
+    results = [broker.place_order(r) for r in requests]
+    assert env.exchange.faults.counts["error"] > 0
+    assert all(r.status is OrderStatus.FILLED for r in results)
+    assert sorted(o.client_order_id or "" for o in env.exchange.orders("acct")) == sorted(
+        r.client_order_id for r in requests
+    )
+
+
+def test_stock_entries_wait_for_the_market_to_open(env: ContractEnv) -> None:
+    broker = env.broker("acct", {"USD": 1_000.0})
+    aapl = broker.market("AAPL-USD")
+    assert (aapl.exchange_symbol, aapl.asset_class, aapl.base_decimals) == ("AAPL", "stock", 9)
+    assert broker.market_is_open("AAPL-USD") is False and broker.market_is_open("BTC-USD") is True
+    closed = broker.place_order(_buy("AAPL-USD"))
+    assert closed.status is OrderStatus.REJECTED and "closed" in closed.reason
+    assert env.exchange.orders("acct") == []
+    env.clock.set(MONDAY_10AM_NEW_YORK)
+    assert broker.market_is_open("AAPL-USD") is True
+    opened = broker.place_order(_buy("AAPL-USD"))
+    assert opened.status is OrderStatus.FILLED and opened.symbol == "AAPL-USD"
+    snapshot = broker.balances()
+    assert snapshot.holding("AAPL") == pytest.approx(opened.filled_base)
+    frame = broker.candles("AAPL-USD", 60, 5)
+    assert len(frame) == 5 and int(frame["time"].iloc[-1]) + 3600 <= env.clock.now()
+
+
+def test_wrong_secret_is_an_authentication_error_everywhere(env: ContractEnv) -> None:
+    real = env.provision("acct", {"USD": 100.0})
+    broker = env.broker("acct", credentials=Credentials(real.api_key, "x" * 40, source="ALPACA_MASTER"))
+    for call in (broker.balances, broker.markets, broker.open_orders):
+        with pytest.raises(AuthenticationError, match="401"):
+            call()
+
+
+def test_paper_endpoint_unless_live_trading(env: ContractEnv) -> None:
+    real = env.provision("acct", {"USD": 100.0})
+    live_key = Credentials(real.api_key, real.api_secret, source="ALPACA_MASTER", paper=False)
+    paper = env.broker("acct", credentials=live_key, alpaca_api_url="")
+    live = env.broker("acct", credentials=live_key, alpaca_api_url="", live_trading="true")
+    assert isinstance(paper, AlpacaBroker) and isinstance(live, AlpacaBroker)
+    assert paper.trading._base_url == BaseURL.TRADING_PAPER  # LIVE_TRADING is off: never the live host
+    assert live.trading._base_url == BaseURL.TRADING_LIVE
+
+
+def test_fills_and_fees_match_the_simulator_to_the_cent(env: ContractEnv) -> None:
+    broker = env.broker("acct", {"USD": 1_000.0})
+    result = broker.place_order(_buy("ETH-USD", 123.0))
+    order = env.exchange.order_by_client_id("acct", result.client_order_id)
+    assert order is not None
+    assert result.filled_base == pytest.approx(order.filled_base)
+    assert result.filled_quote == pytest.approx(order.cost, abs=0.005)
+    assert result.fee_quote == pytest.approx(order.fee, abs=0.005)

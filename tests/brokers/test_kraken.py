@@ -1,0 +1,192 @@
+"""Kraken specifics over real HTTP with real krakenex: signatures, nonces, rate limits, names, precision."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+
+import krakenex
+import pytest
+
+from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
+from bot.brokers.errors import OrderRejected
+from bot.brokers.factory import make_broker
+from bot.brokers.kraken import KrakenBroker
+from bot.brokers.kraken_symbols import KrakenSymbols
+from bot.clock import ManualClock
+from bot.config.accounts import AccountConfig, Role
+from bot.sim.clock import SimClock
+from tests.brokers.conftest import ContractEnv
+
+
+def _raw(env: ContractEnv, key: str, secret: str) -> krakenex.API:
+    api = krakenex.API(key, secret)
+    api.uri = env.server.url("kraken")
+    return api
+
+
+def test_simulator_enforces_key_signature_and_nonce(kraken: ContractEnv) -> None:
+    good = kraken.provision("acct", {"USD": 10.0})
+    other = kraken.provision("other", {"USD": 10.0})
+    assert _raw(kraken, good.api_key, good.api_secret).query_private("Balance")["error"] == []
+    assert _raw(kraken, good.api_key, other.api_secret).query_private("Balance")["error"] == ["EAPI:Invalid signature"]
+    assert _raw(kraken, "unknown-key", good.api_secret).query_private("Balance")["error"] == ["EAPI:Invalid key"]
+
+    class FixedNonce(krakenex.API):
+        def _nonce(self) -> int:
+            return 42
+
+    fixed = FixedNonce(other.api_key, other.api_secret)
+    fixed.uri = kraken.server.url("kraken")
+    assert fixed.query_private("Balance")["error"] == []
+    assert fixed.query_private("Balance")["error"] == ["EAPI:Invalid nonce"]  # reused
+
+
+def test_eight_threads_on_one_key_never_get_invalid_nonce(kraken: ContractEnv) -> None:
+    broker = kraken.broker("acct")
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(100):
+            try:
+                broker.balances()
+            except BaseException as error:  # recorded, the assertion below names it
+                errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    face = kraken.server.face("kraken")
+    assert face.rejected.get("EAPI:Invalid nonce", 0) == 0  # type: ignore[attr-defined]
+    assert face._keys[kraken.accounts["acct"].api_key].calls >= 800  # type: ignore[attr-defined]
+
+
+def test_different_keys_run_in_parallel(kraken: ContractEnv) -> None:
+    brokers = [kraken.broker(f"user{i}") for i in range(4)]
+    latency, calls = 0.05, 8
+    kraken.exchange.faults.set(face="kraken", endpoint="BalanceEx", latency=latency)
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def work(broker: KrakenBroker) -> None:
+        start = time.perf_counter()
+        for _ in range(calls):
+            broker.balances()
+        with lock:
+            spans.append((start, time.perf_counter()))
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in brokers]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = time.perf_counter() - started
+    serial = len(brokers) * calls * latency
+    assert total < 0.6 * serial, f"{total:.2f}s for work that takes {serial:.2f}s one key at a time"
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # every key's run overlapped every other's
+
+
+def test_thousand_orders_with_lost_acks_and_5xx_exist_exactly_once(kraken: ContractEnv) -> None:
+    broker = kraken.broker("whale", {"USD": 1_000_000.0})
+    broker.markets()
+    kraken.exchange.faults.reseed(1234)
+    kraken.exchange.faults.set(face="kraken", endpoint="AddOrder", drop_after_execute_rate=0.10, http_5xx_rate=0.05)
+    intended: list[str] = []
+    for _ in range(1000):
+        request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=10.0)
+        intended.append(request.client_order_id)
+        result = broker.place_order(request)
+        while result.status is OrderStatus.IN_FLIGHT:  # what the trader does: settle, resend only if absent
+            found = broker.get_order(request.client_order_id, request.symbol)
+            result = found if found is not None else broker.place_order(request)
+        assert result.status is OrderStatus.FILLED, result
+    counts = kraken.exchange.faults.counts
+    assert counts.get("drop", 0) > 50 and counts.get("http_5xx", 0) > 20  # the faults really happened
+    per_id = {cid: len(kraken.exchange.orders_by_client_id("whale", cid)) for cid in intended}
+    assert set(per_id.values()) == {1}
+    assert len(kraken.exchange.orders("whale")) == 1000
+
+
+def test_restart_with_same_state_dir_never_reuses_a_nonce(kraken: ContractEnv) -> None:
+    # A clock that does not move: without the persisted high-water mark, the restarted adapter
+    # would derive the same nonces again and the simulator would refuse them.
+    first = kraken.broker("acct")
+    for _ in range(3):
+        first.balances()
+    last = first.last_nonce
+    first.close()
+    del first
+    gc.collect()
+    second = kraken.broker("acct")
+    second.balances()
+    assert second.last_nonce > last
+    assert kraken.server.face("kraken").rejected.get("EAPI:Invalid nonce", 0) == 0  # type: ignore[attr-defined]
+
+
+def test_client_rate_limiter_waits_instead_of_being_refused(kraken: ContractEnv) -> None:
+    fast = SimClock(kraken.clock.now(), speed=200.0)  # Starter's 0.33/s drains at 66/s: the test stays short
+    kraken.exchange.clock = fast
+    face = kraken.server.face("kraken")
+    burst = kraken.server.provision("kraken", "burst", {"USD": 10.0})
+    face.set_rate_limit(burst.api_key, 15.0, 0.33)  # type: ignore[attr-defined]
+    raw = _raw(kraken, burst.api_key, burst.api_secret)
+    assert sum(bool(raw.query_private("Balance")["error"]) for _ in range(60)) > 0  # the simulator enforces it
+
+    credentials = kraken.server.provision("kraken", "acct", {"USD": 10.0})
+    face.set_rate_limit(credentials.api_key, 15.0, 0.33)  # type: ignore[attr-defined]
+    before = face.rejected.get("EAPI:Rate limit exceeded", 0)  # type: ignore[attr-defined]
+    account = AccountConfig("kraken", "acct", Role.MASTER, "acct", credentials=credentials)
+    settings = kraken.settings(kraken_rate_counter_max="15", kraken_rate_decay_per_second="0.33")
+    broker = make_broker(account, settings, fast, kraken.tmp / "brokers")
+    for _ in range(60):
+        broker.balances()
+    assert face.rejected.get("EAPI:Rate limit exceeded", 0) == before  # type: ignore[attr-defined]
+    assert broker.limiter.waited_seconds > 0  # type: ignore[attr-defined]
+
+
+def test_symbols_map_kraken_names_both_ways(kraken: ContractEnv) -> None:
+    broker = kraken.broker()
+    names: KrakenSymbols = broker.symbols()  # type: ignore[attr-defined]
+    assert broker.market("BTC-USD").exchange_symbol == "XXBTZUSD"
+    assert names.symbol_of_pair("XBTUSD") == names.symbol_of_pair("XBT/USD") == "BTC-USD"
+    assert names.symbol_of_pair("XDGUSD") == "DOGE-USD"
+    assert broker.market("SOL-USD").exchange_symbol == "SOLUSD"
+    assert (names.asset("XXBT"), names.asset("ZUSD"), names.asset("XXDG"), names.asset("SOL")) == (
+        "BTC", "USD", "DOGE", "SOL",
+    )
+
+
+def test_precision_and_minimums_from_asset_pairs(kraken: ContractEnv) -> None:
+    broker = kraken.broker("acct", {"USD": 1_000.0, "SHIB": 1_000_000.9})
+    shib = broker.market("SHIB-USD")
+    assert shib.base_decimals == 0 and shib.floor_qty(400_000.99) == 400_000
+    sold = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=400_000.99))
+    assert sold.status is OrderStatus.FILLED and sold.filled_base == 400_000
+    tiny = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=299_999.0))
+    assert tiny.status is OrderStatus.REJECTED and "minimum" in tiny.reason
+    btc = broker.market("BTC-USD")
+    with pytest.raises(OrderRejected, match="minimum"):
+        broker.prepare_order(
+            OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), base_qty=btc.min_base_qty / 2), 95_000.0
+        )
+    assert [o.base_qty for o in kraken.exchange.orders("acct")] == [400_000]  # the refused one was never sent
+    other = kraken.provision("raw", {"USD": 1_000.0, "SHIB": 1_000_000.0})  # krakenex's own ms nonces need a fresh key
+    raw = _raw(kraken, other.api_key, other.api_secret)
+    order = {"pair": "SHIBUSD", "type": "sell", "ordertype": "market", "volume": "300000.5"}
+    answer = raw.query_private("AddOrder", order)
+    assert answer["error"] == ["EGeneral:Invalid arguments:volume"]
+    order = {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.00001"}
+    answer = raw.query_private("AddOrder", order)
+    assert answer["error"] == ["EOrder:Order minimum not met"]
+
+
+def test_manual_clock_is_used_for_nonces(kraken: ContractEnv) -> None:
+    assert isinstance(kraken.clock, ManualClock)
+    broker = kraken.broker()
+    broker.balances()
+    assert broker.last_nonce >= int(kraken.clock.now() * 1_000_000)

@@ -1,0 +1,89 @@
+"""Paper mode driven by a ManualClock: the test moves simulated time, the worker threads do the rest."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.brokers.factory import make_broker
+from bot.clock import ManualClock
+from bot.config.settings import Settings, load_settings
+from bot.state.store import StateStore
+from bot.trading.commands import fresh_paper_store
+from bot.trading.paper import PaperSession, start_paper
+from bot.trading.trader import Trader
+
+START = 1_750_000_200.0  # on a 5-minute candle boundary
+SEED = 7
+
+# Test pacing: a strategy pass per 5-minute candle and an exit pass a minute keep the HTTP count small.
+BASE_ENV = {
+    "ORDER_LOOKUP_DELAY_SECONDS": "0",
+    "SIM_MARKETS": "12",
+    "STRATEGY_CYCLE_SECONDS": "300",
+    "MONITOR_SECONDS": "60",
+    "LOW_CAPITAL_MONITOR_SECONDS": "60",
+    "LOW_CAPITAL_ORDER_SPACING_SECONDS": "3",
+    "ORDER_SPACING_SECONDS": "1",
+    "PAPER_MASTER_BALANCE": "10000",
+    "PAPER_FOLLOWER_BALANCES": "2500,400",
+    "MAX_USER_RISK": "0.10",
+}
+
+
+@dataclass
+class PaperRun:
+    session: PaperSession
+    trader: Trader
+    store: StateStore
+    clock: ManualClock
+    out: io.StringIO
+
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings
+
+    def run_for(self, seconds: float) -> None:
+        """Advance simulated time to each moment a thread waits for, until `seconds` have passed."""
+        end = self.clock.now() + seconds
+        while self.clock.now() < end:
+            assert self.trader.wait_idle(60.0), "a worker thread never became idle"
+            dues = [w.waiter.due_at() for w in self.trader.workers() if w.is_alive()]
+            dues = [d for d in dues if d is not None]
+            if not dues:
+                self.clock.set(end)
+                break
+            self.clock.set(min(min(dues), end))
+        assert self.trader.wait_idle(60.0)
+
+
+def start_run(tmp_path: Path, brokers: Sequence[str] = ("kraken",), **env: str) -> PaperRun:
+    settings = load_settings({**BASE_ENV, "NIJA_STATE_DIR": str(tmp_path / "state"), **env}, env_file=None)
+    clock = ManualClock(START)
+    session = start_paper(settings, brokers, seed=SEED, clock=clock)
+    store = StateStore(fresh_paper_store(session.settings), clock=clock)
+    out = io.StringIO()
+    trader = Trader(session.settings, session.registry, clock, store, broker_factory=make_broker, paper=True,
+                    out=out, seed=SEED)
+    return PaperRun(session, trader, store, clock, out)
+
+
+@pytest.fixture
+def paper_factory(tmp_path: Path) -> Iterator[object]:
+    runs: list[PaperRun] = []
+
+    def factory(brokers: Sequence[str] = ("kraken",), **env: str) -> PaperRun:
+        run = start_run(tmp_path / f"run{len(runs)}", brokers, **env)
+        runs.append(run)
+        return run
+
+    yield factory
+    for run in runs:
+        run.trader.stop()
+        run.trader.close_brokers()
+        run.store.close()
+        run.session.close()

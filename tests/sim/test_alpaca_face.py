@@ -1,0 +1,197 @@
+"""The Alpaca face answers alpaca-py's TradingClient and data clients with JSON their models accept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alpaca.common.exceptions import APIError
+from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
+from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import AssetClass, OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    GetAssetsRequest,
+    GetCalendarRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+)
+
+from bot.clock import ManualClock
+from bot.config.accounts import Credentials
+from bot.sim.catalog import MarketSpec
+from bot.sim.exchange import SimExchange
+from bot.sim.prices import Candle, SyntheticMarket
+from bot.sim.server import SimulatorServer
+
+SUNDAY = datetime(2025, 6, 15, 15, 0, tzinfo=UTC).timestamp()  # NYSE closed
+MONDAY_10AM_NEW_YORK = datetime(2025, 6, 16, 14, 0, tzinfo=UTC).timestamp()
+
+
+class WithStock:
+    """The seeded synthetic market plus one stock (AAPL-USD) that follows SOL-USD's path: test data only."""
+
+    def __init__(self, seed: int, start: float) -> None:
+        self.inner = SyntheticMarket(seed=seed, n_markets=6, start_time=start)
+
+    def _source(self, symbol: str) -> str:
+        return "SOL-USD" if symbol == "AAPL-USD" else symbol
+
+    def symbols(self) -> list[str]:
+        return [*self.inner.symbols(), "AAPL-USD"]
+
+    def spec(self, symbol: str) -> MarketSpec:
+        if symbol == "AAPL-USD":
+            return replace(self.inner.spec("SOL-USD"), symbol="AAPL-USD", asset_class="stock", ordermin=0.0,
+                           costmin=1.0, lot_decimals=9, pair_decimals=2)
+        return self.inner.spec(symbol)
+
+    def price(self, symbol: str, t: float) -> float:
+        return self.inner.price(self._source(symbol), t)
+
+    def candles(self, symbol: str, minutes: int, end_time: float, count: int) -> list[Candle]:
+        return self.inner.candles(self._source(symbol), minutes, end_time, count)
+
+
+@dataclass
+class AlpacaSim:
+    server: SimulatorServer
+    exchange: SimExchange
+    clock: ManualClock
+
+    @property
+    def url(self) -> str:
+        return self.server.url("alpaca")
+
+    def trading(self, credentials: Credentials) -> TradingClient:
+        client = TradingClient(credentials.api_key, credentials.api_secret, paper=True, url_override=self.url)
+        client._retry_wait = 0  # the SDK's own resend pause (3 s by default)
+        return client
+
+
+@pytest.fixture
+def sim() -> Iterator[AlpacaSim]:
+    clock = ManualClock(SUNDAY)
+    exchange = SimExchange(WithStock(seed=9, start=SUNDAY), clock, seed=9)
+    with SimulatorServer(exchange, faces=("alpaca",)) as server:
+        yield AlpacaSim(server, exchange, clock)
+
+
+def test_sdk_models_accept_account_assets_clock_and_calendar(sim: AlpacaSim) -> None:
+    client = sim.trading(sim.server.provision("alpaca", "alice", {"USD": 750.0, "ETH": 0.5}))
+    account = client.get_account()
+    assert account.cash == "750" and account.status.value == "ACTIVE"
+    assets = {a.symbol: a for a in client.get_all_assets(GetAssetsRequest())}
+    btc = sim.exchange.markets()["BTC-USD"]
+    assert assets["BTC/USD"].asset_class is AssetClass.CRYPTO
+    assert assets["BTC/USD"].min_order_size == pytest.approx(btc.min_base_qty)
+    assert assets["BTC/USD"].min_trade_increment == pytest.approx(10.0 ** -btc.base_decimals)
+    assert assets["AAPL"].asset_class is AssetClass.US_EQUITY
+    positions = {p.symbol: p for p in client.get_all_positions()}
+    assert float(positions["ETHUSD"].qty) == pytest.approx(0.5)
+    clock = client.get_clock()
+    assert clock.is_open is False
+    assert clock.next_open == datetime(2025, 6, 16, 13, 30, tzinfo=UTC)
+    days = client.get_calendar(GetCalendarRequest(start=datetime(2025, 6, 13).date(), end=datetime(2025, 6, 17).date()))
+    assert [d.date.isoformat() for d in days] == ["2025-06-13", "2025-06-16", "2025-06-17"]
+
+
+def test_orders_submit_get_list_and_cancel(sim: AlpacaSim) -> None:
+    client = sim.trading(sim.server.provision("alpaca", "bob", {"USD": 2_000.0}))
+    order = client.submit_order(MarketOrderRequest(symbol="BTC/USD", notional=150, side=OrderSide.BUY,
+                                                   time_in_force=TimeInForce.GTC, client_order_id="bob-1"))
+    assert order.status is OrderStatus.FILLED and float(order.filled_qty) > 0
+    assert client.get_order_by_id(order.id).client_order_id == "bob-1"
+    assert client.get_order_by_client_id("bob-1").id == order.id
+    price = sim.exchange.price("ETH-USD")
+    resting = client.submit_order(LimitOrderRequest(symbol="ETH/USD", qty=0.1, side=OrderSide.BUY,
+                                                    limit_price=round(price * 0.5, 2), time_in_force=TimeInForce.GTC,
+                                                    client_order_id="bob-2"))
+    assert resting.status is OrderStatus.NEW
+    assert [o.id for o in client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))] == [resting.id]
+    client.cancel_order_by_id(resting.id)
+    assert client.get_order_by_id(resting.id).status is OrderStatus.CANCELED
+    with pytest.raises(APIError) as missing:
+        client.get_order_by_client_id("never-sent")
+    assert missing.value.status_code == 404
+
+
+def test_bad_keys_get_alpaca_error_bodies(sim: AlpacaSim) -> None:
+    credentials = sim.server.provision("alpaca", "carol", {"USD": 10.0})
+    for key, secret in ((credentials.api_key, "wrong-secret"), ("PKUNKNOWN", credentials.api_secret)):
+        with pytest.raises(APIError) as refused:
+            sim.trading(Credentials(key, secret, source="TEST")).get_account()
+        assert refused.value.status_code == 401
+        assert refused.value.code == 40110000
+
+
+def test_duplicate_client_id_and_insufficient_funds(sim: AlpacaSim) -> None:
+    client = sim.trading(sim.server.provision("alpaca", "dave", {"USD": 100.0}))
+    request = MarketOrderRequest(symbol="ETH/USD", notional=20, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
+                                 client_order_id="dave-1")
+    client.submit_order(request)
+    with pytest.raises(APIError) as duplicate:
+        client.submit_order(request)
+    assert duplicate.value.status_code == 422 and "client_order_id must be unique" in duplicate.value.message
+    with pytest.raises(APIError) as poor:
+        client.submit_order(MarketOrderRequest(symbol="ETH/USD", notional=5_000, side=OrderSide.BUY,
+                                               time_in_force=TimeInForce.GTC, client_order_id="dave-2"))
+    assert poor.value.status_code == 403 and "insufficient balance" in poor.value.message
+    assert len(sim.exchange.orders("dave")) == 1
+
+
+def test_crypto_and_stock_bars_and_snapshots(sim: AlpacaSim) -> None:
+    credentials = sim.server.provision("alpaca", "erin", {"USD": 10.0})
+    now = datetime.fromtimestamp(sim.clock.now(), UTC)
+    crypto = CryptoHistoricalDataClient(credentials.api_key, credentials.api_secret, url_override=sim.url)
+    five_minutes = TimeFrame(5, TimeFrameUnit.Minute)
+    bars = crypto.get_crypto_bars(CryptoBarsRequest(symbol_or_symbols="BTC/USD", timeframe=five_minutes,
+                                                    start=now - timedelta(minutes=60), end=now))
+    rows = bars.data["BTC/USD"]
+    assert len(rows) == 13 and rows == sorted(rows, key=lambda bar: bar.timestamp)
+    expected = sim.exchange.candles("BTC-USD", 5, 13)
+    assert [bar.close for bar in rows] == pytest.approx([row[4] for row in expected])
+    snapshot = crypto.get_crypto_snapshot(CryptoSnapshotRequest(symbol_or_symbols=["BTC/USD"]))["BTC/USD"]
+    assert snapshot.latest_quote.bid_price < snapshot.latest_quote.ask_price
+    stocks = StockHistoricalDataClient(credentials.api_key, credentials.api_secret, url_override=sim.url)
+    aapl = stocks.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Hour,
+                                                  start=now - timedelta(hours=5), end=now))
+    assert len(aapl.data["AAPL"]) == 6
+
+
+def test_stock_orders_wait_for_market_hours(sim: AlpacaSim) -> None:
+    client = sim.trading(sim.server.provision("alpaca", "fay", {"USD": 1_000.0}))
+    request = MarketOrderRequest(symbol="AAPL", notional=50, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                                 client_order_id="fay-1")
+    with pytest.raises(APIError) as closed:
+        client.submit_order(request)
+    assert "market is closed" in closed.value.message
+    sim.clock.set(MONDAY_10AM_NEW_YORK)
+    assert client.get_clock().is_open is True
+    assert client.submit_order(request).status is OrderStatus.FILLED
+
+
+def test_sdk_resends_after_504_and_meets_the_duplicate_guard(sim: AlpacaSim) -> None:
+    client = sim.trading(sim.server.provision("alpaca", "gus", {"USD": 1_000.0}))
+    faults = sim.exchange.faults
+    faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
+    order = {"symbol": "BTC/USD", "notional": 50, "side": OrderSide.BUY, "time_in_force": TimeInForce.GTC}
+    with pytest.raises(APIError) as gave_up:
+        client.submit_order(MarketOrderRequest(client_order_id="gus-1", **order))
+    assert gave_up.value.status_code == 504
+    assert faults.counts["error"] == 4  # the first POST and alpaca-py's own three resends
+    assert len(sim.exchange.orders_by_client_id("gus", "gus-1")) == 1
+
+    # The gateway recovers after one 504: the SDK's resend meets the duplicate guard, nothing doubles.
+    client._session.hooks["response"].append(lambda response, **_: faults.clear() if response.status_code == 504
+                                             else None)
+    faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
+    with pytest.raises(APIError) as duplicate:
+        client.submit_order(MarketOrderRequest(client_order_id="gus-2", **order))
+    assert duplicate.value.status_code == 422 and "client_order_id must be unique" in duplicate.value.message
+    assert len(sim.exchange.orders_by_client_id("gus", "gus-2")) == 1
+    assert len(sim.exchange.orders("gus")) == 2

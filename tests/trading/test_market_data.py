@@ -1,0 +1,222 @@
+"""One fetch per market per candle, shared by every account thread of a brokerage; indicators once per candle.
+
+The exchange is faked by a small Broker subclass that serves real candles and counts every call
+(it stands in for the exchange, not for our code); the service under test is the real one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+
+import pandas as pd
+import pytest
+
+from bot.backtest.data import read_candles
+from bot.brokers.base import BalanceSnapshot, Broker, MarketInfo, OrderRequest, OrderResult, Ticker
+from bot.brokers.errors import ExchangeUnavailable
+from bot.clock import ManualClock
+from bot.config.sections.strategy import StrategySettings
+from bot.trading.market_data import MarketDataService
+
+S = StrategySettings()  # 5-minute candles, 100 of them
+CANDLE = S.candle_minutes * 60
+START = 1_700_000_000.0 // CANDLE * CANDLE + 7  # 7 s into a candle
+SYMBOLS = [f"M{i:02d}-USD" for i in range(50)]
+
+
+class CountingExchange(Broker):
+    """Stands in for an exchange's public market data: real candle shapes, every call counted."""
+
+    name = "fake"
+
+    def __init__(self, source: pd.DataFrame, clock: ManualClock, failing: Iterable[str] = ()) -> None:
+        super().__init__(account_label="fake:public", clock=clock)
+        self.source = source
+        self.calls: Counter[str] = Counter()
+        self.failing = set(failing)
+        self.gate: threading.Event | None = None  # when set by a test, candle calls wait for it
+        self.lag = 0  # candles the exchange is late in publishing
+        self._lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
+
+    def candles(self, symbol: str, minutes: int, count: int) -> pd.DataFrame:
+        with self._lock:
+            self.calls[f"candles:{symbol}"] += 1
+            self.calls["candles"] += 1
+            self.in_flight[symbol] += 1
+            self.max_in_flight[symbol] = max(self.max_in_flight[symbol], self.in_flight[symbol])
+        try:
+            if self.gate is not None:
+                self.gate.wait(10)
+            if symbol in self.failing:
+                raise ExchangeUnavailable("503 from the fake exchange", broker=self.name)
+            period = int(self.clock.now() // (minutes * 60)) - self.lag
+            offset = (int(symbol[1:3]) * 37 + period) % (len(self.source) - count)
+            frame = self.source.iloc[offset : offset + count].reset_index(drop=True)
+            frame["time"] = [(period - count + i) * minutes * 60 for i in range(count)]  # the last one just closed
+            return frame
+        finally:
+            with self._lock:
+                self.in_flight[symbol] -= 1
+
+    def _load_markets(self) -> dict[str, MarketInfo]:
+        raise NotImplementedError
+
+    def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
+        raise NotImplementedError
+
+    def balances(self) -> BalanceSnapshot:
+        raise NotImplementedError
+
+    def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
+        raise NotImplementedError
+
+    def _find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
+        raise NotImplementedError
+
+    def open_orders(self) -> list[OrderResult]:
+        raise NotImplementedError
+
+    def cancel_order(self, order: OrderResult) -> None:
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def source(data_dir) -> pd.DataFrame:
+    return read_candles(data_dir / "coinbase" / "ETH-USD_15m.csv.gz").iloc[:20_000]
+
+
+def run_accounts(service: MarketDataService, accounts: int) -> list[list]:
+    """`accounts` threads each run one scan cycle over the same 50 markets at the same moment."""
+    barrier = threading.Barrier(accounts)
+    answers: list[list] = [[] for _ in range(accounts)]
+    errors: list[BaseException] = []
+
+    def cycle(index: int) -> None:
+        try:
+            barrier.wait()
+            answers[index] = [service.scan(SYMBOLS), service.last_candles(SYMBOLS)]
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=cycle, args=(i,)) for i in range(accounts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    return answers
+
+
+@pytest.mark.parametrize("accounts", [1, 10])
+def test_one_fetch_per_market_per_candle_whatever_the_number_of_accounts(source: pd.DataFrame, accounts: int) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock)
+    service = MarketDataService(exchange, S, clock)
+
+    answers = run_accounts(service, accounts)
+
+    assert exchange.calls["candles"] == len(SYMBOLS)  # 50 calls for 1 account and for 10
+    assert all(exchange.calls[f"candles:{sym}"] == 1 for sym in SYMBOLS)
+    assert service.stats().indicator_computations == len(SYMBOLS)
+    assert all(answer == answers[0] for answer in answers)  # every account sees the same shared result
+    assert len(answers[0][1]) == len(SYMBOLS)
+    assert max(exchange.max_in_flight.values()) == 1  # never two fetches of one market at once
+
+
+def test_cache_lasts_one_candle_then_refreshes_once(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock)
+    service = MarketDataService(exchange, S, clock)
+    first = service.last_candles(SYMBOLS)
+    clock.advance(CANDLE - 8)  # still the same candle
+    service.scan(SYMBOLS)
+    assert exchange.calls["candles"] == len(SYMBOLS)
+    clock.advance(1)  # the next candle has closed
+    run_accounts(service, 4)
+    assert exchange.calls["candles"] == 2 * len(SYMBOLS)
+    assert service.stats().indicator_computations == 2 * len(SYMBOLS)
+    second = service.last_candles(SYMBOLS)
+    assert all(second[sym].time == first[sym].time + CANDLE for sym in SYMBOLS)
+
+
+def test_waiting_threads_share_the_first_threads_fetch(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock)
+    exchange.gate = threading.Event()
+    service = MarketDataService(exchange, S, clock)
+    started = threading.Barrier(6)
+    frames: list[pd.DataFrame | None] = []
+
+    def ask() -> None:
+        started.wait()
+        frames.append(service.candles("M01-USD"))
+
+    threads = [threading.Thread(target=ask) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    exchange.gate.set()
+    for thread in threads:
+        thread.join()
+    assert exchange.calls["candles:M01-USD"] == 1
+    assert len(frames) == 5 and all(frame is frames[0] for frame in frames)
+
+
+def test_a_late_candle_is_asked_for_again_after_the_retry_delay(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock)
+    exchange.lag = 1  # the exchange has not published the candle that just closed
+    service = MarketDataService(exchange, S, clock)
+    late = service.candles("M00-USD")
+    assert late is not None
+    clock.advance(S.candle_retry_seconds - 1)
+    assert service.candles("M00-USD") is late  # not hammering the exchange
+    assert exchange.calls["candles"] == 1
+    exchange.lag = 0
+    clock.advance(1)
+    fresh = service.candles("M00-USD")
+    assert exchange.calls["candles"] == 2
+    assert fresh is not None and fresh["time"].iloc[-1] == late["time"].iloc[-1] + CANDLE
+    clock.advance(60)
+    service.candles("M00-USD")
+    assert exchange.calls["candles"] == 2  # complete now: no more fetches this candle
+
+
+def test_a_market_without_recent_candles_is_not_retried(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock)
+    exchange.lag = 12  # e.g. a stock market closed for the night: asking again changes nothing
+    service = MarketDataService(exchange, S, clock)
+    service.candles("M00-USD")
+    clock.advance(S.candle_retry_seconds * 5)
+    service.candles("M00-USD")
+    assert exchange.calls["candles"] == 1
+
+
+def test_a_failing_market_does_not_stop_the_scan(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+    exchange = CountingExchange(source, clock, failing={"M03-USD"})
+    service = MarketDataService(exchange, S, clock)
+    results = service.last_candles(SYMBOLS)
+    assert set(results) == set(SYMBOLS) - {"M03-USD"}
+    assert "ExchangeUnavailable" in service.last_errors["M03-USD"]
+    service.last_candles(SYMBOLS)  # a failure is not cached: the next cycle asks again
+    assert exchange.calls["candles:M03-USD"] == 2 and exchange.calls["candles:M04-USD"] == 1
+
+
+def test_an_open_candle_from_the_exchange_is_ignored(source: pd.DataFrame) -> None:
+    clock = ManualClock(START)
+
+    class WithOpenCandle(CountingExchange):
+        def candles(self, symbol: str, minutes: int, count: int) -> pd.DataFrame:
+            frame = super().candles(symbol, minutes, count)
+            extra = frame.iloc[[-1]].assign(time=frame["time"].iloc[-1] + minutes * 60)
+            return pd.concat([frame, extra], ignore_index=True)
+
+    service = MarketDataService(WithOpenCandle(source, clock), S, clock)
+    frame = service.candles("M00-USD")
+    assert frame is not None and frame["time"].iloc[-1] + CANDLE <= clock.now()
