@@ -121,6 +121,18 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Text
     return handler
 
 
+def route_library_logger(name: str) -> None:
+    """Send a library logger's records through our handlers only (so through redaction).
+
+    coinbase-advanced-py attaches its own stderr handler at import time, which would print
+    response bodies past the redaction filter.
+    """
+    library_logger = logging.getLogger(name)
+    for handler in list(library_logger.handlers):
+        library_logger.removeHandler(handler)
+    library_logger.propagate = True
+
+
 def register_secrets(values: Iterable[str]) -> None:
     """Add secrets created at run time (paper-mode demo credentials) to the redaction set."""
     redactor.add(values)

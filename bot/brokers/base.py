@@ -203,12 +203,14 @@ class Broker(ABC):
         lookup_attempts: int = 5,
         lookup_delay_seconds: float = 1.0,
         submit_attempts: int = 3,
+        unknown_order_grace_seconds: float = 120.0,
     ) -> None:
         self.account_label = account_label
         self.clock: Clock = clock or SystemClock()
         self.lookup_attempts = lookup_attempts
         self.lookup_delay_seconds = lookup_delay_seconds
         self.submit_attempts = submit_attempts
+        self.unknown_order_grace_seconds = unknown_order_grace_seconds
         self._markets: dict[str, MarketInfo] | None = None
         self._markets_lock = threading.Lock()
 
@@ -291,9 +293,22 @@ class Broker(ABC):
         return self._find_order(client_order_id, symbol)
 
     def settle(self, order: OrderResult) -> OrderResult:
-        """Resolve an IN_FLIGHT order by looking it up; it stays IN_FLIGHT while the exchange cannot say."""
-        _conclusive, found = self._lookup_with_retries(order.client_order_id, order.symbol)
-        return order if found is None else found
+        """Resolve an IN_FLIGHT order by looking it up; it stays IN_FLIGHT while the exchange cannot say.
+
+        An order the exchange conclusively does not know is declared never placed (REJECTED) only
+        once the grace period since it was sent has passed: a request that hung may still be
+        executed by the exchange for a while after our client gave up on it.
+        """
+        conclusive, found = self._lookup_with_retries(order.client_order_id, order.symbol)
+        if found is not None:
+            return found
+        if conclusive and self.clock.now() - order.time >= self.unknown_order_grace_seconds:
+            return replace(
+                order,
+                status=OrderStatus.REJECTED,
+                reason=f"never reached the exchange: no order with client id {order.client_order_id}",
+            )
+        return order
 
     def place_order(self, request: OrderRequest) -> OrderResult:
         """Send an order with the lookup-before-resend policy. Never raises for an unknown outcome.
@@ -334,21 +349,17 @@ class Broker(ABC):
         return False, None
 
     def _rejected(self, request: OrderRequest, reason: str) -> OrderResult:
-        return OrderResult(
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            status=OrderStatus.REJECTED,
-            reason=reason,
-            time=self.clock.now(),
-        )
+        return self._unfilled(request, OrderStatus.REJECTED, reason)
 
     def _in_flight(self, request: OrderRequest, reason: str) -> OrderResult:
+        return self._unfilled(request, OrderStatus.IN_FLIGHT, reason)
+
+    def _unfilled(self, request: OrderRequest, status: OrderStatus, reason: str) -> OrderResult:
         return OrderResult(
             client_order_id=request.client_order_id,
             symbol=request.symbol,
             side=request.side,
-            status=OrderStatus.IN_FLIGHT,
+            status=status,
             reason=reason,
             time=self.clock.now(),
         )

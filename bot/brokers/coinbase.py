@@ -47,8 +47,10 @@ from bot.brokers.http import mount_timeout
 from bot.clock import Clock
 from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
+from bot.logsetup import route_library_logger
 
 log = logging.getLogger(__name__)
+route_library_logger("coinbase.RESTClient")
 
 T = TypeVar("T")
 
@@ -148,6 +150,8 @@ class CoinbaseBroker(Broker):
                 raise RateLimitError(f"coinbase rate limit on {what}", broker=self.name) from exc
             if status >= 500:
                 raise ExchangeUnavailable(f"coinbase {what} failed with HTTP {status}", broker=self.name) from exc
+            if status in (400, 422) and what == "create order":  # the order itself was malformed for Coinbase
+                raise OrderRejected(f"coinbase refused the order (HTTP {status}): {detail}", broker=self.name) from exc
             raise BrokerError(f"coinbase {what} failed with HTTP {status}: {detail}", broker=self.name) from exc
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise ExchangeUnavailable(f"coinbase {what}: {type(exc).__name__}", broker=self.name) from exc

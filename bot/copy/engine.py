@@ -19,7 +19,7 @@ independent and its failure is recorded against that follower only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
@@ -489,6 +489,3 @@ def copy_stop_price(
         return follower_fill * (master_stop / master_fill)
     return follower_fill * (1.0 - default_stop_fraction)
 
-
-def summaries_to_dicts(summaries: Sequence[CopySummary]) -> list[dict[str, object]]:
-    return [s.to_dict() for s in summaries]

@@ -1,7 +1,9 @@
 """The follower guard: a follower's only periodic work. It protects copied positions when the master cannot.
 
 While the master's heartbeat is fresh, the master's own exits reach the follower as sell signals and
-the guard only watches. When the heartbeat is older than MASTER_OFFLINE_SECONDS (or the master never
+the guard only watches, with one exception: an orphaned copy (the follower's buy was settled only
+after the master had already closed that symbol, so the close could not be copied) is closed at once.
+When the heartbeat is older than MASTER_OFFLINE_SECONDS (or the master never
 beat), the guard enforces each copied position's own protective stop and the time exit
 (MAX_HOLD_HOURS) itself. It only ever sells: followers never open positions on their own.
 """
@@ -16,6 +18,7 @@ from bot.brokers.errors import OrderRejected, TransientError
 from bot.clock import Clock, SystemClock
 from bot.config.settings import Settings
 from bot.copy.followers import Follower, position_lock
+from bot.copy.sizing import is_full_close
 from bot.state.records import FillRecord, OrderRecord, PositionRecord
 from bot.state.store import StateStore
 
@@ -27,7 +30,7 @@ GUARD_PURPOSE = "guard_exit"
 @dataclass(frozen=True)
 class GuardAction:
     symbol: str
-    reason: str  # "stop" or "time"
+    reason: str  # "stop", "time" or "orphan"
     quantity: float  # base units sent (0 when skipped)
     status: str  # OrderStatus value, or "skipped"
     client_order_id: str = ""
@@ -44,10 +47,13 @@ class GuardReport:
     actions: tuple[GuardAction, ...] = field(default_factory=tuple)
 
     def line(self) -> str:
-        if self.master_online:
-            return f"{self.broker}:{self.account_id} guard: master online, {self.positions_checked} copied positions"
-        seen = "never" if self.master_last_seen is None else f"at {self.master_last_seen:.0f}"
         acted = ", ".join(f"{a.reason} {a.symbol} {a.status}" for a in self.actions) or "no exit due"
+        if self.master_online:
+            return (
+                f"{self.broker}:{self.account_id} guard: master online, "
+                f"{self.positions_checked} copied positions; {acted}"
+            )
+        seen = "never" if self.master_last_seen is None else f"at {self.master_last_seen:.0f}"
         return (
             f"{self.broker}:{self.account_id} guard: MASTER OFFLINE (last seen {seen}); "
             f"{self.positions_checked} copied positions; {acted}"
@@ -80,28 +86,39 @@ class FollowerGuard:
         account_id = self.follower.account_id
         positions = self.store.positions(self.broker_name, account_id, copies_only=True)
         online, last_seen = self.master_online(now)
-        if online or not positions:
+        orphans = {p.symbol for p in positions if self._master_closed_since(p)}
+        watched = positions if not online else [p for p in positions if p.symbol in orphans]
+        if not watched:
             return GuardReport(self.broker_name, account_id, online, last_seen, len(positions))
-        tickers = self.follower.broker.tickers([p.symbol for p in positions])
+        tickers = self.follower.broker.tickers([p.symbol for p in watched])
         actions: list[GuardAction] = []
         max_hold = self.settings.strategy.max_hold_hours * 3600.0
-        for position in positions:
+        for position in watched:
             ticker = tickers.get(position.symbol)
             if ticker is None:
                 log.warning("%s guard: no price for %s; its stop cannot be checked this pass",
                             self.follower.label, position.symbol)
                 continue
             price = ticker.bid if ticker.bid > 0 else ticker.last
-            if price <= position.stop_price:
+            if position.symbol in orphans:
+                reason = "orphan"
+            elif price <= position.stop_price:
                 reason = "stop"
             elif now - position.opened_at >= max_hold:
                 reason = "time"
             else:
                 continue
             actions.append(self._exit(position, reason, price))
-        report = GuardReport(self.broker_name, account_id, False, last_seen, len(positions), tuple(actions))
-        log.warning(report.line())
+        report = GuardReport(self.broker_name, account_id, online, last_seen, len(positions), tuple(actions))
+        if actions or not online:
+            log.warning(report.line())
         return report
+
+    def _master_closed_since(self, position: PositionRecord) -> bool:
+        """Whether the master fully closed this symbol after the copy was bought (the close found nothing to copy)."""
+        closes = self.store.signals(self.broker_name, symbol=position.symbol, side=str(Side.SELL),
+                                    since=position.opened_at)
+        return any(is_full_close(s.fraction_sold or 0.0) for s in closes)
 
     def _client_order_id(self, position: PositionRecord) -> tuple[str, OrderRecord | None]:
         """The id of this position's guard exit: reused while an earlier attempt may exist, new after a refusal."""

@@ -9,7 +9,6 @@ to them (checked whenever the exchange is touched). Every state change happens u
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import threading
@@ -139,7 +138,6 @@ class SimExchange:
         self._by_client_id: dict[str, dict[str, list[str]]] = {}  # account -> client id -> order ids
         self._trades: dict[str, list[SimTrade]] = {}
         self._resting: dict[str, SimOrder] = {}  # open limit orders by id
-        self._seq = itertools.count(1)
         self._ticker_cache: dict[tuple[str, int], tuple[float, float, float, float]] = {}
         self._markets = {symbol: self._market_for(symbol) for symbol in prices.symbols()}
 
@@ -434,8 +432,5 @@ class SimExchange:
             return list(self._trades.get(account_id, []))
 
     def real_time(self) -> float:
-        """Host time, for faces that must stamp something with wall-clock time."""
+        """Host wall-clock time, for faces that must check real timestamps (Coinbase JWT nbf/exp)."""
         return time.time()
-
-    def next_sequence(self) -> int:
-        return next(self._seq)

@@ -60,13 +60,26 @@ def _simulator_environment(server: SimulatorServer, brokers: Sequence[str]) -> d
     return env
 
 
-def paper_settings(settings: Settings, server: SimulatorServer, brokers: Sequence[str], state_dir: Path) -> Settings:
-    """The settings with every brokerage pointed at the simulator and no start-up staggering."""
+def paper_settings(
+    settings: Settings, server: SimulatorServer, brokers: Sequence[str], state_dir: Path, speed: float
+) -> Settings:
+    """The settings with every brokerage pointed at the simulator, no start-up staggering, and the passes
+    spaced in real time too (at 600x a 15 s exit pass would come 40 times a real second per account)."""
     names = all_env_names()
+    t, paper = settings.trader, settings.paper
+    floor = paper.paper_min_pass_real_seconds * speed
     updates: dict[str, dict[str, object]] = {
         "general": {"state_dir": state_dir, "database_url": None},
-        "trader": {"thread_stagger_seconds": 0.0, "first_wait_min_seconds": 0.0, "first_wait_max_seconds": 0.0},
-        "strategy": {"candle_minutes": settings.paper.paper_candle_minutes},
+        "trader": {
+            "thread_stagger_seconds": 0.0, "first_wait_min_seconds": 0.0, "first_wait_max_seconds": 0.0,
+            "monitor_seconds": max(t.monitor_seconds, floor),
+            "low_capital_monitor_seconds": max(t.low_capital_monitor_seconds, floor),
+            "strategy_cycle_seconds": max(t.strategy_cycle_seconds, floor),
+        },
+        "strategy": {"candle_minutes": paper.paper_candle_minutes},
+        "copy_trading": {"master_offline_seconds": max(
+            settings.copy_trading.master_offline_seconds, paper.paper_master_offline_real_seconds * speed
+        )},
     }
     for name, value in _simulator_environment(server, brokers).items():
         section, field = names[name]
@@ -94,8 +107,9 @@ def start_paper(
     # A replay is shifted to begin far enough back that the first scan already has its candles.
     history = (settings.strategy.candle_count + 2) * settings.paper.paper_candle_minutes * 60
     prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now)
+    speed = speed or settings.paper.sim_speed
     if clock is None:
-        clock = SimClock(now, speed or settings.paper.sim_speed)
+        clock = SimClock(now, speed)
     exchange = SimExchange(prices, clock, seed=seed)
     server = SimulatorServer(exchange, faces=tuple(brokers))
     server.start()
@@ -105,7 +119,10 @@ def start_paper(
         server.stop()
         raise
     state_dir = paper_state_dir(settings)
-    return PaperSession(exchange, server, clock, paper_settings(settings, server, brokers, state_dir), registry, ids)
+    # A test's ManualClock has no speed: simulated and "real" seconds are the same there.
+    scale = speed if isinstance(clock, SimClock) else 1.0
+    return PaperSession(exchange, server, clock, paper_settings(settings, server, brokers, state_dir, scale),
+                        registry, ids)
 
 
 def _demo_accounts(

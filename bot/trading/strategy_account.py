@@ -106,12 +106,14 @@ class StrategyAccount:
 
     # ---- passes ---------------------------------------------------------------------------------
     def monitor_pass(self) -> None:
+        self._heartbeat()  # alive from the start of the pass: a long pass is not "master offline"
         self._refresh()
         self._settle_pending()
         self._exits()
         self._heartbeat()
 
     def strategy_pass(self) -> None:
+        self._heartbeat()
         self._refresh()
         self._settle_pending()
         self._exits()

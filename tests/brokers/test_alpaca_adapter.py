@@ -14,8 +14,9 @@ from bot.brokers.errors import AuthenticationError
 from bot.clock import ManualClock
 from bot.config.accounts import Credentials
 from bot.sim.exchange import SimExchange
+from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
-from tests.brokers.conftest import BROKERAGES, ContractEnv
+from tests.brokers.conftest import BROKERAGES, START, ContractEnv
 from tests.sim.test_alpaca_face import MONDAY_10AM_NEW_YORK, SUNDAY, WithStock
 
 
@@ -110,3 +111,17 @@ def test_fills_and_fees_match_the_simulator_to_the_cent(env: ContractEnv) -> Non
     assert result.filled_base == pytest.approx(order.filled_base)
     assert result.filled_quote == pytest.approx(order.cost, abs=0.005)
     assert result.fee_quote == pytest.approx(order.fee, abs=0.005)
+
+
+def test_tiny_prices_and_whole_unit_lots_survive_the_round_trip(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    exchange = SimExchange(SyntheticMarket(seed=7, n_markets=24, start_time=START), clock, seed=7)
+    with SimulatorServer(exchange, faces=("alpaca",)) as server:
+        env = ContractEnv(BROKERAGES["alpaca"], "alpaca", exchange, server, clock, tmp_path)
+        broker = env.broker("acct", {"USD": 1_000.0})
+        pepe = broker.market("PEPE-USD")
+        assert pepe.base_decimals == 0 and pepe.price_decimals == exchange.markets()["PEPE-USD"].price_decimals
+        result = broker.place_order(_buy("PEPE-USD", 30.0))
+        order = exchange.order_by_client_id("acct", result.client_order_id)
+        assert order is not None and result.filled_base == order.filled_base == int(order.filled_base)
+        assert result.avg_price == pytest.approx(order.avg_price, rel=1e-9)

@@ -107,3 +107,31 @@ def test_exchange_down_is_transient_and_orders_stay_in_flight(contract: Contract
     result = broker.place_order(_buy(contract))
     assert result.status is OrderStatus.IN_FLIGHT  # unknown outcome is never reported as rejected
     assert contract.exchange.orders("acct") == []
+
+
+def test_in_flight_order_is_settled_by_lookup_never_guessed(contract: ContractEnv) -> None:
+    broker = contract.broker()
+    broker.markets()
+    contract.exchange.faults.set(face=contract.brokerage.face, http_5xx_rate=1.0)
+    in_flight = broker.place_order(_buy(contract))
+    assert in_flight.status is OrderStatus.IN_FLIGHT
+    contract.exchange.faults.clear()
+    # The exchange now answers "no such order", but a hung request could still land: keep it in flight.
+    assert broker.settle(in_flight).status is OrderStatus.IN_FLIGHT
+    contract.clock.advance(broker.unknown_order_grace_seconds + 1)
+    settled = broker.settle(in_flight)
+    assert settled.status is OrderStatus.REJECTED
+    assert settled.reason.startswith("never reached the exchange")
+
+
+def test_in_flight_order_that_executed_settles_as_filled(contract: ContractEnv) -> None:
+    broker = contract.broker()
+    broker.markets()
+    contract.exchange.faults.set(face=contract.brokerage.face, drop_after_execute_rate=1.0)
+    request = _buy(contract)
+    in_flight = broker.place_order(request)
+    contract.exchange.faults.clear()
+    if in_flight.status is OrderStatus.IN_FLIGHT:  # every lookup was dropped too
+        in_flight = broker.settle(in_flight)
+    assert in_flight.status is OrderStatus.FILLED
+    assert len(contract.exchange.orders_by_client_id("acct", request.client_order_id)) == 1

@@ -10,7 +10,13 @@ import krakenex
 import pytest
 
 from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
-from bot.brokers.errors import OrderRejected
+from bot.brokers.errors import (
+    AuthenticationError,
+    ExchangeUnavailable,
+    NonceError,
+    OrderRejected,
+    RateLimitError,
+)
 from bot.brokers.factory import make_broker
 from bot.brokers.kraken import KrakenBroker
 from bot.brokers.kraken_symbols import KrakenSymbols
@@ -190,3 +196,53 @@ def test_manual_clock_is_used_for_nonces(kraken: ContractEnv) -> None:
     broker = kraken.broker()
     broker.balances()
     assert broker.last_nonce >= int(kraken.clock.now() * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("forced", "expected"),
+    [
+        ("EAPI:Invalid nonce", NonceError),
+        ("EAPI:Rate limit exceeded", RateLimitError),
+        ("EService:Unavailable", ExchangeUnavailable),
+        ("EGeneral:Permission denied", AuthenticationError),
+    ],
+)
+def test_forced_kraken_errors_are_classified(kraken: ContractEnv, forced: str, expected: type) -> None:
+    broker = kraken.broker()
+    broker.markets()
+    kraken.exchange.faults.set(face="kraken", endpoint="BalanceEx", forced_error=forced)
+    with pytest.raises(expected):
+        broker.balances()
+    kraken.exchange.faults.clear()
+    assert broker.balances().cash_total == pytest.approx(10_000.0)  # the account recovers once Kraken does
+
+
+def test_invalid_nonce_resyncs_and_read_only_call_retries_once(kraken: ContractEnv) -> None:
+    broker = kraken.broker()
+    broker.balances()
+    before = broker.last_nonce  # type: ignore[attr-defined]
+    kraken.exchange.faults.reseed(3)
+    kraken.exchange.faults.set(face="kraken", endpoint="BalanceEx", forced_error="EAPI:Invalid nonce", error_rate=0.5)
+    outcomes = []
+    for _ in range(20):
+        try:
+            broker.balances()
+            outcomes.append("ok")
+        except NonceError:
+            outcomes.append("nonce")
+    assert outcomes.count("ok") > outcomes.count("nonce")  # one retry absorbs most single refusals
+    assert broker.last_nonce - before >= 1_000_000  # type: ignore[attr-defined]  # jumped by the resync step
+
+
+def test_order_refused_by_forced_error_is_not_resent_blindly(kraken: ContractEnv) -> None:
+    broker = kraken.broker()
+    broker.markets()
+    kraken.exchange.faults.set(face="kraken", endpoint="AddOrder", forced_error="EService:Unavailable")
+    request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=20.0)
+    result = broker.place_order(request)
+    assert result.status is OrderStatus.IN_FLIGHT  # unknown is never "rejected"
+    assert kraken.exchange.orders("acct") == []
+    kraken.exchange.faults.clear()
+    assert broker.get_order(request.client_order_id, "BTC-USD") is None
+    assert broker.place_order(request).status is OrderStatus.FILLED
+    assert len(kraken.exchange.orders_by_client_id("acct", request.client_order_id)) == 1

@@ -69,3 +69,14 @@ def test_account_prefix_from_logger_and_from_thread_context(log_output: io.Strin
     assert "[kraken:daivon_frazier] hello from the adapter" in lines[0]
     assert "[coinbase:master] inside the worker" in lines[1]
     assert "[nija] no account here" in lines[2]
+
+
+def test_coinbase_sdk_records_pass_through_redaction(log_output: io.StringIO, capfd: pytest.CaptureFixture[str]) -> None:
+    import bot.brokers.coinbase  # noqa: F401  (importing the adapter adopts the SDK's logger)
+
+    sdk_logger = logging.getLogger("coinbase.RESTClient")
+    assert sdk_logger.handlers == []
+    sdk_logger.error("HTTP Error: 401 Client Error: Unauthorized %s", KRAKEN_SECRET)
+    assert KRAKEN_SECRET not in log_output.getvalue()
+    assert "HTTP Error: 401 Client Error: Unauthorized ***" in log_output.getvalue()
+    assert KRAKEN_SECRET not in capfd.readouterr().err

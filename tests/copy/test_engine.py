@@ -184,3 +184,32 @@ def test_copied_stop_comes_from_the_masters_stop_else_the_default() -> None:
     assert copy_stop_price(100.0, 100.5, 97.0, 0.05) == 97.0
     assert copy_stop_price(96.0, 100.0, 97.0, 0.05) == pytest.approx(96.0 * 0.97)
     assert copy_stop_price(100.0, 100.0, None, 0.05) == pytest.approx(95.0)
+
+
+def test_lost_answers_to_follower_orders_never_duplicate_a_copy(desk: Desk) -> None:
+    """The exchange executes each copy but the answer is lost: the order is looked up, never sent twice."""
+    master_broker, followers = _team(desk)
+    engine = CopyEngine("kraken", desk.store, desk.settings(), followers[:2], clock=desk.clock)
+    signal = master_trade(master_broker, Side.BUY, quote=1_000.0)
+    desk.exchange.faults.set(face="kraken", endpoint="AddOrder", drop_after_execute_rate=1.0)
+    summary = engine.on_master_fill(signal)
+    desk.exchange.faults.clear()
+    assert summary.succeeded == 2, summary.line()
+    assert len(_sim_orders(desk, "alice")) == 1 and len(_sim_orders(desk, "bob")) == 1
+    assert desk.store.get_position("kraken", "alice", SYMBOL) is not None
+    engine.close()
+
+
+def test_an_order_refused_by_the_exchange_is_recorded_as_failed_and_the_signal_completes(desk: Desk) -> None:
+    master_broker, followers = _team(desk)
+    engine = CopyEngine("kraken", desk.store, desk.settings(), followers[:2], clock=desk.clock)
+    signal = master_trade(master_broker, Side.BUY, quote=1_000.0)
+    desk.exchange.faults.set(face="kraken", endpoint="AddOrder", forced_error="EOrder:Insufficient funds")
+    summary = engine.on_master_fill(signal)
+    desk.exchange.faults.clear()
+    assert summary.succeeded == 0 and set(summary.failed) == {"alice", "bob"}
+    assert "Insufficient funds" in summary.failed["alice"]
+    stored = desk.store.get_signal(signal.signal_id)
+    assert stored is not None and stored.status is SignalStatus.DONE and stored.summary["failed"]["bob"]
+    assert _sim_orders(desk, "alice") == []
+    engine.close()

@@ -10,6 +10,7 @@ from bot.brokers.base import Side
 from bot.config.accounts import Role
 from bot.copy.engine import CopyEngine
 from bot.copy.guard import FollowerGuard
+from bot.state.records import SignalRecord
 from tests.copy.conftest import SYMBOL, Desk, master_trade
 
 
@@ -71,3 +72,35 @@ def test_a_master_that_never_beat_counts_as_offline(desk: Desk) -> None:
     assert guard.master_online() == (False, None)
     desk.store.beat_master("kraken")
     assert guard.master_online() == (True, desk.clock.now())
+
+
+def test_an_orphaned_copy_is_closed_even_while_the_master_is_online(desk: Desk) -> None:
+    """The follower's buy settled only after the master had closed the symbol (its sell copy found nothing)."""
+    guard = _copied(desk)
+    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    assert position is not None
+    desk.store.record_signal(SignalRecord(
+        signal_id="close-1", broker="kraken", symbol=SYMBOL, side="sell", fill_price=position.entry_price,
+        filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-CLOSE",
+        master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=1.0,
+    ))
+    desk.store.beat_master("kraken")
+    report = guard.run_once()
+    assert report.master_online
+    assert [(a.reason, a.status) for a in report.actions] == [("orphan", "filled")]
+    assert desk.base_held("alice") == pytest.approx(0.0, abs=1e-8)
+    assert desk.store.get_position("kraken", "alice", SYMBOL) is None
+
+
+def test_a_partial_master_sale_does_not_orphan_the_copy(desk: Desk) -> None:
+    guard = _copied(desk)
+    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    assert position is not None
+    desk.store.record_signal(SignalRecord(
+        signal_id="half-1", broker="kraken", symbol=SYMBOL, side="sell", fill_price=position.entry_price,
+        filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-HALF",
+        master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=0.5,
+    ))
+    desk.store.beat_master("kraken")
+    assert guard.run_once().actions == ()
+    assert desk.store.get_position("kraken", "alice", SYMBOL) is not None

@@ -72,9 +72,11 @@ def start_run(tmp_path: Path, brokers: Sequence[str] = ("kraken",), **env: str) 
     return PaperRun(session, trader, store, clock, out)
 
 
-@pytest.fixture
-def paper_factory(tmp_path: Path) -> Iterator[object]:
+@pytest.fixture(scope="module")
+def paper_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Runs shared by a module's tests (a paper run costs seconds); closed at the module's end."""
     runs: list[PaperRun] = []
+    tmp_path = tmp_path_factory.mktemp("paper")
 
     def factory(brokers: Sequence[str] = ("kraken",), **env: str) -> PaperRun:
         run = start_run(tmp_path / f"run{len(runs)}", brokers, **env)

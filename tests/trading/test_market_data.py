@@ -220,3 +220,83 @@ def test_an_open_candle_from_the_exchange_is_ignored(source: pd.DataFrame) -> No
     service = MarketDataService(WithOpenCandle(source, clock), S, clock)
     frame = service.candles("M00-USD")
     assert frame is not None and frame["time"].iloc[-1] + CANDLE <= clock.now()
+
+
+# ---- against the exchange simulator, through the real Kraken adapter ---------------------------------
+
+
+class CountingPrices:
+    """The simulated exchange's price feed, passed through unchanged, counting candle requests per market."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.candle_requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def symbols(self) -> list[str]:
+        return self.inner.symbols()  # type: ignore[attr-defined,no-any-return]
+
+    def spec(self, symbol: str):  # type: ignore[no-untyped-def]
+        return self.inner.spec(symbol)  # type: ignore[attr-defined]
+
+    def price(self, symbol: str, t: float) -> float:
+        return self.inner.price(symbol, t)  # type: ignore[attr-defined,no-any-return]
+
+    def candles(self, symbol: str, minutes: int, end_time: float, count: int):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.candle_requests[symbol] += 1
+        return self.inner.candles(symbol, minutes, end_time, count)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("accounts", [1, 10])
+def test_kraken_adapter_on_the_simulator_fetches_each_market_once(tmp_path, accounts: int) -> None:
+    from bot.brokers.factory import make_broker
+    from bot.config.accounts import AccountConfig, Role
+    from bot.config.settings import load_settings
+    from bot.sim.exchange import SimExchange
+    from bot.sim.prices import SyntheticMarket
+    from bot.sim.server import SimulatorServer
+    from bot.trading.market_selection import load_universe
+
+    start = 1_750_000_000.0 // CANDLE * CANDLE + 30
+    clock = ManualClock(start)
+    prices = CountingPrices(SyntheticMarket(seed=11, n_markets=30, start_time=start - 86_400))
+    exchange = SimExchange(prices, clock, seed=11)
+    with SimulatorServer(exchange, faces=("kraken",)) as server:
+        credentials = server.provision("kraken", "master", {"USD": 1_000.0})
+        server.face("kraken").set_rate_limit(credentials.api_key, 1e6, 1e6)  # type: ignore[attr-defined]
+        settings = load_settings(
+            {"KRAKEN_API_URL": server.url("kraken"), "NIJA_STATE_DIR": str(tmp_path), "EXCHANGE_TIMEOUT_SECONDS": "5",
+             "KRAKEN_RATE_COUNTER_MAX": "1000000", "KRAKEN_RATE_DECAY_PER_SECOND": "1000000"},
+            env_file=None,
+        )
+        account = AccountConfig("kraken", "master", Role.MASTER, "master", credentials=credentials)
+        broker = make_broker(account, settings, clock, tmp_path / "brokers")
+        try:
+            symbols = load_universe(broker, settings.strategy).symbols
+            assert len(symbols) >= 25
+            prices.candle_requests.clear()  # the tickers' 24 h volumes read candles too: count the scan only
+            service = MarketDataService(broker, settings.strategy, clock)
+            barrier = threading.Barrier(accounts)
+            answers: list[list] = [[] for _ in range(accounts)]
+
+            def cycle(index: int) -> None:
+                barrier.wait()
+                answers[index] = service.scan(symbols)
+                service.last_candles(symbols)
+
+            threads = [threading.Thread(target=cycle, args=(i,)) for i in range(accounts)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            broker.close()
+    assert sum(prices.candle_requests.values()) == len(symbols)  # one request per market, 1 or 10 accounts
+    assert set(prices.candle_requests) == set(symbols)
+    assert service.stats().candle_fetches == len(symbols)
+    assert service.stats().indicator_computations == len(symbols)
+    assert all(answer == answers[0] for answer in answers)
+    frame = service.candles(symbols[0])
+    assert frame is not None and len(frame) == settings.strategy.candle_count
+    assert frame["time"].iloc[-1] + CANDLE <= clock.now()  # closed candles only

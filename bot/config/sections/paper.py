@@ -21,3 +21,11 @@ class PaperSettings(BaseModel):
         (2_500.0, 400.0), description="a comma-separated list of USD balances, e.g. 2500,400"
     )
     paper_candle_minutes: int = Field(5, ge=1, le=1440, description="candle length in minutes in paper mode")
+    paper_min_pass_real_seconds: float = Field(
+        0.25, ge=0, description="real seconds, 0 or more: paper mode spaces each account's passes at least this far "
+        "apart, so a fast simulated clock does not spend the CPU on guard passes",
+    )
+    paper_master_offline_real_seconds: float = Field(
+        10.0, ge=0, description="real seconds, 0 or more: in paper mode a master counts as offline only after "
+        "MASTER_OFFLINE_SECONDS or this much real time, whichever is longer",
+    )

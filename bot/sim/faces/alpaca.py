@@ -16,13 +16,13 @@ import secrets
 import string
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config.accounts import Credentials
-from bot.sim.exchange import SimExchange, SimOrderError
+from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
 from bot.sim.faces.base import Face, SimRequest, SimResponse
 
 _NS = uuid.UUID("3e0a3e55-9a3c-4d8e-bb0d-0f4a8b1c7d21")
@@ -34,6 +34,7 @@ _UNIT_MINUTES = {"Min": 1, "T": 1, "Hour": 60, "H": 60, "Day": 1440, "D": 1440, 
 _STATUS = {"open": "new", "closed": "filled", "canceled": "canceled"}
 _MAX_BARS_PAGE = 10_000
 _EXECUTE_THEN_504 = "504 after execute"
+Query = Callable[..., str]  # q(name, default="") -> the first value of a query parameter
 
 # neutral core code -> (HTTP status, Alpaca code, message)
 _ORDER_ERRORS: dict[str, tuple[int, int, str]] = {
@@ -70,9 +71,9 @@ def _parse_time(text: str) -> float:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def alpaca_symbol(market: Any) -> str:
+def alpaca_symbol(market: SimMarket) -> str:
     """BTC-USD -> BTC/USD; a stock AAPL-USD -> AAPL."""
-    if getattr(market, "asset_class", "crypto") == "stock":
+    if market.asset_class == "stock":
         return str(market.base)
     return f"{market.base}/{market.quote}"
 
@@ -134,7 +135,7 @@ class AlpacaFace(Face):
     def client_settings(self) -> dict[str, str]:
         """Alpaca's order JSON carries no fee, so the adapter estimates it at a settings rate: make that the
         rate this simulator charges, so paper fills match the simulator's cash to the cent."""
-        fees = {getattr(m, "asset_class", "crypto"): m.taker_fee for m in self.exchange.markets().values()}
+        fees = {m.asset_class: m.taker_fee for m in self.exchange.markets().values()}
         settings = {}
         if "crypto" in fees:
             settings["ALPACA_CRYPTO_TAKER_FEE"] = repr(fees["crypto"])
@@ -161,10 +162,10 @@ class AlpacaFace(Face):
         return known[1]
 
     # ---- markets ---------------------------------------------------------------------------------
-    def _by_alpaca_symbol(self) -> dict[str, Any]:
+    def _by_alpaca_symbol(self) -> dict[str, SimMarket]:
         return {alpaca_symbol(m): m for m in self.exchange.markets().values()}
 
-    def _find_market(self, symbol: str) -> Any | None:
+    def _find_market(self, symbol: str) -> SimMarket | None:
         table = self._by_alpaca_symbol()
         if symbol in table:
             return table[symbol]
@@ -323,7 +324,7 @@ class AlpacaFace(Face):
                 continue
             price = float(self.exchange.ticker(market.symbol).last)
             qty = balance.total
-            is_crypto = getattr(market, "asset_class", "crypto") == "crypto"
+            is_crypto = market.asset_class == "crypto"
             rows.append({
                 "asset_id": str(uuid.uuid5(_NS, market.symbol)),
                 "symbol": alpaca_symbol(market).replace("/", ""),
@@ -342,8 +343,8 @@ class AlpacaFace(Face):
             })
         return rows
 
-    def _asset_json(self, market: Any) -> dict[str, Any]:
-        is_crypto = getattr(market, "asset_class", "crypto") == "crypto"
+    def _asset_json(self, market: SimMarket) -> dict[str, Any]:
+        is_crypto = market.asset_class == "crypto"
         row: dict[str, Any] = {
             "id": str(uuid.uuid5(_NS, market.symbol)),
             "class": "crypto" if is_crypto else "us_equity",
@@ -364,7 +365,7 @@ class AlpacaFace(Face):
             row["price_increment"] = _num(10.0 ** -market.price_decimals)
         return row
 
-    def _assets(self, q: Any) -> SimResponse:
+    def _assets(self, q: Query) -> SimResponse:
         wanted = q("asset_class")
         rows = [self._asset_json(m) for m in self.exchange.markets().values()]
         if wanted:
@@ -382,7 +383,7 @@ class AlpacaFace(Face):
             "next_close": next_close.isoformat(),
         })
 
-    def _calendar(self, q: Any) -> SimResponse:
+    def _calendar(self, q: Query) -> SimResponse:
         today = datetime.fromtimestamp(self.exchange.clock.now(), _NEW_YORK).date()
         start = date.fromisoformat(q("start", today.isoformat())[:10])
         end = date.fromisoformat(q("end", (today + timedelta(days=30)).isoformat())[:10])
@@ -396,7 +397,7 @@ class AlpacaFace(Face):
         return _json(200, rows)
 
     # ---- market data ------------------------------------------------------------------------------
-    def _bars(self, q: Any, *, asset_class: str) -> SimResponse:
+    def _bars(self, q: Query, *, asset_class: str) -> SimResponse:
         match = _TIMEFRAME.match(q("timeframe", "1Min"))
         if match is None:
             return _error(400, 40010001, "invalid timeframe")
@@ -414,7 +415,7 @@ class AlpacaFace(Face):
         next_token: str | None = None
         for symbol in [s for s in q("symbols").split(",") if s]:
             market = self._find_market(symbol)
-            if market is None or (getattr(market, "asset_class", "crypto") == "stock") != (asset_class == "stock"):
+            if market is None or (market.asset_class == "stock") != (asset_class == "stock"):
                 continue
             # Bars starting in [start, end], each as complete as it is now (the open one included, as Alpaca
             # does): ask the core as of the end of the last one (one bar more, which the filter drops).
@@ -444,7 +445,7 @@ class AlpacaFace(Face):
             if market is None:
                 continue
             ticker = self.exchange.ticker(market.symbol)
-            volume = float(getattr(ticker, "volume_24h", 0.0))
+            volume = ticker.volume_24h
             last = float(ticker.last)
             daily = {"t": now, "o": last, "h": last, "l": last, "c": last, "v": volume, "n": 1, "vw": last}
             out[symbol] = {
@@ -468,9 +469,9 @@ class AlpacaFace(Face):
         with self._lock:
             return self._order_ids.get(alpaca_id, alpaca_id)
 
-    def order_json(self, order: Any) -> dict[str, Any]:
+    def order_json(self, order: SimOrder) -> dict[str, Any]:
         market = self.exchange.markets().get(order.symbol)
-        is_crypto = market is None or getattr(market, "asset_class", "crypto") == "crypto"
+        is_crypto = market is None or market.asset_class == "crypto"
         updated = order.closed_at or order.created_at
         return {
             "id": self._alpaca_id(order.order_id),
@@ -519,7 +520,7 @@ class AlpacaFace(Face):
         order_type = str(payload.get("type", "market"))
         if side not in ("buy", "sell") or order_type not in ("market", "limit"):
             return _error(422, 40010001, "invalid side or order type")
-        if getattr(market, "asset_class", "crypto") == "stock" and not self.market_open():
+        if market.asset_class == "stock" and not self.market_open():
             return _error(422, 40010001, "market is closed: the simulator does not queue stock orders")
         kwargs: dict[str, Any] = {"order_type": order_type, "client_order_id": client_order_id}
         try:
@@ -538,7 +539,7 @@ class AlpacaFace(Face):
             return _error(status, code, f"{message}: {refused.message}")
         return _json(200, self.order_json(order))
 
-    def _list_orders(self, account: str, q: Any) -> SimResponse:
+    def _list_orders(self, account: str, q: Query) -> SimResponse:
         status = q("status", "open")
         orders = list(self.exchange.orders(account))
         if status == "open":

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.config.accounts import Credentials
-from bot.sim.exchange import SimExchange, SimOrderError
+from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
 from bot.sim.faces.base import Face, SimRequest, SimResponse
 from bot.sim.tls import make_self_signed_cert, server_context
 
@@ -268,14 +268,14 @@ class CoinbaseFace(Face):
         return _json(200, {"accounts": rows, "has_next": False, "cursor": "", "size": len(rows)})
 
     # ---- products --------------------------------------------------------------------------------
-    def _product_json(self, market: Any) -> dict[str, Any]:
+    def _product_json(self, market: SimMarket) -> dict[str, Any]:
         ticker = self.exchange.ticker(market.symbol)
         last = float(ticker.last)
         return {
             "product_id": market.symbol,
             "price": _num(last, market.price_decimals),
             "price_percentage_change_24h": "0",
-            "volume_24h": _num(float(getattr(ticker, "volume_24h", 0.0)), market.base_decimals),
+            "volume_24h": _num(ticker.volume_24h, market.base_decimals),
             "volume_percentage_change_24h": "0",
             "base_increment": _increment(market.base_decimals),
             "quote_increment": _increment(market.price_decimals),
@@ -306,11 +306,11 @@ class CoinbaseFace(Face):
             "price_increment": _increment(market.price_decimals),
             "display_name": f"{market.base}-{market.quote}",
             "product_venue": "CBE",
-            "approximate_quote_24h_volume": _num(last * float(getattr(ticker, "volume_24h", 0.0)), 2),
+            "approximate_quote_24h_volume": _num(last * ticker.volume_24h, 2),
         }
 
-    def _spot_markets(self) -> dict[str, Any]:
-        return {s: m for s, m in self.exchange.markets().items() if getattr(m, "asset_class", "crypto") == "crypto"}
+    def _spot_markets(self) -> dict[str, SimMarket]:
+        return {s: m for s, m in self.exchange.markets().items() if m.asset_class == "crypto"}
 
     def _products(self, query: Mapping[str, list[str]]) -> SimResponse:
         markets = self._spot_markets()
@@ -336,7 +336,7 @@ class CoinbaseFace(Face):
                 "product_id": symbol,
                 "bids": [{"price": _num(float(ticker.bid), decimals), "size": "1"}],
                 "asks": [{"price": _num(float(ticker.ask), decimals), "size": "1"}],
-                "time": _iso(float(getattr(ticker, "time", 0.0)) or self.exchange.clock.now()),
+                "time": _iso(ticker.time or self.exchange.clock.now()),
             })
         return _json(200, {"pricebooks": books})
 
@@ -388,7 +388,7 @@ class CoinbaseFace(Face):
         return _json(200, {"candles": candles[:MAX_CANDLES]})
 
     # ---- orders ----------------------------------------------------------------------------------
-    def order_json(self, order: Any) -> dict[str, Any]:
+    def order_json(self, order: SimOrder) -> dict[str, Any]:
         market = self.exchange.markets().get(order.symbol)
         decimals = market.base_decimals if market else 8
         config: dict[str, Any]
@@ -464,7 +464,7 @@ class CoinbaseFace(Face):
                                "preview_failure_reason": preview},
         })
 
-    def _success(self, order: Any, payload: Mapping[str, Any]) -> SimResponse:
+    def _success(self, order: SimOrder, payload: Mapping[str, Any]) -> SimResponse:
         return _json(200, {
             "success": True,
             "failure_reason": "UNKNOWN_FAILURE_REASON",
