@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -72,9 +75,31 @@ class _NoncedAPI(krakenex.API):
     def __init__(self, key: str, secret: str, nonces: NonceStore) -> None:
         super().__init__(key=key, secret=secret)
         self._nonces = nonces
+        self._secret_bytes = base64.b64decode(secret)  # decoded once, not on every signed request
 
     def _nonce(self) -> int:
         return self._nonces.next()
+
+    def _sign(self, data: dict[str, Any], urlpath: str) -> str:
+        """Kraken's signature, as krakenex computes it, with the secret decoded once instead of per call."""
+        postdata = urllib.parse.urlencode(data)
+        message = urlpath.encode() + hashlib.sha256((str(data["nonce"]) + postdata).encode()).digest()
+        return base64.b64encode(hmac.new(self._secret_bytes, message, hashlib.sha512).digest()).decode()
+
+
+def _plain_session(session: requests.Session, timeout: float) -> requests.Session:
+    """The SDK's session without the environment lookups requests does on every call.
+
+    With trust_env (the default) each request re-reads proxy variables and ~/.netrc, about 0.75 ms
+    of CPU per call: the bulk of a 100-follower fan-out on a small machine. Kraken needs none of it:
+    the key signs every private call (a netrc login would be wrong anyway) and certificates are
+    verified against requests' own certifi bundle (verify stays True), so REQUESTS_CA_BUNDLE, which
+    the machine sets for other exchanges, cannot change whom we trust for Kraken. The cost: an
+    HTTPS_PROXY in the environment is not used for Kraken.
+    """
+    session.trust_env = False
+    session.verify = True
+    return mount_timeout(session, timeout)
 
 
 def classify(errors: list[str], *, placing_order: bool = False) -> BrokerError:
@@ -135,7 +160,7 @@ class KrakenBroker(Broker):
 
         self._public_api = krakenex.API()
         self._public_api.uri = uri
-        mount_timeout(self._public_api.session, self.timeout)
+        _plain_session(self._public_api.session, self.timeout)
         self._public_lock = threading.Lock()
 
         self._channel: KeyChannel = channel_for(credentials.api_key, state_dir, clock, exchange.kraken_nonce_reserve)
@@ -148,7 +173,7 @@ class KrakenBroker(Broker):
                 )
         self._private_api = _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel.nonces)
         self._private_api.uri = uri
-        mount_timeout(self._private_api.session, self.timeout)
+        _plain_session(self._private_api.session, self.timeout)
         self._symbols: KrakenSymbols | None = None
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -25,7 +26,7 @@ from bot.config.settings import Settings, read_environment
 from bot.logsetup import setup_logging
 from bot.state.open import store_path
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
-from bot.trading.modes import paper_state_dir, parse_brokers
+from bot.trading.modes import PAPER_SUBDIR, paper_state_dir, parse_brokers
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,16 @@ def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = No
     out = out or sys.stdout
     environ = read_environment()
     registry = load_accounts(settings, environ)
-    setup_logging(settings.general.log_level, registry.secrets())
+    handler = setup_logging(settings.general.log_level, registry.secrets())
+    try:
+        return _run(args, settings, registry, out, stop)
+    finally:
+        # The console handler belongs to this run (a caller's stream may close after it).
+        logging.getLogger().removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
+         stop: threading.Event | None) -> int:
     if args.speed is not None and args.speed <= 0:
         print(f"nija: --speed {args.speed:g}: expected a number of simulated seconds per real second above 0",
               file=sys.stderr)
@@ -103,11 +113,15 @@ def _run_paper(args: argparse.Namespace, settings: Settings, brokers: tuple[str,
 
 
 def fresh_paper_store(settings: Settings) -> Path:
-    """The simulator starts empty every run, so paper state does too (the live store is never touched)."""
-    path = Path(settings.general.state_dir) / DEFAULT_FILE_NAME
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return path
+    """The simulator starts empty every run (new demo keys too), so paper state does: the paper directory
+    (the store and the demo keys' nonce files) is emptied; the live store is never touched."""
+    directory = Path(settings.general.state_dir)
+    if directory.name != PAPER_SUBDIR:
+        raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
+    if directory.is_dir():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / DEFAULT_FILE_NAME
 
 
 def _run_live(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,

@@ -84,9 +84,11 @@ def paper_settings(
     for name, value in _simulator_environment(server, brokers).items():
         section, field = names[name]
         updates.setdefault(section, {})[field] = value
-    return settings.model_copy(
-        update={section: getattr(settings, section).model_copy(update=fields) for section, fields in updates.items()}
-    )
+    # Validated like any setting: the faces hand over text (e.g. fee rates) that must become numbers.
+    return settings.model_copy(update={
+        section: type(getattr(settings, section)).model_validate({**getattr(settings, section).model_dump(), **fields})
+        for section, fields in updates.items()
+    })
 
 
 def start_paper(

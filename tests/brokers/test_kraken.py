@@ -246,3 +246,27 @@ def test_order_refused_by_forced_error_is_not_resent_blindly(kraken: ContractEnv
     assert broker.get_order(request.client_order_id, "BTC-USD") is None
     assert broker.place_order(request).status is OrderStatus.FILLED
     assert len(kraken.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
+
+
+def test_environment_proxy_and_ca_bundle_do_not_reach_kraken(
+    kraken: ContractEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sessions skip requests' per-call env lookups (the fan-out's CPU cost), still verifying certificates."""
+    broker = kraken.broker("acct", {"USD": 10.0})
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy: used, every call would fail
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    assert broker.balances().cash_total == pytest.approx(10.0)
+    for api in (broker._public_api, broker._private_api):
+        assert api.session.trust_env is False
+        assert api.session.verify is True
+
+
+def test_presigned_secret_matches_krakenex_signature(kraken: ContractEnv) -> None:
+    credentials = kraken.provision("signer", {"USD": 1.0})
+    broker = kraken.broker("signer")
+    data = {"nonce": 1234567, "pair": "XBTUSD", "volume": "0.01"}
+    reference = krakenex.API(credentials.api_key, credentials.api_secret)
+    path = "/0/private/AddOrder"
+    assert broker._private_api._sign(dict(data), path) == reference._sign(dict(data), path)

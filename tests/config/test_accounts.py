@@ -89,7 +89,8 @@ def test_master_and_platform_both_set_and_different_is_an_error(users_dir: Path)
     }
     master = load_accounts(_settings(users_dir), env).master("kraken")
     assert master is not None and master.credentials is None and master.credential_state == "conflict"
-    assert "KRAKEN_MASTER_API_KEY/_API_SECRET and KRAKEN_PLATFORM_API_KEY/_API_SECRET" in (master.credential_problem or "")
+    expected = "KRAKEN_MASTER_API_KEY/_API_SECRET and KRAKEN_PLATFORM_API_KEY/_API_SECRET"
+    assert expected in (master.credential_problem or "")
 
 
 def test_master_and_platform_identical_is_fine(users_dir: Path) -> None:
@@ -200,7 +201,8 @@ def test_coinbase_secret_forms(users_dir: Path) -> None:
     ok = load_accounts(settings, {"COINBASE_API_KEY": "organizations/x/apiKeys/y", "COINBASE_API_SECRET": one_line_pem})
     master = ok.master("coinbase")
     assert master is not None and master.credential_state == "ok"
-    assert master.credentials is not None and master.credentials.api_secret.startswith("-----BEGIN EC PRIVATE KEY-----\n")
+    assert master.credentials is not None
+    assert master.credentials.api_secret.startswith("-----BEGIN EC PRIVATE KEY-----\n")
     ed25519 = base64.b64encode(b"e" * 64).decode()
     assert load_accounts(settings, {"COINBASE_MASTER_API_KEY": "kid-0000001", "COINBASE_MASTER_API_SECRET": ed25519}
                          ).master("coinbase").credential_state == "ok"  # type: ignore[union-attr]

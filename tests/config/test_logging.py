@@ -71,7 +71,9 @@ def test_account_prefix_from_logger_and_from_thread_context(log_output: io.Strin
     assert "[nija] no account here" in lines[2]
 
 
-def test_coinbase_sdk_records_pass_through_redaction(log_output: io.StringIO, capfd: pytest.CaptureFixture[str]) -> None:
+def test_coinbase_sdk_records_pass_through_redaction(
+    log_output: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
     import bot.brokers.coinbase  # noqa: F401  (importing the adapter adopts the SDK's logger)
 
     sdk_logger = logging.getLogger("coinbase.RESTClient")

@@ -42,7 +42,7 @@ BROKERS = ("kraken", "coinbase", "alpaca")
 def traded(paper_factory: Callable[..., PaperRun]) -> PaperRun:
     run = paper_factory(BROKERS)
     run.trader.start()
-    run.run_for(12 * HOURS)
+    run.run_for(4 * HOURS)
     assert run.trader.stop() == []
     run.trader.print_summary()
     return run
@@ -54,7 +54,7 @@ def test_master_trades_and_followers_copy_each_fill_with_spec_sizes(traded: Pape
     master_fills = store.fills(broker, "master")
     buys = [f for f in master_fills if f.side == "buy"]
     sells = [f for f in master_fills if f.side == "sell"]
-    assert buys and sells, "the master made no round trip in 12 simulated hours"
+    assert buys and sells, "the master made no round trip in 4 simulated hours"
     signals = store.signals(broker)
     # one signal per master fill, entries and exits alike
     assert sorted(s.master_client_order_id for s in signals) == sorted(f.client_order_id for f in master_fills)

@@ -25,7 +25,9 @@ class GeneralSettings(BaseModel):
     state_dir: Path = Field(
         Path("state"), description="a directory path", json_schema_extra={"env": "NIJA_STATE_DIR"}
     )
-    database_url: str | None = Field(None, description="sqlite:///PATH (SQLite is the supported store), or unset for NIJA_STATE_DIR/nija.db")
+    database_url: str | None = Field(
+        None, description="sqlite:///PATH (SQLite is the supported store), or unset for NIJA_STATE_DIR/nija.sqlite3"
+    )
     users_dir: Path = Field(
         Path("config/users"),
         description="a directory of user account JSON files",

@@ -1,0 +1,1 @@
+"""The state store: what every account did and is doing, safe across threads and restarts."""
