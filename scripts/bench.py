@@ -10,9 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import _repo_path  # noqa: F401 - the repository root on sys.path, so `scripts.benchmarks` and `bot` import
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent / "benchmarks"
 

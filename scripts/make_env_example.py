@@ -5,14 +5,9 @@ Run after adding a setting: `python scripts/make_env_example.py`. The credential
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from _repo_path import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bot.config.settings import Settings, env_name  # noqa: E402
+from bot.config.settings import Settings, env_name
 
 CREDENTIALS = """\
 # NIJA environment. Copy to .env (git-ignored) and fill in. Real environment variables win over .env.

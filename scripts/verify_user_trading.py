@@ -1,20 +1,14 @@
 """One account end to end: `--user ID` (a user id, or master with --broker).
 
 Usage: python scripts/verify_user_trading.py [--json] [--running] (see --help).
-Exit 0 when ready, 1 when something blocks trading, 2 on bad usage.
-The logic lives in bot.diagnostics; this file only calls it.
+Exit 0 ready, 1 blocked, 2 bad usage.
 """
 
-from __future__ import annotations
-
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import _repo_path  # noqa: F401 - the repository root on sys.path, so `bot` imports from any directory
 
-from bot.diagnostics.commands import verify_user  # noqa: E402 - after the repository root is on sys.path
+from bot.diagnostics.commands import verify_user
 
 if __name__ == "__main__":
     sys.exit(verify_user(sys.argv[1:]))

@@ -30,8 +30,12 @@ from bot.brokers.errors import (
     TransientError,
 )
 from bot.clock import Clock, SystemClock
+from bot.config.sections.exchanges import ExchangeSettings
 
 log = logging.getLogger(__name__)
+
+#: the settings' defaults, for a Broker built without settings (the numbers live in ExchangeSettings only)
+_EXCHANGE_DEFAULTS = ExchangeSettings()
 
 CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 
@@ -200,10 +204,10 @@ class Broker(ABC):
         *,
         account_label: str,
         clock: Clock | None = None,
-        lookup_attempts: int = 5,
-        lookup_delay_seconds: float = 1.0,
+        lookup_attempts: int = _EXCHANGE_DEFAULTS.order_lookup_attempts,
+        lookup_delay_seconds: float = _EXCHANGE_DEFAULTS.order_lookup_delay_seconds,
         submit_attempts: int = 3,
-        unknown_order_grace_seconds: float = 120.0,
+        unknown_order_grace_seconds: float = _EXCHANGE_DEFAULTS.unknown_order_grace_seconds,
     ) -> None:
         self.account_label = account_label
         self.clock: Clock = clock or SystemClock()

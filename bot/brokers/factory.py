@@ -34,5 +34,11 @@ def adapter_class(broker: str) -> type[Broker]:
 
 
 def make_broker(account: AccountConfig, settings: Settings, clock: Clock, state_dir: Path) -> Broker:
-    """A new adapter for this account (each account owns its own session, nonce channel and limiter)."""
-    return adapter_class(account.broker)(account, settings, clock, Path(state_dir))  # type: ignore[call-arg]
+    """A new adapter for this account (each account owns its own session, nonce channel and limiter).
+
+    The settlement policy every adapter shares (Broker.settle) takes its grace period from the settings here,
+    so no adapter has to repeat it.
+    """
+    broker = adapter_class(account.broker)(account, settings, clock, Path(state_dir))  # type: ignore[call-arg]
+    broker.unknown_order_grace_seconds = settings.exchanges.unknown_order_grace_seconds
+    return broker

@@ -112,6 +112,12 @@ def _describe(name: str, raw: str, field: FieldInfo, error: ValidationError) -> 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
     """Build Settings from .env and the environment; raise ConfigError with one line on a bad value."""
     values = read_environment(env_file, environ)
+    real = os.environ if environ is None else environ
+
+    def origin(name: str) -> str:
+        """Where a bad value came from, so the user knows which file to open."""
+        return f" (set in {env_file})" if env_file is not None and name in values and name not in real else ""
+
     sections: dict[str, BaseModel] = {}
     for section_name, model in _SECTIONS.items():
         data: dict[str, Any] = {}
@@ -119,7 +125,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         for field_name, field in model.model_fields.items():
             name = env_name(field_name, field)
             if name in values:
-                data[field_name] = _raw_value(name, values[name], field)
+                try:
+                    data[field_name] = _raw_value(name, values[name], field)
+                except ConfigError as error:
+                    raise ConfigError(f"{error}{origin(name)}") from None
                 raws[field_name] = (name, values[name])
         try:
             sections[section_name] = model.model_validate(data)
@@ -127,5 +136,5 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             location = error.errors()[0].get("loc", ("?",))
             field_name = str(location[0])
             name, raw = raws.get(field_name, (field_name.upper(), ""))
-            raise ConfigError(_describe(name, raw, model.model_fields[field_name], error)) from None
+            raise ConfigError(_describe(name, raw, model.model_fields[field_name], error) + origin(name)) from None
     return Settings(**sections)

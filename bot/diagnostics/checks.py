@@ -24,7 +24,9 @@ from bot.diagnostics.states import (
     credentials_problem,
     entry_blocking_problem,
     follower_problem,
+    independent_reason,
     is_follower,
+    master_label,
     money_problem,
     probe_problem,
 )
@@ -217,14 +219,12 @@ def _copy_check(
         who = ", ".join(followers) if followers else "no followers"
         return Check("copy mode", Result.PASS, f"master: runs APEX; its fills are copied to {who}"), None
     if not is_follower(account, settings):
-        why = ("COPY_TRADING_MODE=INDEPENDENT" if general.copy_trading_mode == "INDEPENDENT"
-               else '"copy_from_master": false')
+        why = independent_reason(account, settings)
         return Check("copy mode", Result.PASS, f"independent user: runs APEX on its own money ({why})"), None
     problem = follower_problem(account, registry, settings, master_status, master_offline_reason)
     if problem is not None:
         return _failed("copy mode", problem), problem
-    master = registry.master(account.broker)
-    label = master.label if master else f"{account.broker}:master"
+    label = master_label(registry, account.broker)
     return Check(
         "copy mode", Result.PASS,
         f"follows {label}: copies each of its fills x equity ratio x risk multiplier {account.risk_multiplier:g}, "

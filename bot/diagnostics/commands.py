@@ -83,24 +83,41 @@ def _run(ctx: Context, args: argparse.Namespace, *, brokers: Sequence[str] | Non
             store.close()
 
 
+def _diagnose(args: argparse.Namespace, out: TextIO | None, err: TextIO | None, factory: BrokerFactory | None,
+              environ: Mapping[str, str] | None, *, brokers: Sequence[str] | None = None,
+              ) -> tuple[Context, DiagnosticsReport] | int:
+    """Settings, accounts and the diagnostics report for a command; an int is the exit code to stop with."""
+    ctx = _context(args, out, err, factory, environ)
+    if isinstance(ctx, int):
+        return ctx
+    report = _run(ctx, args, brokers=brokers)
+    if isinstance(report, int):
+        return report
+    return ctx, report
+
+
+def _emit(ctx: Context, args: argparse.Namespace, report: DiagnosticsReport, scope: str = "NIJA", *,
+          extra: Mapping[str, object] | None = None, lines: Sequence[str] = ()) -> int:
+    """Print the report (JSON with the command's extra keys, or text followed by its lines); the exit code."""
+    if args.json:
+        print(render_json({**report.to_dict(), **(extra or {}), "verdict": verdict_line(report, scope)}), file=ctx.out)
+    else:
+        print("\n".join([render_text(report, scope), *lines]), file=ctx.out)
+    return report.exit_code
+
+
 def verify_kraken(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
                   factory: BrokerFactory | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Everything about Kraken: every Kraken account's checks, deadlocks, and a one-line verdict."""
     parser = _parser("verify_kraken_trading_enabled.py", "Will NIJA trade on Kraken? If not, why and how to fix it.")
     args = parser.parse_args(list(argv))
-    ctx = _context(args, out, err, factory, environ)
-    if isinstance(ctx, int):
-        return ctx
-    report = _run(ctx, args, brokers=["kraken"])
-    if isinstance(report, int):
-        return report
+    found = _diagnose(args, out, err, factory, environ, brokers=["kraken"])
+    if isinstance(found, int):
+        return found
+    ctx, report = found
     if not report.accounts:
         report.bot_checks.append(_no_kraken())
-    if args.json:
-        print(render_json({**report.to_dict(), "verdict": verdict_line(report, "Kraken")}), file=ctx.out)
-    else:
-        print(render_text(report, "Kraken"), file=ctx.out)
-    return report.exit_code
+    return _emit(ctx, args, report, "Kraken")
 
 
 def _no_kraken() -> Check:
@@ -132,11 +149,7 @@ def verify_user(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO |
     report = _run(ctx, args, brokers=[target.broker], select=lambda a: a.label == target.label)
     if isinstance(report, int):
         return report
-    if args.json:
-        print(render_json({**report.to_dict(), "verdict": verdict_line(report, target.label)}), file=ctx.out)
-    else:
-        print(render_text(report, target.label), file=ctx.out)
-    return report.exit_code
+    return _emit(ctx, args, report, target.label)
 
 
 def verify_copy(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
@@ -151,19 +164,13 @@ def verify_copy(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO |
         parser.error("--notional: expected a USD amount above 0")
     if not 0 < args.exit_fraction <= 1:
         parser.error("--exit-fraction: expected a fraction above 0 and at most 1")
-    ctx = _context(args, out, err, factory, environ)
-    if isinstance(ctx, int):
-        return ctx
-    report = _run(ctx, args)
-    if isinstance(report, int):
-        return report
+    found = _diagnose(args, out, err, factory, environ)
+    if isinstance(found, int):
+        return found
+    ctx, report = found
     previews = preview_copies(report, ctx.registry, ctx.settings, symbol=args.symbol.upper(),
                               master_notional=args.notional, exit_fraction=args.exit_fraction)
-    if args.json:
-        data = {**report.to_dict(), "copy": [p.to_dict() for p in previews], "verdict": verdict_line(report)}
-        print(render_json(data), file=ctx.out)
-        return report.exit_code
-    lines = [render_text(report), "", "copy trading preview"]
+    lines = ["", "copy trading preview"]
     for p in previews:
         notional = "unknown" if p.master_notional is None else f"{p.master_notional:,.2f} USD"
         lines.append(f"  {p.master_label} ({p.master_state}): sample entry {p.symbol} {notional}"
@@ -172,8 +179,7 @@ def verify_copy(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO |
             lines.append(f"    {f.label} ({f.state}): {f.outcome} {f.notional:,.2f} USD - {f.why}")
             if f.outcome == "copy":
                 lines.append(f"      exit: {f.exit_fraction_example}")
-    print("\n".join(lines), file=ctx.out)
-    return report.exit_code
+    return _emit(ctx, args, report, extra={"copy": [p.to_dict() for p in previews]}, lines=lines)
 
 
 def verify_independence(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
@@ -182,25 +188,18 @@ def verify_independence(argv: Sequence[str], *, out: TextIO | None = None, err: 
     parser = _parser("verify_master_broker_independence.py",
                      "Check that each brokerage runs on its own: master, threads, users, failures.")
     args = parser.parse_args(list(argv))
-    ctx = _context(args, out, err, factory, environ)
-    if isinstance(ctx, int):
-        return ctx
-    report = _run(ctx, args)
-    if isinstance(report, int):
-        return report
+    found = _diagnose(args, out, err, factory, environ)
+    if isinstance(found, int):
+        return found
+    ctx, report = found
     report.findings.extend(shared_keys(ctx.registry))
     views = brokerage_views(report, ctx.registry)
     summary = isolation_summary(views)
-    if args.json:
-        data = {**report.to_dict(), "brokerages": [v.to_dict() for v in views], "isolation": summary,
-                "verdict": verdict_line(report)}
-        print(render_json(data), file=ctx.out)
-        return report.exit_code
-    lines = [render_text(report), "", "brokerages"]
+    lines = ["", "brokerages"]
     for v in views:
         lines.append(f"  {v.broker}: master {v.master or '(none)'} {v.master_state}; "
                      f"threads {', '.join(v.threads) or 'none'}; users {', '.join(v.users) or 'none'}; "
                      f"{'ready' if v.ready else 'BLOCKED'}")
     lines.extend(f"  {line}" for line in summary)
-    print("\n".join(lines), file=ctx.out)
-    return report.exit_code
+    return _emit(ctx, args, report, extra={"brokerages": [v.to_dict() for v in views], "isolation": summary},
+                 lines=lines)

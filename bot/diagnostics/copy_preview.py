@@ -14,6 +14,7 @@ from bot.config.settings import Settings
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity
 from bot.diagnostics.advice import exchange_name, pct, usd
 from bot.diagnostics.report import DiagnosticsReport
+from bot.diagnostics.states import master_label
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,9 @@ def preview_copies(
     """One preview per brokerage in the report (pure: reads what diagnose() found)."""
     previews: list[BrokeragePreview] = []
     for broker in dict.fromkeys(a.broker for a in report.accounts):
-        master = registry.master(broker)
-        master_label = master.label if master else f"{broker}:master"
+        label = master_label(registry, broker)
         master_report = report.account(broker, "master")
-        master_probe = report.probes.get(master_label)
+        master_probe = report.probes.get(label)
         master_equity = master_probe.equity if master_probe else None
         notional = master_notional
         if notional is None and master_equity:
@@ -101,11 +101,11 @@ def preview_copies(
         elif settings.general.copy_observe_only:
             note = "COPY_OBSERVE_ONLY=true: these sizes are only logged; nothing is placed"
         elif notional is None:
-            note = f"{master_label}'s equity is unknown: pass --notional to size a sample trade"
+            note = f"{label}'s equity is unknown: pass --notional to size a sample trade"
         elif master_probe and master_probe.symbol_minimums and minimum is None:
             note = f"{symbol} is not listed on {exchange_name(broker)}"
         preview = BrokeragePreview(
-            broker, master_label, str(master_report.status.state) if master_report else "NOT CHECKED",
+            broker, label, str(master_report.status.state) if master_report else "NOT CHECKED",
             master_equity, symbol, notional, minimum, note,
         )
         for account in report.accounts:

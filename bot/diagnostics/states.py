@@ -47,8 +47,10 @@ __all__ = [
     "credentials_problem",
     "entry_blocking_problem",
     "follower_problem",
+    "independent_reason",
     "is_follower",
     "master_heartbeat_problem",
+    "master_label",
     "money_problem",
     "probe_account",
     "probe_problem",
@@ -109,6 +111,21 @@ def is_follower(account: AccountConfig, settings: Settings) -> bool:
         and not account.is_master
         and account.copy_from_master
     )
+
+
+def master_label(registry: AccountRegistry, broker: str) -> str:
+    """The label of a brokerage's master, named the same way even when none is configured."""
+    master = registry.master(broker)
+    return master.label if master else f"{broker}:master"
+
+
+def independent_reason(account: AccountConfig, settings: Settings) -> str:
+    """Why an account runs APEX itself rather than copying: the master, INDEPENDENT mode or its user file."""
+    if account.is_master:
+        return "the master"
+    if settings.general.copy_trading_mode == "INDEPENDENT":
+        return "COPY_TRADING_MODE=INDEPENDENT"
+    return '"copy_from_master": false'
 
 
 def capacity_fraction(account: AccountConfig, settings: Settings) -> tuple[float, str]:
@@ -258,7 +275,7 @@ def follower_problem(
     master_offline_reason: str | None,
 ) -> AccountStatus | None:
     master = registry.master(account.broker)
-    master_label = master.label if master else f"{account.broker}:master"
+    label = master_label(registry, account.broker)
     independent = (
         f'or set "copy_from_master": false in {account.source} (or COPY_TRADING_MODE=INDEPENDENT) '
         "so it runs the strategy itself"
@@ -266,7 +283,7 @@ def follower_problem(
     if settings.general.copy_observe_only:
         return AccountStatus(
             AccountState.STANDING_DOWN,
-            f"COPY_OBSERVE_ONLY=true: the copy engine only logs {master_label}'s trades, "
+            f"COPY_OBSERVE_ONLY=true: the copy engine only logs {label}'s trades, "
             "so this follower never trades",
             f"set COPY_OBSERVE_ONLY=false, {independent}",
         )
@@ -280,21 +297,21 @@ def follower_problem(
     if master_status is None:
         return AccountStatus(
             AccountState.MASTER_OFFLINE,
-            f"it follows {master_label}, whose state is not known yet",
-            f"classify {master_label} first (masters before users), {independent}",
+            f"it follows {label}, whose state is not known yet",
+            f"classify {label} first (masters before users), {independent}",
         )
     if master_status.state not in _MASTER_SERVING:
-        fix = f"fix {master_label}: {master_status.fix}" if master_status.fix else f"start {master_label}"
+        fix = f"fix {label}: {master_status.fix}" if master_status.fix else f"start {label}"
         return AccountStatus(
             AccountState.MASTER_OFFLINE,
-            f"it follows {master_label}, which is {master_status.state}: {master_status.reason}",
+            f"it follows {label}, which is {master_status.state}: {master_status.reason}",
             f"{fix}; {independent}",
         )
     if master_offline_reason:
         return AccountStatus(
             AccountState.MASTER_OFFLINE,
-            f"it follows {master_label}, but {master_offline_reason}",
-            f"check {master_label} in `python bot.py status` (its health and last error) and restart the bot "
+            f"it follows {label}, but {master_offline_reason}",
+            f"check {label} in `python bot.py status` (its health and last error) and restart the bot "
             "if its thread stopped",
         )
     return None
@@ -340,15 +357,12 @@ def classify_account(
     if blocking is not None:
         return blocking
     if follower:
-        master = registry.master(account.broker)
-        label = master.label if master else f"{account.broker}:master"
+        label = master_label(registry, account.broker)
         return AccountStatus(
             AccountState.FOLLOWING,
             f"copies {label}'s trades sized by equity ratio x risk multiplier {account.risk_multiplier:g}, "
             f"capped at MAX_USER_RISK {pct(settings.general.max_user_risk)} of its equity",
         )
-    why = "the master" if account.is_master else (
-        "COPY_TRADING_MODE=INDEPENDENT" if settings.general.copy_trading_mode == "INDEPENDENT"
-        else '"copy_from_master": false'
+    return AccountStatus(
+        AccountState.TRADING, f"runs the APEX strategy on its own money ({independent_reason(account, settings)})"
     )
-    return AccountStatus(AccountState.TRADING, f"runs the APEX strategy on its own money ({why})")

@@ -9,15 +9,12 @@ No order is ever placed or cancelled here.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from bot.brokers.base import Broker, OrderStatus
 from bot.config.accounts import AccountConfig
 from bot.state.store import StateStore
-
-log = logging.getLogger(__name__)
 
 _UNSETTLED = (str(OrderStatus.IN_FLIGHT), str(OrderStatus.OPEN), str(OrderStatus.PARTIALLY_FILLED))
 _TOLERANCE = 1e-6  # relative: float noise between the exchange's and our quantities
@@ -108,7 +105,5 @@ def reconcile_account(
             continue
         price = snapshot.prices_usd.get(asset, 0.0)
         report.untracked_holdings.append(f"{balance.total:g} {asset} (about {balance.total * price:.2f} USD)")
-    for line in report.lines():
-        log.info("%s reconcile: %s", account.label, line)
     return report
 

@@ -31,10 +31,11 @@ from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.followers import Follower, is_follower_of
 from bot.copy.guard import FollowerGuard
-from bot.diagnostics.probe import ProbeResult
+from bot.diagnostics.probe import BrokerFactory, ProbeResult, connect_and_probe
 from bot.diagnostics.states import (
     RECHECK_STATES,
     THREAD_STATES,
+    AccountState,
     AccountStatus,
     classify_account,
     master_heartbeat_problem,
@@ -42,7 +43,6 @@ from bot.diagnostics.states import (
 from bot.state.records import AccountStateRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
-from bot.trading.classify import BrokerFactory, connect_account
 from bot.trading.follower_account import FollowerAccount
 from bot.trading.market_data import MarketDataService
 from bot.trading.market_selection import MarketUniverse, load_universe
@@ -149,14 +149,20 @@ class Trader:
             self._start_worker(slot)
 
     def _connect(self, account: AccountConfig) -> AccountSlot:
-        connection = connect_account(account, self.settings, self.clock, self._state_dir, self.broker_factory)
-        snapshot = connection.probe.snapshot
-        slot = AccountSlot(account, self._classify(account, connection.probe), broker=connection.broker,
-                           snapshot=snapshot, probe=connection.probe)
-        if snapshot is not None:
-            slot.start_equity = snapshot.equity
-        self._save_state(slot)
+        slot = AccountSlot(account, AccountStatus(AccountState.UNREACHABLE, "not checked yet"))
+        self._probe(slot)
         return slot
+
+    def _probe(self, slot: AccountSlot) -> None:
+        """Build the slot's own client, probe and classify it (start-up and re-checks alike), store the state."""
+        slot.broker, slot.probe = connect_and_probe(
+            slot.account, self.settings, self.clock, self._state_dir, self.broker_factory
+        )
+        slot.snapshot = slot.probe.snapshot
+        slot.status = self._classify(slot.account, slot.probe)
+        if slot.snapshot is not None and slot.start_equity is None:
+            slot.start_equity = slot.snapshot.equity
+        self._save_state(slot)
 
     @property
     def _state_dir(self) -> Path:
@@ -236,7 +242,10 @@ class Trader:
             log.warning("%s reconciliation not possible now: %s", slot.label, error)
             return None
         for line in report.lines():
-            self._say(f"{slot.label} reconcile: {line}")
+            if report.clean and not report.settled:
+                log.info("%s reconcile: %s", slot.label, line)  # nothing for the operator to act on
+            else:
+                log.warning("%s reconcile: %s", slot.label, line)
         return report
 
     def _symbols(self, brokerage: Brokerage, account: AccountConfig) -> Callable[[], tuple[str, ...]]:
@@ -335,14 +344,7 @@ class Trader:
                 old = slot.status.state
                 if slot.broker is not None:
                     slot.broker.close()
-                connection = connect_account(
-                    slot.account, self.settings, self.clock, self._state_dir, self.broker_factory
-                )
-                slot.broker, slot.probe, slot.snapshot = connection.broker, connection.probe, connection.probe.snapshot
-                slot.status = self._classify(slot.account, connection.probe)
-                if slot.snapshot is not None and slot.start_equity is None:
-                    slot.start_equity = slot.snapshot.equity
-                self._save_state(slot)
+                self._probe(slot)
                 if slot.status.state in THREAD_STATES:
                     self._say(f"{slot.label} is now {slot.status.state} (was {old}): {slot.status.reason}")
                     slot.reconcile = self._reconcile(slot)

@@ -209,6 +209,18 @@ def test_scripts_run_from_the_repo_root_and_never_print_a_secret(
         assert "BAD_CREDENTIALS" in text and "AUTH_FAILED" in text and "...ET77" in text
 
 
+def test_scripts_run_from_another_directory(tmp_path: Path) -> None:
+    """scripts/_repo_path.py puts the repository on sys.path wherever the script is started from."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_"))}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "verify_user_trading.py"), "--user", "nobody",
+         "--env-file", str(tmp_path / "none.env")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr  # bad usage: it imported bot and parsed the arguments
+    assert "--user nobody: no such account is configured" in done.stderr
+
+
 def test_no_secret_in_report_when_every_account_is_broken_differently(desk: Desk) -> None:
     desk.master(10_000)
     desk.set(KRAKEN_MASTER_API_SECRET=fake_kraken_secret(b"m"))

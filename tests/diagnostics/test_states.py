@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import pandas as pd
 import pytest
 
 from bot.brokers.base import (
     AssetBalance,
     BalanceSnapshot,
-    Broker,
     MarketInfo,
-    OrderRequest,
-    OrderResult,
     Ticker,
 )
 from bot.brokers.errors import AuthenticationError, BrokerError, ExchangeUnavailable, NonceError, RateLimitError
@@ -35,6 +31,7 @@ from bot.diagnostics.states import (
     probe_account,
 )
 from tests.diagnostics.conftest import Desk
+from tests.trading.stand_in_exchange import StandInExchange
 
 KEY = Credentials(api_key="PUBLICKEY0000abcd", api_secret="c2VjcmV0LXNlY3JldA==", source="KRAKEN_MASTER")
 
@@ -195,7 +192,7 @@ def test_missing_permission_says_which_to_grant(permission_fault: Desk) -> None:
     assert "Kraken > Settings > API" in master_report["fix"]
 
 
-class EchoingExchange(Broker):
+class EchoingExchange(StandInExchange):
     """A stand-in exchange whose error message echoes the request, secret included (an SDK trap)."""
 
     name = "kraken"
@@ -210,23 +207,8 @@ class EchoingExchange(Broker):
     def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
         return {}
 
-    def candles(self, symbol: str, minutes: int, count: int) -> pd.DataFrame:
-        raise NotImplementedError
-
     def balances(self) -> BalanceSnapshot:
         raise AuthenticationError(f"refused request with secret={self.secret}")
-
-    def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
-        raise NotImplementedError
-
-    def _find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
-        raise NotImplementedError
-
-    def open_orders(self) -> list[OrderResult]:
-        raise NotImplementedError
-
-    def cancel_order(self, order: OrderResult) -> None:
-        raise NotImplementedError
 
 
 def test_probe_scrubs_a_secret_an_sdk_echoes() -> None:

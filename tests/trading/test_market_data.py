@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import pytest
 
 from bot.backtest.data import read_candles
-from bot.brokers.base import BalanceSnapshot, Broker, MarketInfo, OrderRequest, OrderResult, Ticker
 from bot.brokers.errors import ExchangeUnavailable
 from bot.clock import ManualClock
 from bot.config.sections.strategy import StrategySettings
 from bot.trading.market_data import MarketDataService
+from tests.trading.stand_in_exchange import StandInExchange
 
 S = StrategySettings()  # 5-minute candles, 100 of them
 CANDLE = S.candle_minutes * 60
@@ -26,7 +26,7 @@ START = 1_700_000_000.0 // CANDLE * CANDLE + 7  # 7 s into a candle
 SYMBOLS = [f"M{i:02d}-USD" for i in range(50)]
 
 
-class CountingExchange(Broker):
+class CountingExchange(StandInExchange):
     """Stands in for an exchange's public market data: real candle shapes, every call counted."""
 
     name = "fake"
@@ -62,35 +62,14 @@ class CountingExchange(Broker):
             with self._lock:
                 self.in_flight[symbol] -= 1
 
-    def _load_markets(self) -> dict[str, MarketInfo]:
-        raise NotImplementedError
-
-    def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
-        raise NotImplementedError
-
-    def balances(self) -> BalanceSnapshot:
-        raise NotImplementedError
-
-    def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
-        raise NotImplementedError
-
-    def _find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
-        raise NotImplementedError
-
-    def open_orders(self) -> list[OrderResult]:
-        raise NotImplementedError
-
-    def cancel_order(self, order: OrderResult) -> None:
-        raise NotImplementedError
-
 
 @pytest.fixture(scope="module")
 def source(data_dir) -> pd.DataFrame:
     return read_candles(data_dir / "coinbase" / "ETH-USD_15m.csv.gz").iloc[:20_000]
 
 
-def run_accounts(service: MarketDataService, accounts: int) -> list[list]:
-    """`accounts` threads each run one scan cycle over the same 50 markets at the same moment."""
+def run_accounts(service: MarketDataService, accounts: int, symbols: Sequence[str] = SYMBOLS) -> list[list]:
+    """`accounts` threads each run one scan cycle over the same markets at the same moment."""
     barrier = threading.Barrier(accounts)
     answers: list[list] = [[] for _ in range(accounts)]
     errors: list[BaseException] = []
@@ -98,7 +77,7 @@ def run_accounts(service: MarketDataService, accounts: int) -> list[list]:
     def cycle(index: int) -> None:
         try:
             barrier.wait()
-            answers[index] = [service.scan(SYMBOLS), service.last_candles(SYMBOLS)]
+            answers[index] = [service.scan(symbols), service.last_candles(symbols)]
         except BaseException as error:
             errors.append(error)
 
@@ -277,19 +256,7 @@ def test_kraken_adapter_on_the_simulator_fetches_each_market_once(tmp_path, acco
             assert len(symbols) >= 25
             prices.candle_requests.clear()  # the tickers' 24 h volumes read candles too: count the scan only
             service = MarketDataService(broker, settings.strategy, clock)
-            barrier = threading.Barrier(accounts)
-            answers: list[list] = [[] for _ in range(accounts)]
-
-            def cycle(index: int) -> None:
-                barrier.wait()
-                answers[index] = service.scan(symbols)
-                service.last_candles(symbols)
-
-            threads = [threading.Thread(target=cycle, args=(i,)) for i in range(accounts)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            answers = run_accounts(service, accounts, symbols)
         finally:
             broker.close()
     assert sum(prices.candle_requests.values()) == len(symbols)  # one request per market, 1 or 10 accounts

@@ -33,6 +33,11 @@ class ExchangeSettings(BaseModel):
     order_lookup_delay_seconds: float = Field(
         1.0, ge=0, le=60, description="seconds between order look-ups (0-60)"
     )
+    # A request that hung may still be executed after our client gave up: keep this over EXCHANGE_TIMEOUT_SECONDS.
+    unknown_order_grace_seconds: float = Field(
+        120.0, gt=0,
+        description="seconds before a sent order the exchange does not know counts as never placed (above 0)",
+    )
     alpaca_sdk_retries: int = Field(
         3, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10)"
     )
