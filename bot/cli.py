@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bot.config.errors import ConfigError
 from bot.config.settings import Settings, load_settings
+from bot.state.store import StateStoreError
 
 COMMANDS = ("run", "status", "backtest")
 
@@ -48,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"nija: configuration error: {error}", file=sys.stderr)
         return 2
+    try:
+        return _dispatch(args, settings)
+    except StateStoreError as error:
+        print(f"nija: state store error: {error}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "backtest":
         from bot.backtest import command as backtest_command
 

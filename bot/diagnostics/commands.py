@@ -24,7 +24,7 @@ from bot.diagnostics.probe import BrokerFactory
 from bot.diagnostics.render import render_json, render_text, verdict_line
 from bot.diagnostics.report import EXIT_BLOCKED, EXIT_USAGE, DiagnosticsReport, diagnose
 from bot.logsetup import setup_logging
-from bot.state.store import StateStore
+from bot.state.store import StateStore, StateStoreError
 
 
 @dataclass
@@ -73,7 +73,11 @@ def _run(ctx: Context, args: argparse.Namespace, *, brokers: Sequence[str] | Non
         if not path.is_file():
             print(f"--running: no state store at {path}: start the bot first, or drop --running", file=ctx.err)
             return EXIT_USAGE
-        store = StateStore(path)
+        try:
+            store = StateStore(path, read_only=True)
+        except StateStoreError as error:
+            print(f"--running: {error}", file=ctx.err)
+            return EXIT_USAGE
         now = SystemClock().now()
     try:
         return diagnose(ctx.settings, ctx.registry, factory=ctx.factory, brokers=brokers, select=select,

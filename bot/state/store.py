@@ -80,26 +80,47 @@ def _decode(table: Table, row: sqlite3.Row) -> Any:
 class StateStore:
     """Everything NIJA must remember across a restart, for every account of every brokerage."""
 
-    def __init__(self, path: Path | str, *, clock: Clock | None = None) -> None:
+    def __init__(self, path: Path | str, *, clock: Clock | None = None, read_only: bool = False) -> None:
+        """Open (or create) the store; ``read_only`` is for viewers such as `status`, which never write."""
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._depth = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
-        )
+        try:
+            if read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
+                                             isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
+                                             isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StateStoreError(f"{self.path}: cannot open the state store ({error})") from error
         self._conn.row_factory = sqlite3.Row
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(DDL)
-            version = int(self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()[0])
+            self._check_version()
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(DDL)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise StateStoreError(f"{self.path}: not a usable NIJA state store ({error})") from error
-        if version > SCHEMA_VERSION:
+        except StateStoreError:
             self._conn.close()
+            raise
+
+    def _check_version(self) -> None:
+        """Refuse, before writing anything, a file that is another program's database or a newer NIJA's."""
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return  # a new store
+        if "meta" not in tables:
+            raise StateStoreError(f"{self.path}: an SQLite database that is not a NIJA state store")
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None else 0
+        if version > SCHEMA_VERSION:
             raise StateStoreError(
                 f"{self.path}: written by a newer NIJA (schema {version}); this version reads schema {SCHEMA_VERSION}"
             )
@@ -149,10 +170,12 @@ class StateStore:
         return record
 
     def _insert_if_absent(self, table: Table, record: object) -> bool:
+        """True when inserted; False when its key exists. Any other constraint broken is an error, never hidden."""
         row = _encode(table, record)
         with self._lock:
             cursor = self._conn.execute(
-                f"INSERT OR IGNORE INTO {table.name} ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})",
+                f"INSERT INTO {table.name} ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)}) "
+                f"ON CONFLICT ({', '.join(table.key)}) DO NOTHING",
                 row,
             )
         return cursor.rowcount == 1
@@ -261,10 +284,12 @@ class StateStore:
     def record_signal(self, signal: SignalRecord) -> tuple[SignalRecord, bool]:
         """(stored signal, created): one signal per master fill, however often the fill is reported."""
         with self.transaction():
+            same_fill = self._one(SIGNALS, {"broker": signal.broker, "master_order_id": signal.master_order_id})
+            if same_fill is not None:
+                return same_fill, False
             created = self._insert_if_absent(SIGNALS, signal)
-            stored = self.get_signal(signal.signal_id) or self._one(
-                SIGNALS, {"broker": signal.broker, "master_order_id": signal.master_order_id}
-            )
+            stored = self.get_signal(signal.signal_id)
+        assert stored is not None
         return stored, created
 
     def get_signal(self, signal_id: str) -> SignalRecord | None:
@@ -284,16 +309,19 @@ class StateStore:
 
     def complete_signal(self, signal_id: str, summary: Mapping[str, object]) -> None:
         with self._lock:
-            self._conn.execute(
+            cursor = self._conn.execute(
                 "UPDATE signals SET status = ?, summary = ?, completed_at = ? WHERE signal_id = ?",
                 (str(SignalStatus.DONE), json.dumps(summary, sort_keys=True), self.clock.now(), signal_id),
             )
+        if cursor.rowcount != 1:
+            raise KeyError(f"no signal {signal_id} in {self.path}")
 
     def plan_copy(self, event: CopyEventRecord) -> tuple[CopyEventRecord, bool]:
         """(stored copy, created): the first plan of a follower's copy wins; a second is never made."""
         with self.transaction():
             created = self._insert_if_absent(COPY_EVENTS, replace(event, updated_at=self.clock.now()))
             stored = self.get_copy(event.signal_id, event.follower_id)
+        assert stored is not None
         return stored, created
 
     def save_copy(self, event: CopyEventRecord) -> CopyEventRecord:

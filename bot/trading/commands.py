@@ -238,7 +238,7 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
         print(f"nija: no state store at {path}: start the bot first (python bot.py), or run the verify_*.py "
               "scripts to check accounts without a running bot", file=sys.stderr)
         return 1
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         report = status_report(store)
     report["store"] = str(path)
     if args.json:

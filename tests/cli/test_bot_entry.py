@@ -67,3 +67,13 @@ def test_the_benchmark_script_runs_from_any_directory_and_prints_its_figures(tmp
     usage = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "nope"],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert usage.returncode == 2 and "fanout" in usage.stderr
+
+
+def test_a_store_that_is_not_a_nija_store_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    paper = tmp_path / "state" / "paper"
+    paper.mkdir(parents=True)
+    (paper / "nija.sqlite3").write_bytes(b"this is not sqlite at all" * 100)
+    result = run_bot("status", env={"NIJA_STATE_DIR": str(tmp_path / "state")}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nija.sqlite3" in lines[0] and "state store" in lines[0], result.stderr
