@@ -7,8 +7,12 @@ carries a client_order_id and a "client_order_id must be unique" answer means ou
 went through: the adapter then fetches that order instead of reporting a refusal.
 
 Symbols: the bot's ``BTC-USD`` is Alpaca's ``BTC/USD`` (positions say ``BTCUSD``); a stock is
-``AAPL-USD`` in the bot and ``AAPL`` on Alpaca. Stocks trade in market hours only: entries are
-refused here while the clock says closed (``market_is_open``); crypto trades around the clock.
+``AAPL-USD`` in the bot and ``AAPL`` on Alpaca. Stocks trade in market hours only: while Alpaca's
+clock (``GET /v2/clock``) says closed, every stock order is refused here before it is sent, with the
+next open in the reason. That holds for exits too: a market sell cannot execute on a closed
+exchange (Alpaca would only queue it for the open, at whatever price the open brings), so the exit
+is refused, the position stays, and the caller's next pass tries again once the market is open.
+Crypto trades around the clock and is never checked.
 """
 
 from __future__ import annotations
@@ -208,6 +212,17 @@ class AlpacaBroker(Broker):
             return True
         return bool(self._call("clock", self.trading.get_clock).is_open)
 
+    def _closed_reason(self, request: OrderRequest) -> str | None:
+        """Why a stock order cannot go now (None while the market is open): asked of Alpaca's clock."""
+        clock = self._call("clock", self.trading.get_clock)
+        if clock.is_open:
+            return None
+        opens = f" (next open {clock.next_open.isoformat()})" if clock.next_open else ""
+        if request.side is Side.BUY:
+            return f"{request.symbol}: the stock market is closed{opens}; no entries until it opens"
+        return (f"{request.symbol}: the stock market is closed{opens}; the sale cannot execute until it opens, "
+                "the position stays")
+
     # ---- market data --------------------------------------------------------------------------------
     def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
         crypto: dict[str, str] = {}
@@ -304,8 +319,8 @@ class AlpacaBroker(Broker):
 
     # ---- orders ----------------------------------------------------------------------------------------
     def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
-        if market.asset_class == "stock" and request.side is Side.BUY and not self.market_is_open(request.symbol):
-            raise OrderRejected(f"{request.symbol}: the stock market is closed; no entries now", broker=self.name)
+        if market.asset_class == "stock" and (closed := self._closed_reason(request)) is not None:
+            raise OrderRejected(closed, broker=self.name)
         side = OrderSide.BUY if request.side is Side.BUY else OrderSide.SELL
         tif = TimeInForce.GTC if market.asset_class == "crypto" else TimeInForce.DAY
         size: dict[str, float] = (

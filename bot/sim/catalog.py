@@ -3,6 +3,10 @@
 Numbers are close to what Kraken's AssetPairs showed for these USD pairs (ordermin in base units,
 costmin in USD); SHIB and PEPE trade in whole units (0 lot decimals) like real meme-coin pairs, so
 rounding to few lot decimals is exercised.
+
+STOCKS are US equities as Alpaca trades them (fractional shares to 9 decimals, cent prices, a 1 USD
+minimum order value). They are not in CATALOG: a price source includes them only when asked, and only
+the Alpaca face offers them (a stock has no pair on Kraken or Coinbase).
 """
 
 from __future__ import annotations
@@ -65,7 +69,15 @@ CATALOG: tuple[MarketSpec, ...] = (
     MarketSpec("USDT-USD", 1.0, 0.0, 300_000.0, 5.0, 0.5, 8, 4),
 )
 
-_BY_SYMBOL = {spec.symbol: spec for spec in CATALOG}
+# Stocks move less than crypto (volatility relative to BTC's) and trade far more dollar volume.
+STOCKS: tuple[MarketSpec, ...] = (
+    MarketSpec("AAPL-USD", 200.0, 0.35, 2_000_000.0, 0.0, 1.0, 9, 2, asset_class="stock"),
+    MarketSpec("MSFT-USD", 450.0, 0.30, 1_500_000.0, 0.0, 1.0, 9, 2, asset_class="stock"),
+    MarketSpec("NVDA-USD", 130.0, 0.60, 4_000_000.0, 0.0, 1.0, 9, 2, asset_class="stock"),
+    MarketSpec("SPY-USD", 590.0, 0.20, 5_000_000.0, 0.0, 1.0, 9, 2, asset_class="stock"),
+)
+
+_BY_SYMBOL = {spec.symbol: spec for spec in (*CATALOG, *STOCKS)}
 
 
 def spec_for(symbol: str, price: float | None = None) -> MarketSpec:

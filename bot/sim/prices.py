@@ -127,7 +127,11 @@ class SyntheticMarket:
     directly. Prices are anchored so each market trades at its catalogue level at start_time.
     """
 
-    def __init__(self, seed: int, n_markets: int, start_time: float, candle_seconds: int = 60) -> None:
+    def __init__(
+        self, seed: int, n_markets: int, start_time: float, candle_seconds: int = 60,
+        stocks: Sequence[MarketSpec] = (),
+    ) -> None:
+        """`stocks`: extra markets (catalog.STOCKS) on top of the n_markets crypto pairs, for the Alpaca face."""
         if n_markets < 1:
             raise ValueError("n_markets must be at least 1")
         if candle_seconds < 1:
@@ -138,7 +142,7 @@ class SyntheticMarket:
         specs = [spec for spec in CATALOG if spec.volatility > 0][:n_markets]
         if n_markets > len(specs):
             specs += [spec for spec in CATALOG if spec.volatility == 0]
-        self._specs = {spec.symbol: spec for spec in specs}
+        self._specs = {spec.symbol: spec for spec in (*specs, *stocks)}
         self._shape = _Shape()
         self._knot_cache: dict[tuple[str, int], float] = {}
         self._keys = {
@@ -377,9 +381,11 @@ class ReplayMarket:
 
 
 def make_price_source(
-    data_dir: Path | None, seed: int, n_markets: int, start_time: float, symbols: Sequence[str] | None = None
+    data_dir: Path | None, seed: int, n_markets: int, start_time: float, symbols: Sequence[str] | None = None,
+    stocks: Sequence[MarketSpec] = (),
 ) -> SyntheticMarket | ReplayMarket:
-    """Replay when a data directory is given, else the seeded synthetic market (paper mode's choice)."""
+    """Replay when a data directory is given, else the seeded synthetic market (paper mode's choice), with
+    `stocks` added to it (a replay trades only what its files hold)."""
     if data_dir is not None:
         return ReplayMarket(data_dir, symbols, align_to=start_time)
-    return SyntheticMarket(seed, n_markets, start_time)
+    return SyntheticMarket(seed, n_markets, start_time, stocks=stocks)

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config.accounts import AccountConfig, AccountRegistry, Credentials, Role
 from bot.config.settings import Settings, all_env_names
 from bot.logsetup import register_secrets
+from bot.sim.catalog import STOCKS, MarketSpec
 from bot.sim.clock import SimClock
 from bot.sim.exchange import SimExchange
 from bot.sim.prices import make_price_source
@@ -108,7 +109,8 @@ def start_paper(
     now = clock.now() if clock is not None else (start_time if start_time is not None else _wall_now())
     # A replay is shifted to begin far enough back that the first scan already has its candles.
     history = (settings.strategy.candle_count + 2) * settings.paper.paper_candle_minutes * 60
-    prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now)
+    prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now,
+                               stocks=paper_stocks(brokers))
     speed = speed or settings.paper.sim_speed
     if clock is None:
         clock = SimClock(now, speed)
@@ -125,6 +127,15 @@ def start_paper(
     scale = speed if isinstance(clock, SimClock) else 1.0
     return PaperSession(exchange, server, clock, paper_settings(settings, server, brokers, state_dir, scale),
                         registry, ids)
+
+
+def paper_stocks(brokers: Sequence[str]) -> tuple[MarketSpec, ...]:
+    """The stock markets the simulator offers: catalog.STOCKS when Alpaca is traded, for its face only.
+
+    Not while the Kraken face runs too: it lists every market the core has (the Coinbase face keeps to
+    crypto), so Kraken would offer AAPL-USD around the clock. Drop that condition once it filters.
+    """
+    return STOCKS if "alpaca" in brokers and "kraken" not in brokers else ()
 
 
 def _demo_accounts(

@@ -242,10 +242,7 @@ class Trader:
             log.warning("%s reconciliation not possible now: %s", slot.label, error)
             return None
         for line in report.lines():
-            if report.clean and not report.settled:
-                log.info("%s reconcile: %s", slot.label, line)  # nothing for the operator to act on
-            else:
-                log.warning("%s reconcile: %s", slot.label, line)
+            self._say(f"{slot.label} reconcile: {line}")
         return report
 
     def _symbols(self, brokerage: Brokerage, account: AccountConfig) -> Callable[[], tuple[str, ...]]:

@@ -1,12 +1,21 @@
-"""A real Kraken adapter over HTTP against the project's simulator, with a master and followers."""
+"""A real adapter over HTTP against the project's simulator, with a master and followers, per brokerage.
+
+The `desk` fixture runs every copy-engine and guard test once per brokerage (Kraken, Coinbase, Alpaca):
+the same simulator core behind each venue's own protocol face, the real SDK adapter from make_broker.
+What differs per venue (the face's order endpoint name for faults, how the venue words a refusal, what
+a wrong key looks like) lives in one Venue entry, so adding a brokerage is one line in VENUES.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.brokers.base import Broker, OrderRequest, OrderResult, OrderStatus, Side, new_client_order_id
 from bot.brokers.factory import make_broker
@@ -19,15 +28,51 @@ from bot.sim.exchange import SimExchange
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
 from bot.state.store import StateStore
+from tests.brokers.conftest import BROKERAGES, Brokerage
 
 START = 1_750_000_000.0
 SYMBOL = "BTC-USD"
 
 
+def _kraken_wrong_key(real: Credentials) -> Credentials:
+    """Valid base64 but not the secret the exchange knows: every private call is refused."""
+    return Credentials(real.api_key, base64.b64encode(b"wrong secret" * 6).decode(), real.source)
+
+
+def _coinbase_wrong_key(real: Credentials) -> Credentials:
+    """A well-formed EC key the exchange never registered under this key name: every JWT fails to verify."""
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+    ).decode()
+    return Credentials(real.api_key, pem, real.source)
+
+
+def _alpaca_wrong_key(real: Credentials) -> Credentials:
+    return Credentials(real.api_key, "x" * 40, real.source, paper=True)
+
+
+@dataclass(frozen=True)
+class Venue:
+    """What a copy test needs to know about one brokerage beyond the adapter contract's Brokerage."""
+
+    brokerage: Brokerage  # face, order endpoint (fault target), settings pointing the adapter at the face
+    refusal: str  # a forced order error the face answers as the venue refuses for lack of funds
+    wrong_key: Callable[[Credentials], Credentials]  # the same key id with a secret the exchange does not know
+
+
+VENUES: dict[str, Venue] = {
+    "kraken": Venue(BROKERAGES["kraken"], "EOrder:Insufficient funds", _kraken_wrong_key),
+    "coinbase": Venue(BROKERAGES["coinbase"], "INSUFFICIENT_FUND", _coinbase_wrong_key),
+    "alpaca": Venue(BROKERAGES["alpaca"], "insufficient balance", _alpaca_wrong_key),
+}
+
+
 @dataclass
 class Desk:
-    """The simulated Kraken, its clock, settings pointing at it, and a state store."""
+    """One brokerage's simulated exchange, its clock, settings pointing at it, and a state store."""
 
+    name: str  # the brokerage: kraken, coinbase or alpaca
+    venue: Venue
     exchange: SimExchange
     server: SimulatorServer
     clock: ManualClock
@@ -36,8 +81,22 @@ class Desk:
     store: StateStore
     credentials: dict[str, Credentials] = field(default_factory=dict)
 
+    @property
+    def face(self) -> str:
+        return self.venue.brokerage.face
+
+    @property
+    def order_endpoint(self) -> str:
+        """The face's name for "place an order", which fault rules target (AddOrder, CreateOrder, submit_order)."""
+        return self.venue.brokerage.order_endpoint
+
     def settings(self, **extra: str) -> Settings:
         return load_settings({**self.env, **{k.upper(): v for k, v in extra.items()}}, env_file=None)
+
+    def provision(self, account_id: str, usd: float) -> Credentials:
+        credentials = self.server.provision(self.face, account_id, {"USD": usd})
+        self.venue.brokerage.after_provision(self.server, credentials)
+        return credentials
 
     def account(
         self,
@@ -51,10 +110,10 @@ class Desk:
         credentials: Credentials | None = None,
     ) -> AccountConfig:
         if credentials is None:
-            credentials = self.credentials.get(account_id) or self.server.provision("kraken", account_id, {"USD": usd})
+            credentials = self.credentials.get(account_id) or self.provision(account_id, usd)
         self.credentials[account_id] = credentials
         return AccountConfig(
-            broker="kraken", account_id=account_id, role=role, display_name=account_id, enabled=enabled,
+            broker=self.name, account_id=account_id, role=role, display_name=account_id, enabled=enabled,
             copy_from_master=copy_from_master, risk_multiplier=risk_multiplier, credentials=credentials,
         )
 
@@ -64,6 +123,9 @@ class Desk:
     def follower(self, account_id: str, usd: float, **kwargs: object) -> Follower:
         account = self.account(account_id, usd, **kwargs)  # type: ignore[arg-type]
         return Follower(account, self.broker(account))
+
+    def label(self, account_id: str) -> str:
+        return f"{self.name}:{account_id}"
 
     def reopen_store(self) -> StateStore:
         """What a restarted process sees: a new connection to the same file."""
@@ -75,19 +137,21 @@ class Desk:
         return balance.total if balance else 0.0
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
+@pytest.fixture(params=sorted(VENUES))
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    name: str = request.param
+    venue = VENUES[name]
     clock = ManualClock(START)
     prices = SyntheticMarket(seed=11, n_markets=4, start_time=START - 86_400)
     exchange = SimExchange(prices, clock, seed=3)
-    with SimulatorServer(exchange, faces=("kraken",)) as server:
+    with SimulatorServer(exchange, faces=(venue.brokerage.face,)) as server:
         env = {
-            "KRAKEN_API_URL": server.url("kraken"),
+            **venue.brokerage.settings_env(server),
             "ORDER_LOOKUP_DELAY_SECONDS": "0",
             "NIJA_STATE_DIR": str(tmp_path / "state"),
         }
         store = StateStore(tmp_path / "state" / "nija.sqlite3", clock=clock)
-        yield Desk(exchange, server, clock, tmp_path, env, store)
+        yield Desk(name, venue, exchange, server, clock, tmp_path, env, store)
         store.close()
 
 
@@ -104,4 +168,4 @@ def master_trade(
         result = broker.settle(result)
     assert result.status is OrderStatus.FILLED, result
     stop = result.avg_price * (1.0 - stop_fraction) if stop_fraction is not None else None
-    return TradeSignal.from_fill("kraken", result, equity, fraction_sold=fraction_sold, master_stop_price=stop)
+    return TradeSignal.from_fill(broker.name, result, equity, fraction_sold=fraction_sold, master_stop_price=stop)

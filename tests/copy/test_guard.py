@@ -17,7 +17,7 @@ from tests.copy.conftest import SYMBOL, Desk, master_trade
 def _copied(desk: Desk) -> FollowerGuard:
     master_broker = desk.broker(desk.account("master", 10_000.0, role=Role.MASTER))
     follower = desk.follower("alice", 2_500.0)
-    engine = CopyEngine("kraken", desk.store, desk.settings(), [follower], clock=desk.clock)
+    engine = CopyEngine(desk.name, desk.store, desk.settings(), [follower], clock=desk.clock)
     engine.on_master_fill(master_trade(master_broker, Side.BUY, quote=1_000.0, stop_fraction=0.02))
     engine.close()
     assert desk.base_held("alice") > 0
@@ -26,11 +26,11 @@ def _copied(desk: Desk) -> FollowerGuard:
 
 def test_guard_only_watches_while_the_master_is_online(desk: Desk) -> None:
     guard = _copied(desk)
-    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     # Even with the stop above the price, the master (online) decides exits, not the guard.
     desk.store.save_position(replace(position, stop_price=position.entry_price * 10))
-    desk.store.beat_master("kraken")
+    desk.store.beat_master(desk.name)
     report = guard.run_once()
     assert report.master_online and report.actions == ()
     assert len(desk.exchange.orders("alice")) == 1
@@ -38,16 +38,16 @@ def test_guard_only_watches_while_the_master_is_online(desk: Desk) -> None:
 
 def test_guard_enforces_the_copied_stop_when_the_master_is_offline(desk: Desk) -> None:
     guard = _copied(desk)
-    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     desk.store.save_position(replace(position, stop_price=position.entry_price * 10))
-    desk.store.beat_master("kraken", at=desk.clock.now())
+    desk.store.beat_master(desk.name, at=desk.clock.now())
     desk.clock.advance(desk.settings().copy_trading.master_offline_seconds + 1)
     report = guard.run_once()
     assert not report.master_online
     assert [(a.symbol, a.reason, a.status) for a in report.actions] == [(SYMBOL, "stop", "filled")]
     assert desk.base_held("alice") == pytest.approx(0.0, abs=1e-8)
-    assert desk.store.get_position("kraken", "alice", SYMBOL) is None
+    assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
     sides = [o.side for o in desk.exchange.orders("alice")]
     assert sides == ["buy", "sell"]  # the copy, then the guard's exit: the guard never buys
     assert guard.run_once().actions == ()  # nothing left to protect, nothing sent
@@ -55,7 +55,7 @@ def test_guard_enforces_the_copied_stop_when_the_master_is_offline(desk: Desk) -
 
 def test_guard_enforces_the_time_exit_when_the_master_is_offline(desk: Desk) -> None:
     guard = _copied(desk)
-    desk.store.beat_master("kraken", at=desk.clock.now())
+    desk.store.beat_master(desk.name, at=desk.clock.now())
     report = guard.run_once()
     assert report.master_online and report.actions == ()
     desk.clock.advance(desk.settings().strategy.max_hold_hours * 3600 + 60)
@@ -63,44 +63,44 @@ def test_guard_enforces_the_time_exit_when_the_master_is_offline(desk: Desk) -> 
     assert not report.master_online and "MASTER OFFLINE" in report.line()
     # The synthetic market moved over a day; the position exits by time unless its stop fired first.
     assert [a.status for a in report.actions] == ["filled"] and report.actions[0].reason in ("time", "stop")
-    assert desk.store.get_position("kraken", "alice", SYMBOL) is None
+    assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
 
 
 def test_a_master_that_never_beat_counts_as_offline(desk: Desk) -> None:
     follower = desk.follower("alice", 100.0)
     guard = FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock)
     assert guard.master_online() == (False, None)
-    desk.store.beat_master("kraken")
+    desk.store.beat_master(desk.name)
     assert guard.master_online() == (True, desk.clock.now())
 
 
 def test_an_orphaned_copy_is_closed_even_while_the_master_is_online(desk: Desk) -> None:
     """The follower's buy settled only after the master had closed the symbol (its sell copy found nothing)."""
     guard = _copied(desk)
-    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     desk.store.record_signal(SignalRecord(
-        signal_id="close-1", broker="kraken", symbol=SYMBOL, side="sell", fill_price=position.entry_price,
+        signal_id="close-1", broker=desk.name, symbol=SYMBOL, side="sell", fill_price=position.entry_price,
         filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-CLOSE",
         master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=1.0,
     ))
-    desk.store.beat_master("kraken")
+    desk.store.beat_master(desk.name)
     report = guard.run_once()
     assert report.master_online
     assert [(a.reason, a.status) for a in report.actions] == [("orphan", "filled")]
     assert desk.base_held("alice") == pytest.approx(0.0, abs=1e-8)
-    assert desk.store.get_position("kraken", "alice", SYMBOL) is None
+    assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
 
 
 def test_a_partial_master_sale_does_not_orphan_the_copy(desk: Desk) -> None:
     guard = _copied(desk)
-    position = desk.store.get_position("kraken", "alice", SYMBOL)
+    position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     desk.store.record_signal(SignalRecord(
-        signal_id="half-1", broker="kraken", symbol=SYMBOL, side="sell", fill_price=position.entry_price,
+        signal_id="half-1", broker=desk.name, symbol=SYMBOL, side="sell", fill_price=position.entry_price,
         filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-HALF",
         master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=0.5,
     ))
-    desk.store.beat_master("kraken")
+    desk.store.beat_master(desk.name)
     assert guard.run_once().actions == ()
-    assert desk.store.get_position("kraken", "alice", SYMBOL) is not None
+    assert desk.store.get_position(desk.name, "alice", SYMBOL) is not None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from alpaca.common.exceptions import APIError
@@ -23,38 +25,21 @@ from alpaca.trading.requests import (
 
 from bot.clock import ManualClock
 from bot.config.accounts import Credentials
-from bot.sim.catalog import MarketSpec
+from bot.config.settings import load_settings
+from bot.sim.catalog import STOCKS
 from bot.sim.exchange import SimExchange
-from bot.sim.prices import Candle, SyntheticMarket
+from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
+from bot.trading.paper import start_paper
 
 SUNDAY = datetime(2025, 6, 15, 15, 0, tzinfo=UTC).timestamp()  # NYSE closed
 MONDAY_10AM_NEW_YORK = datetime(2025, 6, 16, 14, 0, tzinfo=UTC).timestamp()
+NEW_YORK = ZoneInfo("America/New_York")
 
 
-class WithStock:
-    """The seeded synthetic market plus one stock (AAPL-USD) that follows SOL-USD's path: test data only."""
-
-    def __init__(self, seed: int, start: float) -> None:
-        self.inner = SyntheticMarket(seed=seed, n_markets=6, start_time=start)
-
-    def _source(self, symbol: str) -> str:
-        return "SOL-USD" if symbol == "AAPL-USD" else symbol
-
-    def symbols(self) -> list[str]:
-        return [*self.inner.symbols(), "AAPL-USD"]
-
-    def spec(self, symbol: str) -> MarketSpec:
-        if symbol == "AAPL-USD":
-            return replace(self.inner.spec("SOL-USD"), symbol="AAPL-USD", asset_class="stock", ordermin=0.0,
-                           costmin=1.0, lot_decimals=9, pair_decimals=2)
-        return self.inner.spec(symbol)
-
-    def price(self, symbol: str, t: float) -> float:
-        return self.inner.price(self._source(symbol), t)
-
-    def candles(self, symbol: str, minutes: int, end_time: float, count: int) -> list[Candle]:
-        return self.inner.candles(self._source(symbol), minutes, end_time, count)
+def with_stocks(seed: int, start: float) -> SyntheticMarket:
+    """Six crypto pairs plus the catalogue's stocks (AAPL, MSFT, NVDA, SPY), as paper mode gives the Alpaca face."""
+    return SyntheticMarket(seed=seed, n_markets=6, start_time=start, stocks=STOCKS)
 
 
 @dataclass
@@ -76,7 +61,7 @@ class AlpacaSim:
 @pytest.fixture
 def sim() -> Iterator[AlpacaSim]:
     clock = ManualClock(SUNDAY)
-    exchange = SimExchange(WithStock(seed=9, start=SUNDAY), clock, seed=9)
+    exchange = SimExchange(with_stocks(seed=9, start=SUNDAY), clock, seed=9)
     with SimulatorServer(exchange, faces=("alpaca",)) as server:
         yield AlpacaSim(server, exchange, clock)
 
@@ -157,10 +142,26 @@ def test_crypto_and_stock_bars_and_snapshots(sim: AlpacaSim) -> None:
     assert [bar.close for bar in rows] == pytest.approx([row[4] for row in expected])
     snapshot = crypto.get_crypto_snapshot(CryptoSnapshotRequest(symbol_or_symbols=["BTC/USD"]))["BTC/USD"]
     assert snapshot.latest_quote.bid_price < snapshot.latest_quote.ask_price
+
+
+def test_stock_bars_exist_only_for_time_the_market_traded(sim: AlpacaSim) -> None:
+    """Nights and weekends are gaps in equity data; a bar overlapping the 09:30 open (the 09:00 bar) exists."""
+    credentials = sim.server.provision("alpaca", "erin", {"USD": 10.0})
     stocks = StockHistoricalDataClient(credentials.api_key, credentials.api_secret, url_override=sim.url)
-    aapl = stocks.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Hour,
-                                                  start=now - timedelta(hours=5), end=now))
-    assert len(aapl.data["AAPL"]) == 6
+    now = datetime.fromtimestamp(sim.clock.now(), UTC)  # Sunday: the last session was Friday's
+    weekend = stocks.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Hour,
+                                                     start=now - timedelta(hours=20), end=now))
+    assert weekend.data.get("AAPL", []) == []
+    friday = stocks.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Hour,
+                                                    start=datetime(2025, 6, 12, tzinfo=NEW_YORK), end=now))
+    rows = friday.data["AAPL"]
+    hours = [bar.timestamp.astimezone(NEW_YORK) for bar in rows]
+    assert [(h.date().isoformat(), h.hour) for h in hours] == [("2025-06-12", h) for h in range(9, 16)] + [
+        ("2025-06-13", h) for h in range(9, 16)
+    ]
+    core = {int(row[0]): row[4] for row in sim.exchange.candles("AAPL-USD", 60, 80)}
+    assert [bar.close for bar in rows] == pytest.approx([core[int(bar.timestamp.timestamp())] for bar in rows])
+    assert sim.exchange.markets()["AAPL-USD"].asset_class == "stock"
 
 
 def test_stock_orders_wait_for_market_hours(sim: AlpacaSim) -> None:
@@ -195,3 +196,17 @@ def test_sdk_resends_after_504_and_meets_the_duplicate_guard(sim: AlpacaSim) -> 
     assert duplicate.value.status_code == 422 and "client_order_id must be unique" in duplicate.value.message
     assert len(sim.exchange.orders_by_client_id("gus", "gus-2")) == 1
     assert len(sim.exchange.orders("gus")) == 2
+
+
+@pytest.mark.parametrize(("brokers", "offered"), [(("alpaca",), True), (("coinbase", "alpaca"), True),
+                                                  (("kraken", "alpaca"), False), (("kraken",), False)])
+def test_paper_mode_offers_the_catalogue_stocks_with_alpaca(tmp_path: Path, brokers: tuple[str, ...],
+                                                            offered: bool) -> None:
+    """Not beside Kraken: its face would list them as crypto pairs (see test_alpaca_adapter's Kraken xfail)."""
+    settings = load_settings({"NIJA_STATE_DIR": str(tmp_path / "state")}, env_file=None)
+    session = start_paper(settings, brokers, seed=3, clock=ManualClock(MONDAY_10AM_NEW_YORK))
+    try:
+        stocks = {s for s, m in session.exchange.markets().items() if m.asset_class == "stock"}
+    finally:
+        session.close()
+    assert stocks == ({spec.symbol for spec in STOCKS} if offered else set())

@@ -4,9 +4,13 @@ What the real API does and this face copies: plain key headers (APCA-API-KEY-ID 
 APCA-API-SECRET-KEY) on every call; errors as ``{"code": int, "message": str}`` with the HTTP status
 (401 unauthorised, 403 insufficient balance, 404 not found, 422 invalid / duplicate client id);
 crypto symbols ``BTC/USD`` (positions drop the slash: ``BTCUSD``); stocks by plain ticker with
-NYSE regular hours 09:30-16:00 America/New_York on weekdays (holidays are not modelled).
+NYSE regular hours 09:30-16:00 America/New_York on weekdays (holidays are not modelled), told by
+``GET /v2/clock`` on the simulator's clock. Stock bars exist only for time the market traded (a bar
+overlapping a regular session), so nights and weekends are gaps, as in real equity data.
 Stock market orders while the market is closed are refused here (Alpaca would queue them for
 the open; the simulator's core only fills at once), so an adapter must check the clock first.
+The stock markets are the core's markets of asset class "stock" (catalog.STOCKS, when the price
+source was given them); the Kraken and Coinbase faces are not meant to offer them.
 """
 
 from __future__ import annotations
@@ -93,6 +97,17 @@ class MarketHours:
         local = datetime.fromtimestamp(ts, _NEW_YORK)
         hours = self.session(local.date())
         return hours is not None and hours[0] <= local < hours[1]
+
+    def overlaps(self, start: float, end: float) -> bool:
+        """Whether a regular session overlaps [start, end): only then does a stock bar exist."""
+        day = datetime.fromtimestamp(start, _NEW_YORK).date()
+        last = datetime.fromtimestamp(max(end - 1, start), _NEW_YORK).date()
+        while day <= last:
+            hours = self.session(day)
+            if hours is not None and hours[0].timestamp() < end and hours[1].timestamp() > start:
+                return True
+            day += timedelta(days=1)
+        return False
 
     def next_open_close(self, ts: float) -> tuple[datetime, datetime]:
         local = datetime.fromtimestamp(ts, _NEW_YORK)
@@ -427,7 +442,7 @@ class AlpacaFace(Face):
                 {"t": _iso(t), "o": op, "h": hi, "l": lo, "c": cl, "v": vol, "n": 1,
                  "vw": round((hi + lo + cl) / 3, 8)}
                 for (t, op, hi, lo, cl, vol) in rows
-                if start <= t <= end
+                if start <= t <= end and (market.asset_class != "stock" or self.hours.overlaps(t, t + step))
             ]
             if q("sort", "asc") == "desc":
                 bars.reverse()
