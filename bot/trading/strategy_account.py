@@ -156,6 +156,10 @@ class StrategyAccount:
                 if updated is not None and updated != position:
                     self.store.save_position(self._record(updated, record))
                 continue
+            if not self.broker.market_is_open(decision.symbol):
+                # A stock exit cannot execute while its market is closed; it is decided again next pass.
+                log.debug("exit of %s (%s) waits for its market to open", decision.symbol, decision.reason)
+                continue
             if not self._sell(record, position, decision, prices.get(decision.symbol, decision.trigger_price)):
                 return  # stopping
 
