@@ -131,3 +131,26 @@ def test_an_account_thread_refuses_another_brokerages_broker(paper_factory: Call
     with pytest.raises(ValueError, match="was given a alpaca broker"):
         StrategyAccount(kraken.account, alpaca.broker, run.store, run.settings, run.clock, market_data,
                         lambda: (), OrderPacer(run.clock, lambda s: False))
+
+
+def test_a_stock_stop_on_a_closed_market_waits_quietly_and_the_crypto_side_trades_on(
+    paper_factory: Callable[..., PaperRun], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """START is a Sunday evening: Alpaca's stock market is closed. A stock position under its stop is not sold
+    (the sale cannot execute), no order is sent, no warning repeats every pass, and the account stays healthy."""
+    run = paper_factory(("alpaca",), **FAST)
+    exchange = run.session.exchange
+    price = exchange.price("AAPL-USD")
+    exchange.deposit("alpaca-master", "AAPL", 2.0)
+    run.store.save_position(PositionRecord(
+        "alpaca", "master", "AAPL-USD", price * 1.10, 2.0, 2.0, price * 1.05, price * 1.05, price * 0.05,
+        run.clock.now() - 3600.0,
+    ))
+    run.trader.start()
+    with caplog.at_level("WARNING"):
+        run.run_for(10 * MINUTE)
+    assert [o for o in exchange.orders("alpaca-master") if "AAPL" in o.symbol] == []
+    assert run.store.get_position("alpaca", "master", "AAPL-USD") is not None
+    assert not [r for r in caplog.records if "AAPL" in r.getMessage()], [r.getMessage() for r in caplog.records]
+    health = run.store.get_health("alpaca", "master")
+    assert health is not None and health.consecutive_errors == 0 and health.cycles >= 10
