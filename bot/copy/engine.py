@@ -19,7 +19,7 @@ independent and its failure is recorded against that follower only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
@@ -30,6 +30,7 @@ from bot.config.settings import Settings
 from bot.copy.followers import Follower, is_follower_of, position_lock
 from bot.copy.signal import TradeSignal
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity, is_full_close
+from bot.logsetup import account_context
 from bot.state.records import (
     CopyEventRecord,
     CopyStatus,
@@ -249,7 +250,10 @@ class CopyEngine:
         followers = self.followers
         if record.status is SignalStatus.DONE:
             followers = []  # a finished signal is reported from the store, never copied again
-        futures = {f.account_id: self._executor().submit(self.copy_to, record, f) for f in followers}
+        # One read of the copies already made of this signal for all followers: 100 reads, one per follower
+        # thread, would queue behind each other on the store's lock before the first order could leave.
+        known = {event.follower_id: event for event in self.store.copy_events(signal_id=record.signal_id)}
+        futures = {f.account_id: self._executor().submit(self.copy_to, record, f, known) for f in followers}
         outcomes: dict[str, CopyOutcome] = {}
         for follower_id, future in futures.items():
             outcomes[follower_id] = future.result()  # copy_to never raises; every error is an outcome
@@ -263,66 +267,113 @@ class CopyEngine:
         return summary
 
     # ---- one follower ------------------------------------------------------------------------------
-    def copy_to(self, record: SignalRecord, follower: Follower) -> CopyOutcome:
-        """The whole copy of one signal to one follower; idempotent, never raises."""
-        try:
-            with position_lock(self.broker_name, follower.account_id):
+    def copy_to(
+        self, record: SignalRecord, follower: Follower, known: Mapping[str, CopyEventRecord] | None = None
+    ) -> CopyOutcome:
+        """The whole copy of one signal to one follower; idempotent, never raises.
+
+        ``known``: this signal's copies as fan_out read them for every follower at once (None: read here).
+        Its log lines carry the follower's label, whichever pool thread runs it.
+        """
+        with account_context(follower.label):
+            try:
+                with position_lock(self.broker_name, follower.account_id):
+                    return CopyOutcome.from_event(self._copy(record, follower, known))
+            except Exception as error:  # one follower's failure must never reach the others
+                log.exception("%s copy of signal %s failed", follower.label, record.signal_id[:8])
+                return CopyOutcome.from_event(self._failed(record, follower, f"{type(error).__name__}: {error}"))
+
+    def _copy(
+        self, record: SignalRecord, follower: Follower, known: Mapping[str, CopyEventRecord] | None
+    ) -> CopyEventRecord:
+        """Under the follower's position lock: plan and send a new copy, or finish one an earlier run began."""
+        if known is None:
+            earlier = self.store.get_copy(record.signal_id, follower.account_id)
+        else:
+            earlier = known.get(follower.account_id)
+            if earlier is not None and not earlier.status.is_final:
+                # Read before the lock was ours: another thread may have finished it since (resumes only).
                 earlier = self.store.get_copy(record.signal_id, follower.account_id)
-                event = earlier or self.plan_copy(record, follower)
-                if not event.status.is_final:
-                    # A copy planned by an earlier run may have been sent before a kill: look it up first.
-                    event = self._execute(record, follower, event, look_up_first=earlier is not None)
-                return CopyOutcome.from_event(event)
-        except Exception as error:  # one follower's failure must never reach the others
-            log.exception("%s copy of signal %s failed", follower.label, record.signal_id[:8])
-            reason = f"{type(error).__name__}: {error}"
-            event = self.store.get_copy(record.signal_id, follower.account_id)
-            if event is None or event.status is CopyStatus.PLANNED:
-                # Nothing was sent, so nothing can be on the exchange: a final failure is safe.
-                failed = self._blank_event(record, follower, CopyStatus.FAILED, reason) if event is None else event
-                event = self.store.save_copy(replace(failed, status=CopyStatus.FAILED, reason=reason))
-            elif not event.status.is_final:
-                event = self.store.save_copy(replace(event, reason=f"outcome unknown, looked up on resume: {reason}"))
-            return CopyOutcome.from_event(event)
+        if earlier is None:
+            event, created = self._plan(record, follower, send=True)
+            if created:
+                return self._send(record, follower, event) if event.status is CopyStatus.SENT else event
+            earlier = event  # planned by another run meanwhile: handled below like any earlier copy
+        if earlier.status.is_final:
+            return earlier
+        # A copy planned by an earlier run may have been sent before a kill: look it up first.
+        return self._execute(record, follower, earlier, look_up_first=True)
+
+    def _failed(self, record: SignalRecord, follower: Follower, reason: str) -> CopyEventRecord:
+        """Record an unexpected error: final when nothing was sent, else left for the look-up on resume."""
+        event = self.store.get_copy(record.signal_id, follower.account_id)
+        if event is None or event.status is CopyStatus.PLANNED:
+            # Nothing was sent, so nothing can be on the exchange: a final failure is safe.
+            failed = self._blank_event(record, follower, CopyStatus.FAILED, reason) if event is None else event
+            return self.store.save_copy(replace(failed, status=CopyStatus.FAILED, reason=reason))
+        if not event.status.is_final:
+            return self.store.save_copy(replace(event, reason=f"outcome unknown, looked up on resume: {reason}"))
+        return event
 
     def plan_copy(self, record: SignalRecord, follower: Follower) -> CopyEventRecord:
         """Step 2: size the copy and store it as PLANNED (or SKIPPED / OBSERVED); an existing plan is returned as is."""
         existing = self.store.get_copy(record.signal_id, follower.account_id)
         if existing is not None:
             return existing
-        status, reason, base, quote = self._size(record, follower)
-        event = replace(
-            self._blank_event(record, follower, status, reason), requested_base=base, requested_quote=quote
-        )
-        stored, _created = self.store.plan_copy(event)
-        if stored.status is CopyStatus.SKIPPED:
+        return self._plan(record, follower, send=False)[0]
+
+    def _plan(self, record: SignalRecord, follower: Follower, *, send: bool) -> tuple[CopyEventRecord, bool]:
+        """(stored copy, created): size the copy and store the plan; the first plan of a copy wins.
+
+        With ``send``, a copy to be placed is stored as SENT together with its order record, in one
+        transaction: steps 2 and 3 in one write instead of three, each of which would otherwise wait
+        for the store's lock behind every other follower's. Nothing can be on the exchange before the
+        order leaves, and a SENT copy is looked up before it is ever sent again, so a kill between the
+        write and the send is resumed exactly as one after the send.
+        """
+        coid = copy_client_order_id(record.signal_id, follower.label)
+        status, reason, base, quote = self._size(record, follower, coid)
+        sending = send and status is CopyStatus.PLANNED
+        event = self._blank_event(record, follower, CopyStatus.SENT if sending else status, reason,
+                                  client_order_id=coid, requested_base=base, requested_quote=quote)
+        if sending:
+            with self.store.transaction():
+                stored, created = self.store.plan_copy(event)
+                if created:
+                    self.store.record_order(self._order_record(record, follower, stored))
+        else:
+            stored, created = self.store.plan_copy(event)
+        if created and stored.status is CopyStatus.SKIPPED:
             log.info("%s skips %s %s: %s", follower.label, record.side.upper(), record.symbol, stored.reason)
-        elif stored.status is CopyStatus.OBSERVED:
+        elif created and stored.status is CopyStatus.OBSERVED:
             log.warning("COPY_OBSERVE_ONLY: %s would %s %s (%s); nothing placed",
                         follower.label, record.side.upper(), record.symbol, stored.reason)
-        return stored
+        return stored, created
 
     def _blank_event(
-        self, record: SignalRecord, follower: Follower, status: CopyStatus, reason: str
+        self, record: SignalRecord, follower: Follower, status: CopyStatus, reason: str, *,
+        client_order_id: str | None = None, requested_base: float | None = None,
+        requested_quote: float | None = None,
     ) -> CopyEventRecord:
         return CopyEventRecord(
             signal_id=record.signal_id,
             broker=self.broker_name,
             follower_id=follower.account_id,
             status=status,
-            client_order_id=copy_client_order_id(record.signal_id, follower.label),
+            client_order_id=client_order_id or copy_client_order_id(record.signal_id, follower.label),
             side=record.side,
             symbol=record.symbol,
             reason=reason,
+            requested_base=requested_base,
+            requested_quote=requested_quote,
         )
 
     def _size(
-        self, record: SignalRecord, follower: Follower
+        self, record: SignalRecord, follower: Follower, coid: str
     ) -> tuple[CopyStatus, str, float | None, float | None]:
         """(status, reason, base qty, quote notional) of this follower's copy, checked against exchange rules."""
         planned = CopyStatus.OBSERVED if self.observe_only else CopyStatus.PLANNED
         broker = follower.broker
-        coid = copy_client_order_id(record.signal_id, follower.label)
         try:
             market = broker.market(record.symbol)
         except MarketNotFound as error:
@@ -382,22 +433,31 @@ class CopyEngine:
                 log.info("%s copy %s found on the exchange after a restart: %s",
                          follower.label, event.client_order_id, found.status)
                 return self._record_result(record, follower, event, found)
+        with self.store.transaction():
+            event = self.store.save_copy(replace(event, status=CopyStatus.SENT))
+            self.store.record_order(self._order_record(record, follower, event))
+        return self._send(record, follower, event)
+
+    def _order_record(self, record: SignalRecord, follower: Follower, event: CopyEventRecord) -> OrderRecord:
+        """The order row written before a copy is sent, so a crash leaves a trace to look up by client order id."""
+        buying = event.side == Side.BUY
+        return OrderRecord(
+            client_order_id=event.client_order_id, broker=self.broker_name, account_id=follower.account_id,
+            symbol=event.symbol, side=event.side, status=str(OrderStatus.IN_FLIGHT),
+            requested_base=None if buying else event.requested_base,
+            requested_quote=event.requested_quote if buying else None,
+            purpose=f"copy_{'entry' if buying else 'exit'}", signal_id=record.signal_id,
+        )
+
+    def _send(self, record: SignalRecord, follower: Follower, event: CopyEventRecord) -> CopyEventRecord:
+        """Step 3: the order of a copy stored as SENT goes out; its outcome is recorded (step 4)."""
         request = OrderRequest(
             event.symbol, Side(event.side), event.client_order_id,
             base_qty=event.requested_base if event.side == Side.SELL else None,
             quote_notional=event.requested_quote if event.side == Side.BUY else None,
         )
-        event = self.store.save_copy(replace(event, status=CopyStatus.SENT))
-        self.store.record_order(
-            OrderRecord(
-                client_order_id=event.client_order_id, broker=self.broker_name, account_id=follower.account_id,
-                symbol=event.symbol, side=event.side, status=str(OrderStatus.IN_FLIGHT),
-                requested_base=request.base_qty, requested_quote=request.quote_notional,
-                purpose=f"copy_{'entry' if event.side == Side.BUY else 'exit'}", signal_id=record.signal_id,
-            )
-        )
         try:
-            result = broker.place_order(request)
+            result = follower.broker.place_order(request)
         except BrokerError as error:  # AuthenticationError, MarketNotFound: the exchange refused before executing
             result = OrderResult(event.client_order_id, event.symbol, Side(event.side), OrderStatus.REJECTED,
                                  reason=f"{type(error).__name__}: {error}", time=self.clock.now())
@@ -406,27 +466,39 @@ class CopyEngine:
     def _record_result(
         self, record: SignalRecord, follower: Follower, event: CopyEventRecord, result: OrderResult
     ) -> CopyEventRecord:
+        """Step 4 in one transaction: the order's outcome, the fill, the follower's position and the copy's status."""
+        with self.store.transaction():
+            updated = self._store_result(record, follower, event, result)
+        if updated.status is CopyStatus.FILLED:
+            log.info("%s copied %s %s: %g @ %s (%s)", follower.label, event.side.upper(), event.symbol,
+                     result.filled_base, result.avg_price, event.reason)
+        elif updated.status is CopyStatus.FAILED:
+            log.warning("%s copy of %s %s failed: %s", follower.label, event.side.upper(), event.symbol, result.reason)
+        return updated
+
+    def _store_result(
+        self, record: SignalRecord, follower: Follower, event: CopyEventRecord, result: OrderResult
+    ) -> CopyEventRecord:
+        """The store calls of step 4 (inside the caller's transaction)."""
         order = self.store.record_order_result(
             self.broker_name, follower.account_id, result,
             purpose=f"copy_{'entry' if event.side == Side.BUY else 'exit'}", signal_id=record.signal_id,
         )
         common = {"exchange_order_id": result.exchange_order_id or order.exchange_order_id,
-                  "filled_base": result.filled_base, "avg_price": result.avg_price, "fee_quote": result.fee_quote}
+                  "filled_base": result.filled_base, "avg_price": result.avg_price,
+                  "fee_quote": result.fee_quote}
         if result.status is OrderStatus.FILLED:
-            with self.store.transaction():
-                self._apply_fill(record, follower, result)
-                updated = self.store.save_copy(replace(event, status=CopyStatus.FILLED, reason=event.reason, **common))
-            log.info("%s copied %s %s: %g @ %s (%s)", follower.label, event.side.upper(), event.symbol,
-                     result.filled_base, result.avg_price, event.reason)
-            return updated
-        if result.status in (OrderStatus.REJECTED, OrderStatus.CANCELED):
-            log.warning("%s copy of %s %s failed: %s", follower.label, event.side.upper(), event.symbol, result.reason)
-            return self.store.save_copy(
+            self._apply_fill(record, follower, result)
+            updated = self.store.save_copy(replace(event, status=CopyStatus.FILLED, **common))
+        elif result.status in (OrderStatus.REJECTED, OrderStatus.CANCELED):
+            updated = self.store.save_copy(
                 replace(event, status=CopyStatus.FAILED, reason=result.reason or str(result.status), **common)
             )
-        # IN_FLIGHT, OPEN or PARTIALLY_FILLED: not final; the signal stays pending and is looked up on resume.
-        note = f"{result.status}: {result.reason}" if result.reason else str(result.status)
-        return self.store.save_copy(replace(event, status=CopyStatus.SENT, reason=note, **common))
+        else:
+            # IN_FLIGHT, OPEN or PARTIALLY_FILLED: not final; the signal stays pending and is looked up on resume.
+            note = f"{result.status}: {result.reason}" if result.reason else str(result.status)
+            updated = self.store.save_copy(replace(event, status=CopyStatus.SENT, reason=note, **common))
+        return updated
 
     def _apply_fill(self, record: SignalRecord, follower: Follower, result: OrderResult) -> None:
         """Record the fill and the follower's own copied position (opened, added to, reduced or closed)."""

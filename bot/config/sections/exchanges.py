@@ -68,3 +68,7 @@ class ExchangeSettings(BaseModel):
     kraken_rate_headroom: float = Field(
         1.0, ge=0, description="calls of Kraken's rate counter left unused for network jitter (0 or more)"
     )
+    kraken_price_max_age_seconds: float = Field(
+        5.0, ge=0, le=300,
+        description="seconds a Kraken price read by one account values every account's holdings (0-300, 0: off)",
+    )
