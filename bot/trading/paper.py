@@ -130,12 +130,8 @@ def start_paper(
 
 
 def paper_stocks(brokers: Sequence[str]) -> tuple[MarketSpec, ...]:
-    """The stock markets the simulator offers: catalog.STOCKS when Alpaca is traded, for its face only.
-
-    Not while the Kraken face runs too: it lists every market the core has (the Coinbase face keeps to
-    crypto), so Kraken would offer AAPL-USD around the clock. Drop that condition once it filters.
-    """
-    return STOCKS if "alpaca" in brokers and "kraken" not in brokers else ()
+    """The stock markets the simulator offers when Alpaca is traded; only the Alpaca face lists them."""
+    return STOCKS if "alpaca" in brokers else ()
 
 
 def _demo_accounts(

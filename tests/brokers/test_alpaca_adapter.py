@@ -156,9 +156,6 @@ def test_catalogue_stocks_are_offered_on_alpaca_and_not_on_coinbase(tmp_path: Pa
     assert "BTC-USD" in coinbase and not stocks & set(coinbase)
 
 
-@pytest.mark.xfail(strict=True, reason="the Kraken face lists every market of the core, stocks included "
-                   "(bot/sim/faces/kraken.py iterates exchange.markets() without the asset-class filter the "
-                   "Coinbase face has); paper mode therefore adds no stocks while Kraken is served")
 def test_catalogue_stocks_are_not_offered_on_kraken(tmp_path: Path) -> None:
     clock = ManualClock(MONDAY_10AM_NEW_YORK)
     exchange = SimExchange(with_stocks(seed=4, start=SUNDAY), clock, seed=4)

@@ -199,10 +199,10 @@ def test_sdk_resends_after_504_and_meets_the_duplicate_guard(sim: AlpacaSim) -> 
 
 
 @pytest.mark.parametrize(("brokers", "offered"), [(("alpaca",), True), (("coinbase", "alpaca"), True),
-                                                  (("kraken", "alpaca"), False), (("kraken",), False)])
+                                                  (("kraken", "alpaca"), True), (("kraken",), False)])
 def test_paper_mode_offers_the_catalogue_stocks_with_alpaca(tmp_path: Path, brokers: tuple[str, ...],
                                                             offered: bool) -> None:
-    """Not beside Kraken: its face would list them as crypto pairs (see test_alpaca_adapter's Kraken xfail)."""
+    """Beside Kraken too: only the Alpaca face lists them (test_catalogue_stocks_are_not_offered_on_kraken)."""
     settings = load_settings({"NIJA_STATE_DIR": str(tmp_path / "state")}, env_file=None)
     session = start_paper(settings, brokers, seed=3, clock=ManualClock(MONDAY_10AM_NEW_YORK))
     try:

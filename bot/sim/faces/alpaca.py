@@ -137,6 +137,8 @@ class AlpacaFace(Face):
     forced string is a 422 with it as message; drop / hang happen after executing.
     """
 
+    asset_classes = frozenset({"crypto", "stock"})
+
     name = "alpaca"
     tls = False
 

@@ -16,7 +16,7 @@ from bot.config.accounts import Credentials
 from bot.sim.faults import FaultDecision
 
 if TYPE_CHECKING:
-    from bot.sim.exchange import SimExchange
+    from bot.sim.exchange import SimExchange, SimMarket
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Face:
 
     name: str = ""
     tls: bool = False
+    #: what this venue lists: stocks only where the real exchange trades them (Alpaca)
+    asset_classes: frozenset[str] = frozenset({"crypto"})
 
     def __init__(self, exchange: SimExchange) -> None:
         self.exchange = exchange
@@ -65,6 +67,10 @@ class Face:
 
     def handle(self, request: SimRequest) -> SimResponse:
         raise NotImplementedError
+
+    def listed_markets(self) -> dict[str, SimMarket]:
+        """The core's markets this venue lists (the core also holds other venues' kinds of market)."""
+        return {s: m for s, m in self.exchange.markets().items() if m.asset_class in self.asset_classes}
 
     def register_credentials(self, account_id: str) -> Credentials:
         raise NotImplementedError

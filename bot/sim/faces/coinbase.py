@@ -93,8 +93,8 @@ class CoinbaseFace(Face):
 
     def __init__(self, exchange: SimExchange) -> None:
         super().__init__(exchange)
-        fees = [m.taker_fee for m in exchange.markets().values()]
-        makers = [m.maker_fee for m in exchange.markets().values()]
+        fees = [m.taker_fee for m in self.listed_markets().values()]
+        makers = [m.maker_fee for m in self.listed_markets().values()]
         self.taker_fee_rate = fees[0] if fees else 0.006  # what the core charges: the fee tier it reports
         self.maker_fee_rate = makers[0] if makers else 0.004
         self.now_offset_seconds = 0.0
@@ -309,23 +309,20 @@ class CoinbaseFace(Face):
             "approximate_quote_24h_volume": _num(last * ticker.volume_24h, 2),
         }
 
-    def _spot_markets(self) -> dict[str, SimMarket]:
-        return {s: m for s, m in self.exchange.markets().items() if m.asset_class == "crypto"}
-
     def _products(self, query: Mapping[str, list[str]]) -> SimResponse:
-        markets = self._spot_markets()
+        markets = self.listed_markets()
         wanted = query.get("product_ids") or sorted(markets)
         rows = [self._product_json(markets[s]) for s in wanted if s in markets]
         return _json(200, {"products": rows, "num_products": len(rows)})
 
     def _product(self, product_id: str) -> SimResponse:
-        market = self._spot_markets().get(product_id)
+        market = self.listed_markets().get(product_id)
         if market is None:
             return _error(404, "NOT_FOUND", "ProductID is invalid")
         return _json(200, self._product_json(market))
 
     def _best_bid_ask(self, query: Mapping[str, list[str]]) -> SimResponse:
-        markets = self._spot_markets()
+        markets = self.listed_markets()
         books = []
         for symbol in query.get("product_ids") or sorted(markets):
             if symbol not in markets:
@@ -358,7 +355,7 @@ class CoinbaseFace(Face):
         })
 
     def _candles(self, product_id: str, query: Mapping[str, list[str]]) -> SimResponse:
-        if product_id not in self._spot_markets():
+        if product_id not in self.listed_markets():
             return _error(404, "NOT_FOUND", "ProductID is invalid")
         granularity = (query.get("granularity") or ["ONE_MINUTE"])[0]
         minutes = GRANULARITY_MINUTES.get(granularity)
@@ -486,7 +483,7 @@ class CoinbaseFace(Face):
             return self._failure("INVALID_REQUEST", "UNKNOWN_PREVIEW_FAILURE_REASON", "client_order_id is required")
         if side not in ("buy", "sell"):
             return self._failure("INVALID_SIDE", "UNKNOWN_PREVIEW_FAILURE_REASON", "side must be BUY or SELL")
-        if product_id not in self._spot_markets():
+        if product_id not in self.listed_markets():
             return self._failure(*_ORDER_ERRORS["UNKNOWN_MARKET"])
         config = self._order_config(payload)
         if isinstance(config, str):

@@ -104,7 +104,7 @@ class KrakenFace(Face):
         self._state_lock = threading.Lock()
         self._pairs: dict[str, SimMarket] = {}  # canonical, altname and wsname -> market
         self._names: dict[str, tuple[str, str, str]] = {}  # symbol -> names
-        for symbol, market in exchange.markets().items():
+        for symbol, market in self.listed_markets().items():
             names = pair_names(market.base, market.quote)
             self._names[symbol] = names
             for name in names:
@@ -230,7 +230,7 @@ class KrakenFace(Face):
         if not text:
             if required:
                 raise KrakenError("EGeneral:Invalid arguments")
-            return list(self.exchange.markets().values())
+            return list(self.listed_markets().values())
         return [self._market(name.strip()) for name in text.split(",") if name.strip()]
 
     # ---- public -------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ class KrakenFace(Face):
 
     def _assets(self, params: dict[str, str]) -> dict[str, Any]:
         assets: dict[str, Any] = {}
-        for market in self.exchange.markets().values():
+        for market in self.listed_markets().values():
             for asset in (market.base, market.quote):
                 decimals = 4 if asset == market.quote else 10
                 assets[asset_code(asset)] = {
@@ -330,7 +330,7 @@ class KrakenFace(Face):
         for asset, b in self.exchange.balances(account_id).items():
             if asset == "USD":
                 equity += b.total
-            elif f"{asset}-USD" in self.exchange.markets():
+            elif f"{asset}-USD" in self.listed_markets():
                 equity += b.total * self.exchange.price(f"{asset}-USD")
         zero = "0.0000"
         eb = _num(equity, 4)
