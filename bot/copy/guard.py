@@ -108,6 +108,11 @@ class FollowerGuard:
                 reason = "time"
             else:
                 continue
+            if not self.follower.broker.market_is_open(position.symbol):
+                # A stock sale cannot execute while its market is closed; decided again next pass.
+                log.debug("%s guard %s exit of %s waits for its market to open", self.follower.label, reason,
+                          position.symbol)
+                continue
             actions.append(self._exit(position, reason, price))
         report = GuardReport(self.broker_name, account_id, online, last_seen, len(positions), tuple(actions))
         if actions or not online:
