@@ -1,0 +1,42 @@
+"""Copy log lines carry the follower's account label, whichever pool thread ran the copy (not "[nija]")."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.brokers.base import Side
+from bot.config.accounts import Role
+from bot.copy.engine import CopyEngine
+from bot.logsetup import setup_logging
+from tests.copy.conftest import Desk, master_trade
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    level = root.level
+    stream = io.StringIO()
+    handler = setup_logging("INFO", stream=stream)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_each_copys_lines_carry_its_followers_label(desk: Desk, log_output: io.StringIO) -> None:
+    master = desk.broker(desk.account("master", 10_000.0, role=Role.MASTER))
+    followers = [desk.follower("alice", 2_500.0), desk.follower("tiny", 5.0)]
+    engine = CopyEngine(desk.name, desk.store, desk.settings(), followers, clock=desk.clock)
+    summary = engine.on_master_fill(master_trade(master, Side.BUY, quote=1_000.0))
+    engine.close()
+    assert summary.succeeded == 1 and "tiny" in summary.skipped
+    lines = log_output.getvalue().splitlines()
+    copied = [line for line in lines if " copied BUY " in line]
+    skipped = [line for line in lines if " skips BUY " in line]
+    assert len(copied) == 1 and f"[{desk.label('alice')}] " in copied[0]
+    assert len(skipped) == 1 and f"[{desk.label('tiny')}] " in skipped[0]
+    # The summary is the coordinating thread's, which acts for no single account.
+    assert any("[nija] copy summary" in line for line in lines)
