@@ -5,8 +5,9 @@ is resumed without a second order:
 
 1. the signal is stored (unique per master fill) before any follower is touched;
 2. per follower, the planned copy is stored with its deterministic client order id and its size;
-3. the copy is marked SENT, then the order goes out through Broker.place_order;
-4. the outcome (and the follower's copied position) is stored.
+3. the copy is marked SENT (and its order recorded), then the order goes out through Broker.place_order
+   (for a new copy, 2 and 3 are one transaction: the copy is stored as SENT with its order row);
+4. the outcome (and the follower's copied position) is stored, in one transaction.
 
 On restart ``resume_pending`` finds signals whose fan-out did not finish. A copy that was planned
 or sent is first looked up on the exchange by its client order id; it is sent only when the
