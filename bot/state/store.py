@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.brokers.base import OrderResult
 from bot.clock import Clock, SystemClock
 from bot.state.records import (
     AccountStateRecord,
@@ -44,6 +43,9 @@ from bot.state.schema import (
     SIGNALS,
     Table,
 )
+
+if TYPE_CHECKING:  # only a type here: importing the brokers layer would load pandas for `status` and --help
+    from bot.brokers.base import OrderResult
 
 DEFAULT_FILE_NAME = "nija.sqlite3"
 _BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
