@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
+    if not any(args.data.glob("*.csv.gz")):
+        print(f"bench.py strategy: no candle files (*.csv.gz) in {args.data}; pass --data DIR", file=sys.stderr)
+        return 2
     frames = markets(args.data)
     settings = StrategySettings()
     scan_frames(frames, settings)  # warm-up: imports and first-call costs
