@@ -29,7 +29,7 @@ class Follower:
 
 def is_follower_of(account: AccountConfig, broker_name: str, settings: Settings) -> bool:
     return (
-        settings.general.copy_trading_mode == "MASTER_FOLLOW"
+        settings.general.copies_masters
         and account.broker == broker_name
         and not account.is_master
         and account.enabled

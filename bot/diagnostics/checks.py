@@ -1,6 +1,6 @@
 """The per-account check list: each question of the classification as pass / warn / fail / skip, with a fix.
 
-The verdicts come from the same functions classify_account uses (bot.diagnostics.states), so a
+The verdicts come from the same functions classify_account uses (bot.accounts.states), so a
 check can never disagree with the state the trader shows. Checks that need the exchange are
 skipped once an earlier one failed; checks that only read the configuration (copy mode, entry
 blocking, position cap) always run, so one run shows every problem of an account at once.
@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.config.accounts import AccountConfig, AccountRegistry
-from bot.config.settings import Settings
-from bot.diagnostics.advice import exchange_name, exchange_url, pct, usd
-from bot.diagnostics.probe import ProbeOutcome, ProbeResult
-from bot.diagnostics.states import (
+from bot.accounts.advice import exchange_name, exchange_url, pct, usd
+from bot.accounts.probe import ProbeOutcome, ProbeResult
+from bot.accounts.states import (
     AccountState,
     AccountStatus,
     capacity_fraction,
@@ -30,6 +28,8 @@ from bot.diagnostics.states import (
     money_problem,
     probe_problem,
 )
+from bot.config.accounts import AccountConfig, AccountRegistry
+from bot.config.settings import Settings
 
 
 class Result(StrEnum):
@@ -207,7 +207,7 @@ def _copy_check(
     general = settings.general
     if account.is_master:
         followers = [u.label for u in registry.users(account.broker) if u.enabled and is_follower(u, settings)]
-        if general.copy_trading_mode == "INDEPENDENT":
+        if not general.copies_masters:
             return Check("copy mode", Result.PASS, "COPY_TRADING_MODE=INDEPENDENT: runs APEX; users trade on "
                          "their own"), None
         if general.copy_observe_only and followers:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from bot.accounts.probe import BrokerFactory
 from bot.clock import SystemClock
 from bot.config.account_loader import load_accounts
 from bot.config.accounts import AccountConfig, AccountRegistry
@@ -20,7 +21,6 @@ from bot.config.settings import Settings, load_settings, read_environment
 from bot.diagnostics.checks import Check, Result
 from bot.diagnostics.copy_preview import preview_copies
 from bot.diagnostics.independence import brokerage_views, isolation_summary, shared_keys
-from bot.diagnostics.probe import BrokerFactory
 from bot.diagnostics.render import render_json, render_text, verdict_line
 from bot.diagnostics.report import EXIT_BLOCKED, EXIT_USAGE, DiagnosticsReport, diagnose
 from bot.logsetup import setup_logging

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.accounts.advice import exchange_name, pct, usd
+from bot.accounts.states import master_label
 from bot.config.accounts import AccountRegistry
 from bot.config.settings import Settings
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity
-from bot.diagnostics.advice import exchange_name, pct, usd
 from bot.diagnostics.report import DiagnosticsReport
-from bot.diagnostics.states import master_label
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def preview_copies(
             notional = master_equity * settings.strategy.position_max_fraction
         minimum = master_probe.symbol_minimums.get(symbol) if master_probe else None
         note = ""
-        if settings.general.copy_trading_mode == "INDEPENDENT":
+        if not settings.general.copies_masters:
             note = "COPY_TRADING_MODE=INDEPENDENT: nothing is copied; every funded user runs APEX itself"
         elif settings.general.copy_observe_only:
             note = "COPY_OBSERVE_ONLY=true: these sizes are only logged; nothing is placed"

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.accounts.advice import exchange_name
+from bot.accounts.states import AccountState
 from bot.config.settings import Settings
-from bot.diagnostics.advice import exchange_name
 from bot.diagnostics.checks import AccountReport
-from bot.diagnostics.states import AccountState
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.accounts.advice import exchange_name
 from bot.config.accounts import AccountRegistry
-from bot.diagnostics.advice import exchange_name
 from bot.diagnostics.deadlock import Finding
 from bot.diagnostics.report import DiagnosticsReport
 

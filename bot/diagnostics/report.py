@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.accounts.advice import exchange_name
+from bot.accounts.probe import BrokerFactory, ProbeResult, connect_and_probe
+from bot.accounts.states import AccountStatus, classify_account, master_heartbeat_problem
 from bot.clock import Clock, SystemClock
 from bot.config.accounts import AccountConfig, AccountRegistry
 from bot.config.settings import Settings
-from bot.diagnostics.advice import exchange_name
 from bot.diagnostics.checks import AccountReport, Check, Result, account_checks
 from bot.diagnostics.deadlock import Finding, find_deadlocks
-from bot.diagnostics.probe import BrokerFactory, ProbeResult, connect_and_probe
-from bot.diagnostics.states import AccountStatus, classify_account, master_heartbeat_problem
 from bot.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
     general = settings.general
     return {
         "live_trading": general.live_trading,
-        "copy_trading_mode": general.copy_trading_mode,
+        "copy_trading_mode": str(general.copy_trading_mode),
         "copy_observe_only": general.copy_observe_only,
         "entry_blocking": general.entry_blocking,
         "max_user_risk": general.max_user_risk,
@@ -108,7 +108,7 @@ def bot_checks(settings: Settings, registry: AccountRegistry, accounts: Sequence
     elif with_keys:
         checks.append(Check("live trading", Result.PASS, "LIVE_TRADING=true: orders go to the exchanges"))
     mode = f"COPY_TRADING_MODE={general.copy_trading_mode}"
-    if general.copy_trading_mode == "MASTER_FOLLOW" and general.copy_observe_only:
+    if general.copies_masters and general.copy_observe_only:
         checks.append(Check(
             "copy trading", Result.WARN,
             f"{mode} with COPY_OBSERVE_ONLY=true: master trades are logged with sizes, nothing is copied",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.accounts.states import AccountStatus
 from bot.brokers.base import BalanceSnapshot
 from bot.config.accounts import AccountConfig
-from bot.diagnostics.states import AccountStatus
 
 
 def render_table(

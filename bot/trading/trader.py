@@ -23,6 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from bot.accounts.probe import BrokerFactory, ProbeResult, connect_and_probe
+from bot.accounts.states import (
+    RECHECK_STATES,
+    THREAD_STATES,
+    AccountState,
+    AccountStatus,
+    classify_account,
+    master_heartbeat_problem,
+)
 from bot.brokers.base import BalanceSnapshot, Broker
 from bot.brokers.errors import AuthenticationError, BrokerError
 from bot.clock import Clock
@@ -31,15 +40,6 @@ from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.followers import Follower, is_follower_of
 from bot.copy.guard import FollowerGuard
-from bot.diagnostics.probe import BrokerFactory, ProbeResult, connect_and_probe
-from bot.diagnostics.states import (
-    RECHECK_STATES,
-    THREAD_STATES,
-    AccountState,
-    AccountStatus,
-    classify_account,
-    master_heartbeat_problem,
-)
 from bot.state.records import AccountStateRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
@@ -183,7 +183,7 @@ class Trader:
 
     def _warn_about_modes(self) -> None:
         general = self.settings.general
-        if general.copy_observe_only and general.copy_trading_mode == "MASTER_FOLLOW":
+        if general.copy_observe_only and general.copies_masters:
             self._say("!" * 100)
             self._say("COPY_OBSERVE_ONLY=true: the copy engine only logs what it would copy. FOLLOWERS WILL NOT TRADE.")
             self._say("Set COPY_OBSERVE_ONLY=false to let followers copy their master.")
@@ -194,7 +194,7 @@ class Trader:
     def _prepare_brokerage(self, brokerage: Brokerage) -> None:
         """The copy engine with its followers and, when an account runs APEX, the shared market data."""
         master = next((s for s in brokerage.slots if s.account.is_master), None)
-        if self.settings.general.copy_trading_mode == "MASTER_FOLLOW" and master is not None:
+        if self.settings.general.copies_masters and master is not None:
             brokerage.copy_engine = CopyEngine(brokerage.name, self.store, self.settings, clock=self.clock)
             self._refresh_followers(brokerage)
         if any(self._runs_strategy(s) and s.status.state in THREAD_STATES for s in brokerage.slots):

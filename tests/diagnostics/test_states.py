@@ -1,4 +1,4 @@
-"""The one account-state classification (bot.diagnostics.states): branches the simulator cases do not reach,
+"""The one account-state classification (bot.accounts.states): branches the simulator cases do not reach,
 the probe's exception mapping, and a permission error from the simulated exchange.
 """
 
@@ -8,6 +8,17 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from bot.accounts.states import (
+    RECHECK_STATES,
+    THREAD_STATES,
+    AccountState,
+    AccountStatus,
+    ProbeOutcome,
+    ProbeResult,
+    classify_account,
+    master_heartbeat_problem,
+    probe_account,
+)
 from bot.brokers.base import (
     AssetBalance,
     BalanceSnapshot,
@@ -19,17 +30,6 @@ from bot.config.accounts import AccountConfig, AccountRegistry, Credentials, Rol
 from bot.config.settings import Settings, load_settings
 from bot.diagnostics.checks import count_holdings
 from bot.diagnostics.commands import verify_kraken
-from bot.diagnostics.states import (
-    RECHECK_STATES,
-    THREAD_STATES,
-    AccountState,
-    AccountStatus,
-    ProbeOutcome,
-    ProbeResult,
-    classify_account,
-    master_heartbeat_problem,
-    probe_account,
-)
 from tests.diagnostics.conftest import Desk
 from tests.trading.stand_in_exchange import StandInExchange
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class CopyTradingMode(StrEnum):
+    MASTER_FOLLOW = "MASTER_FOLLOW"  # users with copy_from_master follow their brokerage's master
+    INDEPENDENT = "INDEPENDENT"  # every funded user runs APEX itself
+
+
 class GeneralSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     live_trading: bool = Field(False, description="'true' to trade live; anything else is paper")
-    copy_trading_mode: Literal["MASTER_FOLLOW", "INDEPENDENT"] = Field(
-        "MASTER_FOLLOW", description="MASTER_FOLLOW or INDEPENDENT"
+    copy_trading_mode: CopyTradingMode = Field(
+        CopyTradingMode.MASTER_FOLLOW, description="MASTER_FOLLOW or INDEPENDENT"
     )
     copy_observe_only: bool = Field(False, description="true or false")
     entry_blocking: bool = Field(False, description="true or false")
@@ -40,3 +46,8 @@ class GeneralSettings(BaseModel):
         ("USD", "USDT", "USDC"),
         description="a comma-separated list of assets counted as cash, e.g. USD,USDT",
     )
+
+    @property
+    def copies_masters(self) -> bool:
+        """The one comparison of COPY_TRADING_MODE: whether followers copy their brokerage's master."""
+        return self.copy_trading_mode is CopyTradingMode.MASTER_FOLLOW

@@ -1,8 +1,8 @@
-"""Talk to one account's exchange once, read-only, and say what was found (the only network step of diagnostics).
+"""Talk to one account's exchange once, read-only, and say what was found (the only network step of classification).
 
 A public call first (the market list) separates "exchange unreachable" from "key refused";
 then one private read-only call (Broker.check_credentials, i.e. balances) proves the key.
-Nothing here decides a state: bot.diagnostics.states.classify_account does that, purely.
+Nothing here decides a state: bot.accounts.states.classify_account does that, purely.
 """
 
 from __future__ import annotations

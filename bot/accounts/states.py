@@ -16,9 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.config.accounts import AccountConfig, AccountRegistry
-from bot.config.settings import Settings
-from bot.diagnostics.advice import (
+from bot.accounts.advice import (
     KEY_PAGES,
     KEY_PERMISSIONS,
     URL_VARIABLES,
@@ -30,7 +28,9 @@ from bot.diagnostics.advice import (
     round_up_cents,
     usd,
 )
-from bot.diagnostics.probe import BrokerFactory, ProbeOutcome, ProbeResult, connect_and_probe, probe_account
+from bot.accounts.probe import BrokerFactory, ProbeOutcome, ProbeResult, connect_and_probe, probe_account
+from bot.config.accounts import AccountConfig, AccountRegistry
+from bot.config.settings import Settings
 
 __all__ = [
     "ACTIVE_STATES",
@@ -107,7 +107,7 @@ class AccountStatus:
 def is_follower(account: AccountConfig, settings: Settings) -> bool:
     """A user that stands down from the strategy and copies its brokerage's master."""
     return (
-        settings.general.copy_trading_mode == "MASTER_FOLLOW"
+        settings.general.copies_masters
         and not account.is_master
         and account.copy_from_master
     )
@@ -123,7 +123,7 @@ def independent_reason(account: AccountConfig, settings: Settings) -> str:
     """Why an account runs APEX itself rather than copying: the master, INDEPENDENT mode or its user file."""
     if account.is_master:
         return "the master"
-    if settings.general.copy_trading_mode == "INDEPENDENT":
+    if not settings.general.copies_masters:
         return "COPY_TRADING_MODE=INDEPENDENT"
     return '"copy_from_master": false'
 
