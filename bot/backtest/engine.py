@@ -9,7 +9,7 @@ Fills: entries at the signal candle's close plus slippage; a stop at the stop pr
 open when the candle gapped through it; a target at the target price (or the open when it
 gapped over it); time and RSI exits at the close; every fill pays the taker fee on top.
 
-Copy-trading followers (SPEC section 5) copy each master fill with the copy engine's own sizing
+Copy-trading followers (docs/rules.md §5) copy each master fill with the copy engine's own sizing
 functions (bot.copy.sizing): entries sized by equity ratio x risk multiplier and capped at
 MAX_USER_RISK and free cash, exits as the same fraction of the follower's own position.
 """

@@ -1,6 +1,6 @@
 """Build the AccountRegistry: masters from the environment, users from config/users/*.json.
 
-Two user-file shapes are read (SPEC section 2): a per-user object whose id is the file name,
+Two user-file shapes are read (docs/rules.md §2): a per-user object whose id is the file name,
 and a per-brokerage list of objects carrying ``user_id``. A broken file, or one broken entry,
 is reported with its path and the problem; every other account still loads.
 """

@@ -1,7 +1,7 @@
 """Accounts: one master per brokerage plus the users of config/users/*.json, with their credentials.
 
 The values here cross every layer (trader, copy engine, diagnostics); the loading rules
-(SPEC section 2) live in bot.config.account_loader and bot.config.credentials.
+(docs/rules.md §2) live in bot.config.account_loader and bot.config.credentials.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Credential resolution from the environment (SPEC section 2) and format checks without any network.
+"""Credential resolution from the environment (docs/rules.md §2) and format checks without any network.
 
 Masters: ``<BROKER>_MASTER_API_KEY`` / ``_API_SECRET``, with ``<BROKER>_PLATFORM_...`` and the old
 ``<BROKER>_API_KEY`` / ``_API_SECRET`` as aliases; two aliases set to different values is an error.

@@ -87,7 +87,7 @@ def _is_sequence(annotation: Any) -> bool:
 def _raw_value(name: str, raw: str, field: FieldInfo) -> Any:
     text = raw.strip()
     if name == "LIVE_TRADING":
-        # SPEC: 'true' trades live; anything else is paper. Never an error, never live by accident.
+        # docs/rules.md §1: 'true' trades live; anything else is paper. Never an error, never live by accident.
         return text.lower() == "true"
     if field.annotation is bool:
         lowered = text.lower()

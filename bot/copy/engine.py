@@ -77,7 +77,7 @@ class CopyOutcome:
 
 @dataclass(frozen=True)
 class CopySummary:
-    """The per-signal summary SPEC section 5 asks for."""
+    """The per-signal summary of docs/rules.md §5."""
 
     signal_id: str
     broker: str

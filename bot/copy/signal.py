@@ -1,4 +1,4 @@
-"""The trade signal one filled master order emits (SPEC section 5)."""
+"""The trade signal one filled master order emits (docs/rules.md §5)."""
 
 from __future__ import annotations
 

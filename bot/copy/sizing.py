@@ -1,4 +1,4 @@
-"""Follower order sizes for copy trading (SPEC section 5), as pure functions.
+"""Follower order sizes for copy trading (docs/rules.md §5), as pure functions.
 
 Two units only, never mixed: entry sizes are QUOTE notionals (USD) computed from quote
 notionals and equities; exit sizes are BASE quantities computed from a fraction and the

@@ -1,4 +1,4 @@
-"""Diagnostics: for every account, will it trade, and if not, exactly why and what fixes it (SPEC section 1).
+"""Diagnostics: for every account, will it trade, and if not, exactly why and what fixes it (docs/rules.md §1).
 
 - states: the ONE account-state classification (AccountState, AccountStatus, classify_account) the trader,
   `bot.py status` and the verify scripts share; probe: the one read-only visit to an exchange.

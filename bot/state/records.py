@@ -138,7 +138,7 @@ class CopyEventRecord:
 
 @dataclass(frozen=True)
 class AccountStateRecord:
-    """The account's line of the start-up table (SPEC section 3): state, reason, fix, money."""
+    """The account's line of the start-up table (docs/rules.md §3): state, reason, fix, money."""
 
     broker: str
     account_id: str

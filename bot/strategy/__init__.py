@@ -1,4 +1,4 @@
-"""The APEX strategy as pure functions of candle frames and StrategySettings (SPEC section 4).
+"""The APEX strategy as pure functions of candle frames and StrategySettings (docs/rules.md §4).
 
 indicators: compute_indicators / indicator_block; apex: entries (evaluate_entry, scan_frames,
 signal_frame); exits: Position, evaluate_exit, apply_exit; sizing: size_entry, exit_quantity;

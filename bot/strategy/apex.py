@@ -1,4 +1,4 @@
-"""APEX entries (SPEC section 4): a pull-back in an up-trend, read from closed candles only.
+"""APEX entries (docs/rules.md §4): a pull-back in an up-trend, read from closed candles only.
 
 Everything here is a pure function of candle frames and a StrategySettings: no object
 keeps state between calls, so every account thread of every brokerage can call the same

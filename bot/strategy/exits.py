@@ -1,4 +1,4 @@
-"""APEX exits (SPEC section 4) as a pure function of a position, a price and the last closed candle.
+"""APEX exits (docs/rules.md §4) as a pure function of a position, a price and the last closed candle.
 
 The trader calls ``evaluate_exit`` for every open position on every monitoring pass, on its
 own path, before and whatever the entry gates say (position cap, ENTRY_BLOCKING, low balance):

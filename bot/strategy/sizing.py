@@ -1,4 +1,4 @@
-"""Position sizing for accounts that run the strategy (SPEC section 4), and sell quantities for exits.
+"""Position sizing for accounts that run the strategy (docs/rules.md §4), and sell quantities for exits.
 
 Risk `risk_per_trade` of equity to the stop, clamped to position_min_fraction..position_max_fraction
 of equity, never more than free cash (fees included). An order under the exchange minimum is

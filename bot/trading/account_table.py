@@ -1,4 +1,4 @@
-"""The start-up account table: every account, its state, the reason and the exact fix (SPEC section 1)."""
+"""The start-up account table: every account, its state, the reason and the exact fix (docs/rules.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A follower's thread work: no strategy, only the guard (SPEC section 5). Followers never open positions."""
+"""A follower's thread work: no strategy, only the guard (docs/rules.md §5). Followers never open positions."""
 
 from __future__ import annotations
 

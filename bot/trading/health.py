@@ -1,4 +1,4 @@
-"""Health of one account's thread (SPEC section 3): healthy / degraded / failed from consecutive errors.
+"""Health of one account's thread (docs/rules.md §3): healthy / degraded / failed from consecutive errors.
 
 One tracker per worker, written only by its own thread; the lock lets the trader read a
 consistent snapshot for the status table and the final summary.

@@ -1,4 +1,4 @@
-"""Market data shared by all account threads of one brokerage (SPEC section 4, "Scanning").
+"""Market data shared by all account threads of one brokerage (docs/rules.md §4, "Scanning").
 
 One MarketDataService per brokerage, built on one Broker used for public data only. Candles
 of a market are fetched at most once per candle period, however many account threads ask,

@@ -1,4 +1,4 @@
-"""Start-up reconciliation of one account with its exchange (SPEC section 8).
+"""Start-up reconciliation of one account with its exchange (docs/rules.md §8).
 
 Orders the store left unsettled are looked up by client order id; open orders on the exchange
 are matched to the store by client order id; every stored position is compared with what the

@@ -1,4 +1,4 @@
-"""Settings: SPEC defaults, the real environment over .env, and one clear line for each bad value."""
+"""Settings: the documented defaults, the real environment over .env, and one clear line for each bad value."""
 
 from __future__ import annotations
 

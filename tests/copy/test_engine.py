@@ -1,4 +1,4 @@
-"""The copy engine end to end: each real adapter over HTTP against its simulator face (SPEC section 5)."""
+"""The copy engine end to end: each real adapter over HTTP against its simulator face (docs/rules.md §5)."""
 
 from __future__ import annotations
 

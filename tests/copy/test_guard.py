@@ -1,4 +1,4 @@
-"""The follower guard: own stop and time exit when the master is offline; never a buy (SPEC section 5)."""
+"""The follower guard: own stop and time exit when the master is offline; never a buy (docs/rules.md §5)."""
 
 from __future__ import annotations
 

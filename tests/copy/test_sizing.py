@@ -1,4 +1,4 @@
-"""Copy sizing (SPEC section 5): equity ratio, multiplier, caps, exits as a fraction of the follower's own position."""
+"""Copy sizing (docs/rules.md §5): equity ratio, multiplier, caps, exits as a fraction of the own position."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Paper mode end to end (issues 5 and 6): a seeded market, a master and two followers on each of Kraken,
 Coinbase and Alpaca on the simulator, real adapters over HTTP (TLS + JWT for Coinbase), worker threads stepped
-by a ManualClock. Each master trades, every follower copies each fill of ITS brokerage's master with the SPEC
-sizes, no order lands on another brokerage, and the store agrees with the simulator to the cent."""
+by a ManualClock. Each master trades, every follower copies each fill of ITS brokerage's master with
+the sizes of docs/rules.md §5, no order lands on another brokerage, the store agrees with the simulator."""
 
 from __future__ import annotations
 

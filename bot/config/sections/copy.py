@@ -1,4 +1,4 @@
-"""Copy-trading limits (SPEC section 5)."""
+"""Copy-trading limits (docs/rules.md §5)."""
 
 from __future__ import annotations
 

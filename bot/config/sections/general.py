@@ -1,4 +1,4 @@
-"""Switches and limits that apply to the whole bot (SPEC section 2)."""
+"""Switches and limits that apply to the whole bot (docs/rules.md §2)."""
 
 from __future__ import annotations
 

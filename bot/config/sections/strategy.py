@@ -1,4 +1,4 @@
-"""APEX strategy thresholds (SPEC section 4). Fractions are fractions (0.01 = 1 %), never percents."""
+"""APEX strategy thresholds (docs/rules.md §4). Fractions are fractions (0.01 = 1 %), never percents."""
 
 from __future__ import annotations
 

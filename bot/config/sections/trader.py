@@ -1,4 +1,4 @@
-"""Thread cycles, start-up staggering, health, back-off and pacing by capital (SPEC section 3)."""
+"""Thread cycles, start-up staggering, health, back-off and pacing by capital (docs/rules.md §3)."""
 
 from __future__ import annotations
 
