@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except DataError as error:
         print(str(error), file=sys.stderr)
         return 2
-    rules = market_rules(exchange_for(args.data, settings.backtest), settings.backtest)
+    rules = market_rules(exchange_for(args.data, settings.backtest), settings)
     result = run_backtest(
         frames, settings, rules, balance=args.balance, followers=args.followers, candle_seconds=seconds_per_candle
     )

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     result = run_backtest(
         frames,
         settings,
-        market_rules("coinbase", settings.backtest),
+        market_rules("coinbase", settings),
         balance=1000.0,
         followers=args.followers,
         candle_seconds=timeframe_seconds("1h"),

@@ -1,7 +1,8 @@
-"""Backtester numbers: fees and minimums per exchange, slippage, and the simulated copy followers.
+"""Backtester numbers: minimums per exchange, slippage, the simulated copy followers, walk-forward tuning.
 
-Fees and minimums are the exchanges' lowest-tier public figures (EXCHANGES.md); live trading
-reads them from each exchange's market list instead, the backtest has no exchange to ask.
+Taker fees are the exchange settings' (KRAKEN_TAKER_FEE, COINBASE_TAKER_FEE, ALPACA_CRYPTO_TAKER_FEE): one set of
+fee numbers for the backtest and live defaults. Minimums are the exchanges' public figures; live trading reads
+them from each exchange's market list instead, the backtest has no exchange to ask.
 """
 
 from __future__ import annotations
@@ -17,12 +18,8 @@ class BacktestSettings(BaseModel):
     backtest_exchange: Literal["auto", "kraken", "coinbase", "alpaca"] = Field(
         "auto", description="auto (from the data folder's name), kraken, coinbase or alpaca"
     )
-    backtest_kraken_taker_fee: float = Field(0.0026, ge=0, lt=0.1, description="a fraction, e.g. 0.0026 for 0.26 %")
-    backtest_coinbase_taker_fee: float = Field(0.006, ge=0, lt=0.1, description="a fraction, e.g. 0.006 for 0.6 %")
-    backtest_alpaca_taker_fee: float = Field(0.0025, ge=0, lt=0.1, description="a fraction, e.g. 0.0025 for 0.25 %")
     backtest_kraken_min_notional: float = Field(0.5, ge=0, description="USD, the smallest order value, 0 or more")
     backtest_coinbase_min_notional: float = Field(1.0, ge=0, description="USD, the smallest order value, 0 or more")
-    backtest_alpaca_min_notional: float = Field(1.0, ge=0, description="USD, the smallest order value, 0 or more")
     backtest_base_decimals: int = Field(8, ge=0, le=12, description="lot decimals of base quantities (0-12)")
     backtest_slippage: float = Field(
         0.0005, ge=0, lt=0.1, description="a fraction of price lost on every fill, e.g. 0.0005 for 0.05 %"
