@@ -1,4 +1,4 @@
-"""Command line: `python bot.py [run|status|backtest] ...` (run is the default)."""
+"""Command line: `python bot.py [run|status|backtest|optimize|download-data] ...` (run is the default)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from bot.config.errors import ConfigError
 from bot.config.settings import Settings, load_settings
 from bot.state.store import StateStoreError
 
-COMMANDS = ("run", "status", "backtest")
+COMMANDS = ("run", "status", "backtest", "optimize", "download-data")
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `--help` and a bad setting answer fast and each command loads only its layer.
     from bot.backtest import command as backtest_command
+    from bot.backtest import download as download_command
+    from bot.backtest import optimize as optimize_command
     from bot.trading import commands as trading_commands
 
     parser = argparse.ArgumentParser(
@@ -25,13 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
             "exchange simulator. Live orders need credentials AND LIVE_TRADING=true."
         ),
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,status,backtest}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,status,backtest,optimize,download-data}")
     run = sub.add_parser("run", help="trade (the default command; paper mode without live credentials)")
     trading_commands.add_run_arguments(run)
     status = sub.add_parser("status", help="every account's state, reason, fix, balance and health from the store")
     trading_commands.add_status_arguments(status)
     backtest = sub.add_parser("backtest", help="run APEX (and copy-trading followers) over candle files")
     backtest_command.add_arguments(backtest)
+    optimize = sub.add_parser("optimize", help="walk-forward tuning of APEX's settings with optuna over candle files")
+    optimize_command.add_arguments(optimize)
+    download = sub.add_parser("download-data", help="download candles through a brokerage's SDK for backtests")
+    download_command.add_arguments(download)
     return parser
 
 
@@ -61,6 +67,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.backtest import command as backtest_command
 
         return backtest_command.run(args, settings)
+    if args.command == "optimize":
+        from bot.backtest import optimize as optimize_command
+
+        return optimize_command.run(args, settings)
+    if args.command == "download-data":
+        from bot.backtest import download as download_command
+
+        return download_command.run(args, settings)
     from bot.trading import commands as trading_commands
 
     if args.command == "status":

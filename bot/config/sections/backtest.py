@@ -30,3 +30,26 @@ class BacktestSettings(BaseModel):
     backtest_follower_risk_multiplier: float = Field(
         1.0, gt=0, le=10, description="the simulated followers' risk_multiplier, above 0"
     )
+    optimize_train_days: float = Field(
+        180.0, ge=7, description="days of candles each walk-forward window trains on (7 or more)"
+    )
+    optimize_test_days: float = Field(
+        60.0, ge=1, description="days each walk-forward window then tests on, unseen by its search (1 or more)"
+    )
+    optimize_seed: int = Field(42, ge=0, description="a whole number seeding the tuner (same seed, same result)")
+    optimize_objective: Literal["sharpe", "return"] = Field(
+        "sharpe", description="what the tuner maximises in-sample: sharpe (daily, annualised) or return"
+    )
+    optimize_min_trades: int = Field(
+        3, ge=0, description="trades a training window needs before its result counts (0 or more)"
+    )
+    optimize_overfit_ratio: float = Field(
+        0.5, ge=0, le=1,
+        description="warn of over-fitting when out-of-sample earns less than this share of in-sample (0-1)",
+    )
+    download_retries: int = Field(
+        3, ge=1, le=10, description="times download-data asks again after a transient error (1-10)"
+    )
+    download_retry_wait_seconds: float = Field(
+        2.0, ge=0, le=60, description="seconds download-data waits before asking again, times the attempt (0-60)"
+    )
