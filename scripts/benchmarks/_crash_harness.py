@@ -233,11 +233,15 @@ class CrashLab:
     def settle(self, timeout: float = 90.0, passes: int = 3, attempts: int = 3) -> list[str]:
         """Restart the bot and let it recover: once every account made `passes` passes and nothing is unfinished,
         kill it (-9); a kill that left work unfinished gets another life. Returns what is still unfinished
-        (empty when the store finished everything; the audit counts the rest)."""
+        (empty when the store finished everything; the audit counts the rest).
+
+        The recovery life runs one strategy pass only (at its start), so the master opens no new positions
+        after it and the exchange comes to rest: a kill at the deadline then hits no fresh work.
+        """
         accounts = [a.account_id for a in self.accounts()]
         for _ in range(attempts):
             before = self.passes()
-            life = self.start_bot()
+            life = self.start_bot(STRATEGY_CYCLE_SECONDS="3600")
 
             def recovered(before: dict[str, int] = before) -> bool:
                 done = self.passes()

@@ -37,10 +37,9 @@ PURPOSES_SHORT: dict[str, tuple[str, ...]] = {
     "copy_planned": ("copy_exit",),
     "copy_finished": ("copy_exit",),  # failure 3: positions reduced twice after a kill during exit copies
 }
-#: points reached only when an answer is lost: the order's outcome is then settled by a look-up
-FAULTS: dict[str, str] = {
-    "settle_answered": "kraken/AddOrder:drop=1;kraken/ClosedOrders:5xx=0.5;kraken/OpenOrders:5xx=0.5",
-}
+#: points reached only when an order's answer is not final: every QueryOrders after an AddOrder answers 5xx, so
+#: each order is "accepted, fill not known yet" and settled later by a look-up of its client order id
+FAULTS: dict[str, str] = {"settle_answered": "kraken/QueryOrders:5xx=1"}
 
 
 def purposes(point: str) -> tuple[str, ...]:
