@@ -520,7 +520,7 @@ class CopyEngine:
             return
         if position is None:
             return
-        remaining = position.quantity - float(result.filled_base)
+        remaining = position.quantity - float(-result.base_delta)  # what left the account
         if is_full_close(record.fraction_sold or 0.0) or remaining <= position.initial_quantity * 1e-9:
             self.store.delete_position(self.broker_name, follower.account_id, result.symbol)
         else:
@@ -530,7 +530,7 @@ class CopyEngine:
         self, record: SignalRecord, follower: Follower, result: OrderResult, position: PositionRecord | None, now: float
     ) -> PositionRecord:
         price = float(result.avg_price)
-        filled = float(result.filled_base)
+        filled = float(result.base_delta)  # what the account received (net of a fee taken in the coin)
         stop = copy_stop_price(price, record.fill_price, record.master_stop_price,
                                self.settings.copy_trading.copy_default_stop_fraction)
         if position is not None:  # adding to a copied position: average the entry, keep the tighter data

@@ -114,7 +114,7 @@ def start_paper(
     speed = speed or settings.paper.sim_speed
     if clock is None:
         clock = SimClock(now, speed)
-    exchange = SimExchange(prices, clock, seed=seed)
+    exchange = SimExchange(prices, clock, seed=seed, settings=settings.simulator)  # the SIM_* settings apply
     server = SimulatorServer(exchange, faces=tuple(brokers))
     server.start()
     try:

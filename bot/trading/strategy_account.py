@@ -299,7 +299,7 @@ class StrategyAccount:
 
     def _entry_filled(self, pending: PendingOrder, result: OrderResult) -> None:
         price = float(result.avg_price)
-        filled = float(result.filled_base)
+        filled = float(result.base_delta)  # what the account received (net of a fee taken in the coin)
         # A run that restarted lost the signal's stop: use the widest stop the strategy allows.
         distance = pending.stop_distance or price * self.settings.strategy.stop_max_fraction
         stop = max(price - distance, price * (1.0 - self.settings.strategy.stop_max_fraction))
@@ -321,7 +321,7 @@ class StrategyAccount:
 
     def _exit_filled(self, pending: PendingOrder, result: OrderResult) -> None:
         record = self.store.get_position(self.account.broker, self.account.account_id, result.symbol)
-        filled = float(result.filled_base)
+        filled = float(-result.base_delta)  # what left the account
         held_before = pending.position_quantity or (record.quantity if record else filled)
         full = pending.decision is not None and pending.decision.sell_fraction >= 1
         fraction = 1.0 if full else min(filled / held_before, 1.0) if held_before > 0 else 1.0
