@@ -111,6 +111,7 @@ class CoinbaseBroker(Broker):
         # A key the SDK cannot sign with stops the account at its first private call, with the reason.
         self._key_problem = key_problem(credentials.api_secret, f"{account.label}: {credentials.source}_API_SECRET")
         self.cash_assets = tuple(settings.general.cash_assets)
+        self.fallback_taker_fee = exchange.coinbase_taker_fee
         self.client = RESTClient(
             api_key=credentials.api_key,
             api_secret=credentials.api_secret,
@@ -149,7 +150,8 @@ class CoinbaseBroker(Broker):
     # ---- markets -------------------------------------------------------------------------------------
     def _load_markets(self) -> dict[str, MarketInfo]:
         summary = self._call("transaction_summary", self.client.get_transaction_summary)
-        taker_fee = float(_field(_field(summary, "fee_tier", {}), "taker_fee_rate", 0.006) or 0.006)
+        fallback = self.fallback_taker_fee  # the account's fee tier when Coinbase reports one, else this
+        taker_fee = float(_field(_field(summary, "fee_tier", {}), "taker_fee_rate", fallback) or fallback)
         response = self._call("products", self.client.get_products, product_type="SPOT")
         markets: dict[str, MarketInfo] = {}
         for product in _field(response, "products", []) or []:

@@ -147,7 +147,8 @@ class StrategyAccount:
         lasts = self.market_data.last_candles(symbols)
         now = self.clock.now()
         decisions = plan_exits(
-            [to_position(records[s]) for s in symbols], lasts, now, self.settings.strategy, prices
+            [to_position(records[s]) for s in symbols], lasts, now, self.settings.strategy, prices,
+            fee_rates={s: self.broker.market(s).taker_fee for s in symbols},
         )
         for decision in decisions:
             record = records[decision.symbol]
@@ -198,7 +199,8 @@ class StrategyAccount:
         held += [p.result.symbol for p in self.pending.values() if p.purpose == ENTRY]
         plan = plan_entries(
             signals, held, max_positions=self.settings.general.max_concurrent_positions,
-            entry_blocking=self.settings.general.entry_blocking,
+            entry_blocking=self.settings.general.entry_blocking, strategy=self.settings.strategy,
+            fee_rates={sig.symbol: self.broker.market(sig.symbol).taker_fee for sig in signals},
         )
         for symbol, reason in plan.skipped:
             log.info("no entry on %s: %s", symbol, reason)
