@@ -149,7 +149,7 @@ def _demo_accounts(
             AccountConfig(
                 broker=broker, account_id=account_id, role=role, display_name=name,
                 copy_from_master=role is Role.USER, credentials=credentials, credential_state="ok",
-                source="paper mode (demo account on the simulator)",
+                source="paper mode (demo account on the simulator)", demo=True,
             )
         )
         ids[f"{broker}:{account_id}"] = exchange_id
