@@ -43,6 +43,10 @@ COMMANDS: tuple[Command, ...] = (
             "bot.trading.commands:status", "bot.trading.commands:add_status_arguments"),
     Command("backtest", "run APEX (and copy-trading followers) over candle files",
             "bot.backtest.command:run", "bot.backtest.command:add_arguments"),
+    Command("optimize", "walk-forward tuning of APEX's settings with optuna over candle files",
+            "bot.backtest.optimize:run", "bot.backtest.optimize:add_arguments"),
+    Command("download-data", "download candles through a brokerage's SDK for backtests",
+            "bot.backtest.download:run", "bot.backtest.download:add_arguments"),
 )
 
 

@@ -47,6 +47,15 @@ class ExchangeSettings(SettingsSection):
     alpaca_min_notional: float = Field(
         1.0, ge=0, le=10_000, description="USD, the smallest Alpaca order value (0-10000)"
     )
+    # Taker fees, the lowest-volume tier of each brokerage's published schedule (docs/strategy.md, "Fees"): the
+    # one set of fee numbers. The backtest charges them; live trading prefers the fee the exchange's market list
+    # reports for the account (MarketInfo.taker_fee) and falls back to these.
+    kraken_taker_fee: float = Field(
+        0.004, ge=0, le=0.05, description="a fraction like 0.004 for Kraken's taker fee (0-0.05)"
+    )
+    coinbase_taker_fee: float = Field(
+        0.006, ge=0, le=0.05, description="a fraction like 0.006 for Coinbase Advanced's taker fee (0-0.05)"
+    )
     alpaca_crypto_taker_fee: float = Field(
         0.0025, ge=0, le=0.05, description="a fraction like 0.0025 for Alpaca's crypto taker fee (0-0.05)"
     )
