@@ -136,6 +136,9 @@ def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRe
     session.registry.problems.extend(registry.problems)
     print(f"PAPER MODE: simulator on 127.0.0.1 for {', '.join(brokers)}; simulated time runs "
           f"{settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
+    if args.data is None:
+        print("Prices: a synthetic demo market built so APEX's set-ups come every few seconds; it shows the "
+              "machinery, not what APEX earns (run `python bot.py backtest` on real candles for that).", file=out)
     path = fresh_paper_store(session.settings)
     store = StateStore(path, clock=session.clock)
     try:

@@ -110,7 +110,7 @@ def start_paper(
     # A replay is shifted to begin far enough back that the first scan already has its candles.
     history = (settings.strategy.candle_count + 2) * settings.paper.paper_candle_minutes * 60
     prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now,
-                               stocks=paper_stocks(brokers))
+                               stocks=paper_stocks(brokers), bar_seconds=settings.paper.paper_candle_minutes * 60)
     speed = speed or settings.paper.sim_speed
     if clock is None:
         clock = SimClock(now, speed)
