@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class SimulatorSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class SimulatorSettings(SettingsSection):
     sim_taker_fee: float = Field(0.0026, ge=0, lt=0.1, description="a fraction, e.g. 0.0026 for 0.26 %")
     sim_maker_fee: float = Field(0.0016, ge=0, lt=0.1, description="a fraction, e.g. 0.0016 for 0.16 %")
     sim_half_spread: float = Field(
