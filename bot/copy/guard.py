@@ -1,8 +1,9 @@
 """The follower guard: a follower's only periodic work. It protects copied positions when the master cannot.
 
 While the master's heartbeat is fresh, the master's own exits reach the follower as sell signals and
-the guard only watches, with one exception: an orphaned copy (the follower's buy was booked only
-after the master had already closed that symbol, so the close could not be copied) is closed at once.
+the guard only watches, with one exception: an orphaned copy (the master closed the symbol after the
+copy was bought, and that close's copy ended without selling: it found no position yet) is closed at
+once. A close still in the copy outbox is left to the dispatcher.
 When the heartbeat is older than MASTER_OFFLINE_SECONDS (or the master never beat), the guard
 enforces each copied position's own protective stop and the time exit (MAX_HOLD_HOURS) itself.
 It only ever sells, through the execution ledger like every order: followers never open positions
@@ -22,7 +23,7 @@ from bot.copy.followers import Follower
 from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.execution.locks import account_lock
 from bot.execution.positions import ONE, ZERO, exact, sale_quantity
-from bot.state.records import OrderPlan, PositionRecord
+from bot.state.records import CopyStatus, OrderPlan, PositionRecord
 from bot.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -127,10 +128,18 @@ class FollowerGuard:
         return report
 
     def _master_closed_since(self, position: PositionRecord) -> bool:
-        """Whether the master fully closed this symbol after the copy was bought (the close found nothing to copy)."""
+        """Whether the master fully closed this symbol after the copy was bought and that close's copy is over
+        without selling (it found nothing to sell). A close whose copy is still in the outbox is the
+        dispatcher's to carry out: the guard never races it."""
         closes = self.store.signals(self.broker_name, symbol=position.symbol, side=str(Side.SELL),
                                     since=position.opened_at)
-        return any(s.fraction_sold is not None and s.fraction_sold >= ONE for s in closes)
+        for close in closes:
+            if close.fraction_sold is None or close.fraction_sold < ONE:
+                continue
+            copy = self.store.get_copy(close.signal_id, self.follower.account_id)
+            if copy is None or (copy.status.is_final and copy.status is not CopyStatus.FILLED):
+                return True
+        return False
 
     def _exit(self, position: PositionRecord, reason: str, price: float) -> GuardAction:
         """Sell the whole copied position (what is really held of it), through the ledger."""

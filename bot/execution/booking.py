@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from bot.brokers.base import MarketInfo, OrderResult, OrderStatus
+from bot.brokers.base import MarketInfo, OrderResult, OrderStatus, Side
 from bot.config.settings import Settings
 from bot.execution.ids import account_label, copy_client_order_id, signal_id_for
 from bot.execution.positions import (
     ZERO,
-    Execution,
     Holding,
     average_price,
     buy,
@@ -114,22 +113,6 @@ def retry_delay(first_seconds: float, max_seconds: float, attempts: int) -> floa
     return min(max_seconds, first_seconds * 2.0 ** min(max(attempts - 1, 0), 60))
 
 
-def execution_of(result: OrderResult) -> Execution:
-    """The exact amounts of an answer, whether the adapter reports them as Decimal or (before issue 10) float."""
-    filled = exact(result.filled_base)
-    price = exact(result.avg_price)
-    quote = result.filled_quote
-    return Execution(
-        buy=str(result.side) == "buy",
-        filled_base=filled,
-        # An adapter that reports the executed value gives a Decimal; before that it was base x price in float.
-        filled_quote=quote if isinstance(quote, Decimal) else filled * price,
-        avg_price=price,
-        fee_quote=exact(result.fee_quote),
-        fee_base=exact(getattr(result, "fee_base", 0)),
-    )
-
-
 def book_order(
     store: StateStore,
     order: OrderRecord,
@@ -141,7 +124,7 @@ def book_order(
     followers: Sequence[str] = (),
 ) -> Booked:
     """Book one final answer (inside the caller's transaction); nothing when the order is booked already."""
-    execution = execution_of(result)
+    execution = result
     when = result.time or now
     final = replace(
         order, status=str(result.status), exchange_order_id=result.exchange_order_id or order.exchange_order_id,
@@ -157,7 +140,7 @@ def book_order(
             _copy_unfilled(store, final, result.status, now, rules)
         return booked
     position_before = store.get_position(final.broker, final.account_id, final.symbol)
-    if execution.buy:
+    if execution.side is Side.BUY:
         booked = _book_buy(store, final, execution, position_before, when, rules)
     else:
         booked = _book_sale(store, final, execution, position_before, when, market)
@@ -181,7 +164,7 @@ def never_placed(store: StateStore, order: OrderRecord, now: float, rules: Booki
 
 
 # ---- fills and positions ---------------------------------------------------------------------------
-def _fill(order: OrderRecord, execution: Execution, when: float, trade_id: str | None,
+def _fill(order: OrderRecord, execution: OrderResult, when: float, trade_id: str | None,
           realised: Decimal | None) -> FillRecord:
     return FillRecord(
         fill_id=f"order:{order.client_order_id}", broker=order.broker, account_id=order.account_id,
@@ -225,7 +208,7 @@ def copy_stop_price(
 
 
 def _book_buy(
-    store: StateStore, order: OrderRecord, execution: Execution, before: PositionRecord | None, when: float,
+    store: StateStore, order: OrderRecord, execution: OrderResult, before: PositionRecord | None, when: float,
     rules: BookingRules,
 ) -> Booked:
     price = float(execution.avg_price)
@@ -246,7 +229,7 @@ def _book_buy(
         position = replace(
             before, entry_price=entry, quantity=holding.quantity, cost_quote=holding.cost,
             initial_quantity=before.initial_quantity + received, stop_price=stop,
-            risk_per_unit=max(entry - stop, 0.0), source_signal_id=order.signal_id or before.source_signal_id,
+            risk_per_unit=max(entry - stop, 0.0), source_signal_id=before.source_signal_id or order.signal_id,
         )
     store.save_position(position)
     fill = _fill(order, execution, when, position.trade_id, None)
@@ -255,7 +238,7 @@ def _book_buy(
 
 
 def _book_sale(
-    store: StateStore, order: OrderRecord, execution: Execution, before: PositionRecord | None, when: float,
+    store: StateStore, order: OrderRecord, execution: OrderResult, before: PositionRecord | None, when: float,
     market: MarketInfo | None,
 ) -> Booked:
     if before is None:
@@ -282,7 +265,7 @@ def _book_sale(
     return Booked(order, fill=fill, position=position)
 
 
-def _after_exit_levels(before: PositionRecord, order: OrderRecord, execution: Execution) -> PositionRecord:
+def _after_exit_levels(before: PositionRecord, order: OrderRecord, execution: OrderResult) -> PositionRecord:
     """A strategy part exit moves the stop (break-even after the first target) as the strategy planned it."""
     plan = order.plan
     if order.purpose != EXIT or plan is None or plan.exit_reason is None:
@@ -331,7 +314,7 @@ def _close_trade(store: StateStore, position: PositionRecord, when: float) -> Tr
 
 # ---- signals and the copy outbox -------------------------------------------------------------------
 def _book_signal(
-    store: StateStore, booked: Booked, execution: Execution, before: PositionRecord | None, when: float,
+    store: StateStore, booked: Booked, execution: OrderResult, before: PositionRecord | None, when: float,
     followers: Sequence[str],
 ) -> Booked:
     """A master fill's signal and one planned copy per follower, in the booking's transaction."""
@@ -339,7 +322,7 @@ def _book_signal(
     plan = order.plan
     assert plan is not None
     signal_id = signal_id_for(order.broker, order.client_order_id)
-    if execution.buy:
+    if execution.side is Side.BUY:
         notional = -execution.quote_delta  # what the master spent, fee included: followers spend the same share
         fraction = None
         stop = booked.position.initial_stop if booked.position is not None and before is None else (
@@ -370,7 +353,7 @@ def _book_signal(
     return replace(booked, signal=stored, copies=len(followers))
 
 
-def _copy_fill_reason(order: OrderRecord, execution: Execution) -> str:
+def _copy_fill_reason(order: OrderRecord, execution: OrderResult) -> str:
     done = f"{order.side} {execution.filled_base} @ {execution.avg_price}"
     return f"{done}; {order.reason}" if order.reason else done
 

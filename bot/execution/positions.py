@@ -11,63 +11,33 @@ are kept by the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Protocol
 
-ZERO = Decimal(0)
+from bot.brokers.amounts import ZERO, floor_to, to_decimal
+
 ONE = Decimal(1)
 #: places kept for amounts this module divides (a share of a cost); sums of exchange amounts stay exact
 MONEY_PLACES = Decimal(1).scaleb(-12)
 
 
 def exact(value: object) -> Decimal:
-    """An amount as Decimal: a Decimal as it is, an int exactly, a float by its shortest repr (the exchange's text)."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise TypeError(f"not an amount: {value!r}")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        return Decimal(value)
-    raise TypeError(f"not an amount: {type(value).__name__} {value!r}")
+    """An amount as Decimal (the broker boundary's reading: a float by its shortest repr); None is refused."""
+    if value is None:
+        raise TypeError("not an amount: None")
+    return to_decimal(value, default=None)
 
 
-def floor_to(value: Decimal, decimals: int) -> Decimal:
-    """Cut down to the exchange's lot precision: never sell or spend more than decided."""
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
-
-
-@dataclass(frozen=True)
-class Execution:
-    """What one order did to the account, exactly (the ledger's reading of an OrderResult).
-
-    ``filled_base`` is gross; ``fee_base`` a fee taken out of the asset (Alpaca crypto buys);
-    ``filled_quote`` the executed value, fees excluded; ``fee_quote`` a fee charged in quote.
-    """
-
-    buy: bool
-    filled_base: Decimal = ZERO
-    filled_quote: Decimal = ZERO
-    avg_price: Decimal = ZERO
-    fee_quote: Decimal = ZERO
-    fee_base: Decimal = ZERO
+class Executed(Protocol):
+    """What one order did to the account's holdings (``OrderResult`` and ``FillRecord`` both say it):
+    ``base_delta`` the signed change of the base holding (net of a fee taken in the asset),
+    ``quote_delta`` the signed change of the quote holding (fees included)."""
 
     @property
-    def base_delta(self) -> Decimal:
-        """Signed change of the base holding (docs: INTERFACES base_delta)."""
-        return self.filled_base - self.fee_base if self.buy else -(self.filled_base + self.fee_base)
+    def base_delta(self) -> Decimal: ...
 
     @property
-    def quote_delta(self) -> Decimal:
-        """Signed change of the quote holding: a buy spends value plus fee, a sale earns value minus fee."""
-        return -(self.filled_quote + self.fee_quote) if self.buy else self.filled_quote - self.fee_quote
-
-    @property
-    def fees_in_quote(self) -> Decimal:
-        """Every fee of the order in quote (a base fee valued at the order's own price)."""
-        return self.fee_quote + self.fee_base * self.avg_price
+    def quote_delta(self) -> Decimal: ...
 
 
 @dataclass(frozen=True)
@@ -82,10 +52,10 @@ class Holding:
         return self.quantity <= 0
 
 
-def buy(holding: Holding, fill: Execution) -> Holding:
+def buy(holding: Holding, fill: Executed) -> Holding:
     """Open or average in: what the account received joins the holding at what it paid."""
-    if not fill.buy:
-        raise ValueError("buy() books a buy")
+    if fill.base_delta < 0 or fill.quote_delta > 0:
+        raise ValueError("buy() books a buy: base in, quote out")
     return Holding(holding.quantity + fill.base_delta, holding.cost - fill.quote_delta)
 
 
@@ -99,10 +69,10 @@ class Sale:
     cost_of_sold: Decimal
 
 
-def sell(holding: Holding, fill: Execution) -> Sale:
+def sell(holding: Holding, fill: Executed) -> Sale:
     """Reduce by what left the account, clamped to the booked holding; P&L by average cost."""
-    if fill.buy:
-        raise ValueError("sell() books a sale")
+    if fill.base_delta > 0:
+        raise ValueError("sell() books a sale: base out")
     leaving = -fill.base_delta
     sold = min(leaving, holding.quantity) if holding.quantity > 0 else ZERO
     if sold >= holding.quantity:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
+from bot.brokers.amounts import plain
 from bot.brokers.base import Broker
 from bot.config.accounts import AccountConfig
 from bot.execution.ledger import UNSETTLED, ExecutionLedger
@@ -66,7 +67,8 @@ def reconcile_account(
         if order.status in UNSETTLED:
             report.still_unknown.append(f"{what}: {order.status} ({order.reason})")
         elif order.filled_base > 0:
-            report.settled.append(f"{what}: {order.status} {order.filled_base} @ {order.avg_price}; booked")
+            filled = f"{plain(order.filled_base)} @ {plain(order.avg_price)}"
+            report.settled.append(f"{what}: {order.status} {filled}; booked")
         else:
             report.settled.append(f"{what}: {order.status} ({order.reason})")
     in_flight = {o.symbol for o in ledger.unsettled(b, a)}
@@ -101,13 +103,14 @@ def reconcile_account(
                     store.save_position(replace(position, quantity=held, cost_quote=cost))
                     outcome = "position reduced to the holding"
             report.position_mismatches.append(
-                f"{position.symbol}: store had {booked} {base}, exchange holds {held if held > 0 else 'none'}; "
+                f"{position.symbol}: store had {plain(booked)} {base}, exchange holds "
+                f"{plain(held) if held > 0 else 'none'}; "
                 f"{outcome}"
             )
         else:
             report.position_mismatches.append(
-                f"{position.symbol}: exchange holds {held} {base}, more than the stored {booked}; "
-                f"the extra {held - booked} is left alone"
+                f"{position.symbol}: exchange holds {plain(held)} {base}, more than the stored {plain(booked)}; "
+                f"the extra {plain(held - booked)} is left alone"
             )
     cash = {c.upper() for c in cash_assets}
     for asset, balance in snapshot.assets.items():
@@ -115,5 +118,5 @@ def reconcile_account(
         if asset in tracked or asset in cash or total <= 0:
             continue
         price = snapshot.prices_usd.get(asset, 0.0)
-        report.untracked_holdings.append(f"{total} {asset} (about {float(total) * price:.2f} USD)")
+        report.untracked_holdings.append(f"{plain(total)} {asset} (about {float(total) * price:.2f} USD)")
     return report

@@ -138,7 +138,8 @@ class StrategyAccount:
         prices = {s: (t.bid if t.bid > 0 else t.last) for s, t in tickers.items()}
         lasts = self.market_data.last_candles(symbols)
         decisions = plan_exits(
-            [to_position(records[s]) for s in symbols], lasts, self.clock.now(), self.settings.strategy, prices
+            [to_position(records[s]) for s in symbols], lasts, self.clock.now(), self.settings.strategy, prices,
+            fee_rates={s: self.broker.market(s).taker_fee for s in symbols},
         )
         for decision in decisions:
             record = records[decision.symbol]
@@ -190,7 +191,8 @@ class StrategyAccount:
         held = [p.symbol for p in self.positions()] + sorted(self._busy_symbols())
         plan = plan_entries(
             signals, held, max_positions=self.settings.general.max_concurrent_positions,
-            entry_blocking=self.settings.general.entry_blocking,
+            entry_blocking=self.settings.general.entry_blocking, strategy=self.settings.strategy,
+            fee_rates={sig.symbol: self.broker.market(sig.symbol).taker_fee for sig in signals},
         )
         for symbol, reason in plan.skipped:
             log.info("no entry on %s: %s", symbol, reason)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bot.brokers.base import Side
 from bot.copy.guard import FollowerGuard
-from bot.state.records import SignalRecord
+from bot.state.records import CopyStatus, SignalRecord
 from tests.copy.conftest import SYMBOL, Desk, master_trade, team
 
 
@@ -103,3 +103,25 @@ def test_a_partial_master_sale_does_not_orphan_the_copy(desk: Desk) -> None:
     desk.store.beat_master(desk.name)
     assert guard.run_once().actions == ()
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is not None
+
+
+def test_a_close_still_in_the_copy_outbox_is_left_to_the_dispatcher(desk: Desk) -> None:
+    """The guard never races the dispatcher: the master's close is copied by the outbox, not sold as an orphan."""
+    follower = desk.follower("alice", 2_500.0)
+    t = team(desk, [follower])
+    master_trade(t, Side.BUY, quote=1_000.0)
+    t.copy()
+    guard = FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock, ledger=t.ledger)
+    master_position = desk.store.get_position(desk.name, "master", SYMBOL)
+    assert master_position is not None
+    close = master_trade(t, Side.SELL, base=master_position.quantity)
+    row = desk.store.get_copy(close.signal_id, "alice")
+    assert row is not None and row.status is CopyStatus.PLANNED
+    desk.store.beat_master(desk.name)
+    assert guard.run_once().actions == ()  # the close's copy is still to be made: not an orphan
+    t.copy()
+    done = desk.store.get_copy(close.signal_id, "alice")
+    assert done is not None and done.status is CopyStatus.FILLED and desk.base_held("alice") == 0
+    sides = [o.side for o in desk.exchange.orders("alice")]
+    assert sides == ["buy", "sell"]  # one sale, the copy's
+    t.close()

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from bot.brokers.base import OrderResult, OrderStatus, Side
 from bot.copy.sizing import EntryCap, follower_entry_notional, follower_exit_quantity
-from bot.execution.booking import execution_of
 from bot.execution.ids import signal_id_for
 
 
@@ -57,9 +56,10 @@ def test_old_bot_base_quantity_read_as_usd_bug_is_absent() -> None:
     amounts (what the master spent, fee included), and sizing sees USD only."""
     fill = OrderResult(
         client_order_id="c1", symbol="DOGE-USD", side=Side.BUY, status=OrderStatus.FILLED,
-        exchange_order_id="O-1", filled_base=4_757.31, avg_price=0.08, fee_quote=0.99, time=1.0,
+        exchange_order_id="O-1", filled_base=Decimal("4757.31"), avg_price=Decimal("0.08"),
+        filled_quote=Decimal("380.5848"), fee_quote=Decimal("0.99"), time=1.0,
     )
-    spent = -execution_of(fill).quote_delta
+    spent = -fill.quote_delta
     assert spent == Decimal("4757.31") * Decimal("0.08") + Decimal("0.99")
     # Follower with 84.60 equity: 381.57 x 84.6 / 1000 = 32.28, capped at 10 % of 84.60 = 8.46 USD.
     size = follower_entry_notional(float(spent), 1_000.0, 84.60, 84.60, 1.0, 0.10)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.brokers.base import OrderResult, OrderStatus, Side
 from bot.execution.positions import (
-    Execution,
     Holding,
     buy,
     exact,
@@ -21,14 +21,18 @@ from bot.execution.positions import (
 )
 
 
-def bought(base: str, price: str, fee_quote: str = "0", fee_base: str = "0") -> Execution:
-    b, p = D(base), D(price)
-    return Execution(True, b, b * p, p, D(fee_quote), D(fee_base))
+def fill(side: Side, base: D, price: D, fee_quote: D = D(0), fee_base: D = D(0)) -> OrderResult:
+    """An exchange's answer with exact amounts, as the broker boundary reports it."""
+    return OrderResult("c", "ETH-USD", side, OrderStatus.FILLED, filled_base=base, avg_price=price,
+                       filled_quote=base * price, fee_quote=fee_quote, fee_base=fee_base)
 
 
-def sold(base: str, price: str, fee_quote: str = "0") -> Execution:
-    b, p = D(base), D(price)
-    return Execution(False, b, b * p, p, D(fee_quote))
+def bought(base: str, price: str, fee_quote: str = "0", fee_base: str = "0") -> OrderResult:
+    return fill(Side.BUY, D(base), D(price), D(fee_quote), D(fee_base))
+
+
+def sold(base: str, price: str, fee_quote: str = "0") -> OrderResult:
+    return fill(Side.SELL, D(base), D(price), D(fee_quote))
 
 
 def test_the_issue_example_a_full_close_sells_exactly_what_is_booked() -> None:
@@ -44,9 +48,9 @@ def test_the_issue_example_a_full_close_sells_exactly_what_is_booked() -> None:
 
 def test_a_fee_taken_in_the_asset_is_not_booked_as_held() -> None:
     """Alpaca crypto: 0.124979924 ETH bought, the fee comes out of the ETH, 0.124667474 is what is held."""
-    fill = bought("0.124979924", "4000", fee_base="0.00031245")
-    assert fill.base_delta == D("0.124667474")
-    holding = buy(Holding(), fill)
+    answer = bought("0.124979924", "4000", fee_base="0.00031245")
+    assert answer.base_delta == D("0.124667474")
+    holding = buy(Holding(), answer)
     assert holding.quantity == D("0.124667474")
     assert holding.cost == D("0.124979924") * D("4000")  # paid for the gross; holds the net
 
@@ -108,7 +112,7 @@ def test_fraction_sold_is_at_most_one_and_one_for_a_close() -> None:
 def test_exact_reads_floats_by_their_shortest_repr_and_refuses_non_amounts() -> None:
     assert exact(0.1) == D("0.1") and exact(3) == D(3) and exact("0.00062080") == D("0.00062080")
     assert exact(0.00124158 - 0.00062078) != D("0.0006208")  # why float never does the arithmetic
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         exact(True)
     with pytest.raises(TypeError):
         exact(None)
@@ -129,17 +133,17 @@ def test_money_is_conserved_and_nothing_goes_negative(steps: list[tuple[bool, D,
     realised = D(0)
     for is_buy, base, price, fee in steps:
         if is_buy:
-            fill = Execution(True, base, base * price, price, fee)
-            holding = buy(holding, fill)
-            quote_total += fill.quote_delta
+            answer = fill(Side.BUY, base, price, fee)
+            holding = buy(holding, answer)
+            quote_total += answer.quote_delta
             continue
         base = min(base, holding.quantity)
         if base <= 0:
             continue
-        fill = Execution(False, base, base * price, price, fee)
-        sale = sell(holding, fill)
+        answer = fill(Side.SELL, base, price, fee)
+        sale = sell(holding, answer)
         holding = sale.remaining
-        quote_total += fill.quote_delta
+        quote_total += answer.quote_delta
         realised += sale.realised_pnl
         assert holding.quantity >= 0 and holding.cost >= 0
         if holding.quantity == 0:
