@@ -127,7 +127,11 @@ class CopyDispatcher:
         """Drive every due outbox row one step; complete finished signals. The next due time, or None (idle)."""
         with self._round:
             rows = self.store.copies(broker=self.broker_name, statuses=OPEN)
+            # Signals whose last copy another thread finished (a follower's own settle pass) are completed too.
+            pending: dict[str, SignalRecord | None] = {
+                s.signal_id: s for s in self.store.pending_signals(self.broker_name)}
             if not rows:
+                self._complete(pending)
                 return None
             signals = {sid: self.store.get_signal(sid) for sid in {r.signal_id for r in rows}}
             queues: dict[str, list[CopyRecord]] = defaultdict(list)
@@ -136,7 +140,7 @@ class CopyDispatcher:
             futures = [self._executor().submit(self._follower_round, fid, queue, signals)
                        for fid, queue in queues.items()]
             dues = [due for future in futures for due in [future.result()] if due is not None]
-            self._complete(signals)
+            self._complete({**pending, **signals})
             return min(dues) if dues else None
 
     def _follower_round(

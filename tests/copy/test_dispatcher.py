@@ -341,3 +341,22 @@ def test_a_second_signal_of_one_master_order_is_never_made(desk: Desk) -> None:
     assert len(desk.store.signals()) == 1 and len(desk.store.copies()) == 1
     assert len(desk.store.fills(desk.name, "master")) == 1
     t.close()
+
+
+def test_a_signal_whose_last_copy_was_booked_by_another_thread_is_completed(desk: Desk) -> None:
+    """The follower's own pass can settle and book its copy order; the dispatcher still closes the signal."""
+    t = team(desk, _three(desk)[:1])
+    signal = master_trade(t, Side.BUY, quote=1_000.0)
+    row = desk.store.get_copy(signal.signal_id, "alice")
+    assert row is not None
+    # The dispatcher wrote the copy's intent and sent it; the answer was lost (the order is in flight).
+    intent = OrderIntent(desk.name, "alice", SYMBOL, Side.BUY, "copy_entry", row.client_order_id,
+                         quote_notional=Decimal("100.00"), signal_id=signal.signal_id)
+    order, _ = t.ledger._write_intent(intent, row)
+    t.followers[0].broker.place_order(intent.request())
+    t.ledger.settle(order, t.followers[0].broker)  # the follower's own thread settles and books it
+    assert desk.store.get_copy(signal.signal_id, "alice").status is CopyStatus.FILLED  # type: ignore[union-attr]
+    assert desk.store.get_signal(signal.signal_id).status is SignalStatus.PENDING  # type: ignore[union-attr]
+    assert t.copy() is None
+    assert desk.store.get_signal(signal.signal_id).status is SignalStatus.DONE  # type: ignore[union-attr]
+    t.close()
