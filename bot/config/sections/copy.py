@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class CopySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CopySettings(SettingsSection):
     master_offline_seconds: float = Field(
-        600.0, gt=0, description="seconds without a master heartbeat before followers guard themselves"
+        600.0, gt=0, le=604_800,
+        description="seconds without a master heartbeat before followers guard themselves (0-604800, a week)",
     )
     copy_max_parallel: int = Field(
         128, ge=1, le=1024, description="followers sent their orders at once (1-1024)"
@@ -19,4 +20,16 @@ class CopySettings(BaseModel):
         gt=0,
         lt=1,
         description="a fraction below the follower's entry, e.g. 0.05, for copies whose master sent no stop",
+    )
+    copy_max_delay_seconds: float = Field(
+        180.0, gt=0, le=86_400,
+        description="seconds after the master's fill within which an entry copy may still be placed, 0-86400 "
+        "(exits: always)",
+    )
+    copy_retry_seconds: float = Field(
+        2.0, gt=0, le=3_600,
+        description="seconds before a copy that hit a transient error is tried again, doubling each time (0-3600)",
+    )
+    copy_retry_max_seconds: float = Field(
+        60.0, gt=0, le=3_600, description="the longest wait between two tries of a copy, in seconds (0-3600)"
     )
