@@ -33,6 +33,7 @@ from bot.copy.followers import Follower, is_follower_of, position_lock
 from bot.copy.signal import TradeSignal
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity, is_full_close
 from bot.logsetup import account_context
+from bot.lots import decimal_amount
 from bot.state.records import (
     CopyEventRecord,
     CopyStatus,
@@ -393,7 +394,7 @@ class CopyEngine:
             )
             if size.notional <= 0:
                 return CopyStatus.SKIPPED, f"nothing to copy with: {size.reason}", None, 0.0
-            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=Decimal(str(size.notional)))
+            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=decimal_amount(size.notional))
             try:
                 prepared = broker.prepare_order(request, record.fill_price)
             except OrderRejected as rejected:
@@ -412,7 +413,7 @@ class CopyEngine:
             # Sell what is really there (fees or a manual sale may have reduced it); never more.
             quantity = available
         try:
-            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=Decimal(str(quantity)))
+            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=decimal_amount(quantity))
             prepared = broker.prepare_order(request, record.fill_price)
         except OrderRejected as rejected:
             return CopyStatus.SKIPPED, f"under the exchange minimum: {rejected}", quantity, None
@@ -568,4 +569,4 @@ def copy_stop_price(
 
 def _exact(amount: float | None) -> Decimal | None:
     """A stored float amount as the broker boundary's Decimal (exact for any value read from an exchange)."""
-    return None if amount is None else Decimal(str(amount))
+    return None if amount is None else decimal_amount(amount)

@@ -14,7 +14,6 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 
 from bot.brokers.base import (
     BalanceSnapshot,
@@ -30,6 +29,7 @@ from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.signal import TradeSignal
+from bot.lots import decimal_amount
 from bot.state.positions import to_position, to_record
 from bot.state.records import FillRecord, OrderRecord, PositionRecord
 from bot.state.store import StateStore
@@ -180,7 +180,7 @@ class StrategyAccount:
             return True
         if not self.pacer.wait_turn():
             return False
-        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=Decimal(str(quantity)))
+        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=decimal_amount(quantity))
         pending = PendingOrder(
             OrderResult(request.client_order_id, request.symbol, Side.SELL, OrderStatus.IN_FLIGHT),
             EXIT, snapshot.equity, position_quantity=position.quantity, decision=decision,
@@ -222,7 +222,7 @@ class StrategyAccount:
                 return
             notional = math.floor(size.notional * 100) / 100  # whole cents, never above the sized amount
             request = OrderRequest(signal.symbol, Side.BUY, new_client_order_id(),
-                                   quote_notional=Decimal(str(notional)))
+                                   quote_notional=decimal_amount(notional))
             pending = PendingOrder(
                 OrderResult(request.client_order_id, request.symbol, Side.BUY, OrderStatus.IN_FLIGHT),
                 ENTRY, snapshot.equity, stop_distance=signal.price - signal.stop_price,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class SimulatorSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class SimulatorSettings(SettingsSection):
     sim_taker_fee: float = Field(0.0026, ge=0, lt=0.1, description="a fraction, e.g. 0.0026 for 0.26 %")
     sim_maker_fee: float = Field(0.0016, ge=0, lt=0.1, description="a fraction, e.g. 0.0016 for 0.16 %")
     sim_half_spread: float = Field(
@@ -37,7 +37,7 @@ class SimulatorSettings(BaseModel):
         description="real seconds after which an accepted order fills even while the simulated clock stands still",
     )
     sim_alpaca_partial_fill_above_usd: float = Field(
-        25_000.0, gt=0,
+        25_000.0, gt=0, le=1e9,
         description="USD: larger Alpaca market orders fill in two parts (partially_filled in between), above 0",
     )
     sim_public_port: int = Field(

@@ -294,7 +294,7 @@ class CoinbaseFace(Face):
             "volume_24h": _num(ticker.volume_24h, market.base_decimals),
             "volume_percentage_change_24h": "0",
             "base_increment": _increment(market.base_decimals),
-            "quote_increment": _increment(market.price_decimals),
+            "quote_increment": "0.01",  # USD amounts in cents, as Coinbase lists its USD pairs (prices keep their tick)
             "quote_min_size": _num(market.min_notional),
             "quote_max_size": "50000000",
             "base_min_size": _num(market.min_base_qty),
