@@ -98,6 +98,7 @@ class SimOrder:
     reason: str = ""  # why an accepted order was canceled by the exchange
     lot_decimals: int | None = None  # the venue's quantity precision when it differs from the market's (Alpaca)
     fills: int = 0  # executions so far
+    time_in_force: str = ""  # as the client sent it, where the venue shows it back (Alpaca)
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,7 @@ class SimExchange:
         fees: FeeModel | None = None,
         timing: FillTiming | None = None,
         lot_decimals: int | None = None,
+        time_in_force: str = "",
     ) -> SimOrder:
         """Place and (for market orders without `timing`) fill one order, or raise SimOrderError.
 
@@ -449,6 +451,7 @@ class SimExchange:
                 quote_notional=quote_notional, limit_price=limit_price, filled_base=0.0, avg_price=0.0, cost=0.0,
                 fee=0.0, created_at=self.clock.now(), closed_at=None, fee_rate=taker, fee_in=fees.charged_in,
                 fee_base_decimals=fees.base_decimals, fee_quote_decimals=fees.quote_decimals, lot_decimals=lot_decimals,
+                time_in_force=time_in_force,
             )
             fill_price = self._taker_price(market, side, qty, mid)
             limit = limit_price or 0.0
