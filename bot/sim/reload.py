@@ -34,7 +34,8 @@ def price_source(market: MarketParams) -> PriceSource:
     """The price source `market` describes."""
     data_dir = Path(market.data_dir) if market.data_dir else None
     return make_price_source(
-        data_dir, market.seed, market.markets, market.start_time, stocks=tuple(spec_for(s) for s in market.stocks)
+        data_dir, market.seed, market.markets, market.start_time, stocks=tuple(spec_for(s) for s in market.stocks),
+        bar_seconds=market.bar_seconds,
     )
 
 

@@ -336,3 +336,8 @@ def test_a_bad_fault_spec_is_one_clear_line(spec: str, expected: str, capsys: py
     assert sim_main(["--faults", spec]) == 2
     error = capsys.readouterr().err.strip()
     assert expected in error and error.startswith("--faults") and "\n" not in error
+
+
+def test_a_bad_bar_length_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sim_main(["--bar-seconds", "2"]) == 2
+    assert capsys.readouterr().err.strip() == "--bar-seconds 2: expected a candle length of 5 seconds or more"
