@@ -129,7 +129,7 @@ class ExecutionLedger:
         """
         purpose = intent.purpose
         with account_lock(intent.broker, intent.account_id):
-            order, send = self._write_intent(intent, copy)
+            order, send = self.write_intent(intent, copy)
             if not send:
                 return order  # an order with this id exists: it is settled or booked, never sent twice
             crash_point("intent_written", purpose)
@@ -147,9 +147,9 @@ class ExecutionLedger:
             crash_point("order_answered", purpose)
             return self._apply(order, result, broker)
 
-    def _write_intent(self, intent: OrderIntent, copy: CopyRecord | None) -> tuple[OrderRecord, bool]:
-        """(order row, whether to send it): an id already sent is sent again only after a conclusive
-        "never placed" (a copy retried under its one client order id)."""
+    def write_intent(self, intent: OrderIntent, copy: CopyRecord | None = None) -> tuple[OrderRecord, bool]:
+        """Step 1 alone (``submit`` runs steps 1-4): (order row, whether to send it). An id already used is
+        written again only after a conclusive "never placed" (a copy retried under its one client order id)."""
         now = self.clock.now()
         order = OrderRecord(
             client_order_id=intent.client_order_id, broker=intent.broker, account_id=intent.account_id,

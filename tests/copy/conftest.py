@@ -137,9 +137,10 @@ class Desk:
         return self.store
 
     def base_held(self, account_id: str, asset: str = "BTC") -> Decimal:
-        """What the exchange holds, as the exact decimal its balance answer gives."""
+        """What the exchange holds, as the decimal its balance answer gives: the simulator keeps floats, so its
+        figure is read to 1e-10 (finer than any venue's lot, coarser than float noise)."""
         balance = self.exchange.balances(account_id).get(asset)
-        return Decimal(repr(balance.total)) if balance else Decimal(0)
+        return Decimal(repr(balance.total)).quantize(Decimal("1e-10")).normalize() if balance else Decimal(0)
 
 
 @pytest.fixture(params=sorted(VENUES))

@@ -191,7 +191,7 @@ def test_exactly_once_across_a_kill_between_the_copies(desk: Desk) -> None:
         quote = Decimal("100.00")
         intent = OrderIntent(desk.name, follower.account_id, SYMBOL, Side.BUY, "copy_entry", row.client_order_id,
                              quote_notional=quote, signal_id=signal.signal_id)
-        t.ledger._write_intent(intent, row)
+        t.ledger.write_intent(intent, row)
     row_f2 = desk.store.get_copy(signal.signal_id, "f2")
     assert row_f2 is not None and row_f2.status is CopyStatus.SENT
     followers[2].broker.place_order(OrderRequest(SYMBOL, Side.BUY, row_f2.client_order_id,
@@ -352,7 +352,7 @@ def test_a_signal_whose_last_copy_was_booked_by_another_thread_is_completed(desk
     # The dispatcher wrote the copy's intent and sent it; the answer was lost (the order is in flight).
     intent = OrderIntent(desk.name, "alice", SYMBOL, Side.BUY, "copy_entry", row.client_order_id,
                          quote_notional=Decimal("100.00"), signal_id=signal.signal_id)
-    order, _ = t.ledger._write_intent(intent, row)
+    order, _ = t.ledger.write_intent(intent, row)
     t.followers[0].broker.place_order(intent.request())
     t.ledger.settle(order, t.followers[0].broker)  # the follower's own thread settles and books it
     assert desk.store.get_copy(signal.signal_id, "alice").status is CopyStatus.FILLED  # type: ignore[union-attr]
