@@ -246,8 +246,10 @@ class ExecutionLedger:
             next_check_at=self.clock.now() + delay,
         )
         if order.checks == 0:
-            log.warning("order %s %s %s not settled yet (%s); looked up again in %.0f s", order.client_order_id[:8],
-                        order.side, order.symbol, reason, delay)
+            # Accepted and working (Alpaca fills a market order a moment later) is normal; an unknown outcome is not.
+            level = logging.INFO if updated.status == str(OrderStatus.OPEN) else logging.WARNING
+            log.log(level, "order %s %s %s not final yet (%s); looked up again in %.0f s", order.client_order_id[:8],
+                    order.side, order.symbol, reason, delay)
         updated = replace(updated, updated_at=self.clock.now())
         self.store.settle_order(updated, UNSETTLED)
         return updated
