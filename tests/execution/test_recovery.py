@@ -58,6 +58,7 @@ def _killed_after_the_answer(t: Team, intent: OrderIntent, broker: Broker) -> No
     order, send = t.ledger.write_intent(intent)
     assert send and order.status == "in_flight"
     broker.place_order(intent.request())
+    t.desk.clock.advance(5)  # a restart takes seconds: an order Alpaca accepted has filled meanwhile
     t.close()
     t.desk.store.close()
 
@@ -133,7 +134,7 @@ def test_failure_3_a_copy_exit_killed_after_its_answer_is_booked_once_never_twic
     again (store ~1e-08, exchange 0.0063); the master's later full exit then copied nothing."""
     t = team(desk, [desk.follower("alice", 2_500.0)])
     master_trade(t, Side.BUY, quote=2_000.0)
-    t.copy()
+    t.copy_until_done()
     master_position = desk.store.get_position(desk.name, "master", SYMBOL)
     assert master_position is not None
     half = master_trade(t, Side.SELL, base=(master_position.quantity / 2).quantize(Decimal("0.00000001"), "ROUND_DOWN"))
@@ -146,6 +147,7 @@ def test_failure_3_a_copy_exit_killed_after_its_answer_is_booked_once_never_twic
                          signal_id=half.signal_id)
     t.ledger.write_intent(intent, row)
     t.followers[0].broker.place_order(intent.request())
+    desk.clock.advance(5)  # a restart takes seconds: an order Alpaca accepted has filled meanwhile
     t.close()
     desk.store.close()
 
@@ -174,7 +176,7 @@ def test_failure_4_a_half_exit_killed_after_its_answer_stays_a_half_exit(desk: D
     """Issue 10, failure 4: after a restart the master's half exit was read as a full close (fraction_sold 1.0)."""
     t = team(desk, [desk.follower("alice", 2_500.0)])
     master_trade(t, Side.BUY, quote=2_000.0)
-    t.copy()
+    t.copy_until_done()
     held_alice = desk.base_held("alice")
     position = desk.store.get_position(desk.name, "master", SYMBOL)
     assert position is not None
