@@ -11,8 +11,9 @@ Order of writes for one order, each a committed transaction, with the named cras
 1. **Intent**: the ``orders`` row with status ``in_flight``, the client order id, side, size and
    the plan booking will need (``OrderPlan``: the equity before, whether it emits a signal, the
    planned stop distance and targets of an entry; the exit's reason, sell fraction, the position
-   quantity it was decided on and the levels to keep; for a copy, the signal it serves). A copy's
-   outbox row turns ``sent`` with its size in the same transaction.            -> ``intent_written``
+   quantity it was decided on and the levels to keep; for a copy, the signal it serves and the
+   master's stop). A copy's outbox row turns ``sent`` with its size in the same transaction.
+                                                  -> ``intent_written`` (a copy: then ``copy_planned``)
 2. **Send** through ``Broker.place_order`` (it looks the order up by client order id before it
    ever resends). Nothing is written between the answer and step 3 or 4.        -> ``order_answered``
 3. **Settle** while the answer is not final (``in_flight``, ``open``, ``partially_filled``): the
@@ -29,8 +30,9 @@ Order of writes for one order, each a committed transaction, with the named cras
 Recovery after a kill at each point (start-up runs ``settle_unsettled`` for every account before
 its thread starts, then the passes go on settling; nothing is sent again before a look-up):
 
-- ``intent_written``: the order may or may not have reached the exchange. It is looked up by its
-  client order id: found -> settled and booked like any answer; conclusively unknown once
+- ``intent_written`` / ``copy_planned`` (the same commit): the order may or may not have reached
+  the exchange. It is looked up by its client order id: found -> settled and booked like any
+  answer; conclusively unknown once
   ``UNKNOWN_ORDER_GRACE_SECONDS`` have passed since the intent -> never placed: ``rejected`` (a
   copy goes back to ``planned`` and is sent again under the same client order id; a stale entry
   copy is skipped). Until then it stays in flight.
@@ -39,6 +41,9 @@ its thread starts, then the passes go on settling; nothing is sent again before 
   recorded position quantity) and an entry keeps its planned stop (failures 4 and 5).
 - ``fill_booked``: everything of the order is written, including the master's signal and its
   outbox rows, which the copy dispatcher drives to a final state; nothing to do for the order.
+- ``copy_finished`` (bot/copy/dispatcher.py): one follower's copy reached its final state (its
+  order booked, or skipped/failed with the reason); the signal's other copies go on after a restart
+  from their own rows, and the signal is completed once all are final.
 
 A booked fill is never re-applied: booking checks, inside its transaction, that the order is not
 final yet. Reconciliation (``bot.execution.reconcile``) therefore settles and books every
@@ -133,6 +138,8 @@ class ExecutionLedger:
             if not send:
                 return order  # an order with this id exists: it is settled or booked, never sent twice
             crash_point("intent_written", purpose)
+            if copy is not None:
+                crash_point("copy_planned", purpose)
             try:
                 result = broker.place_order(intent.request())
             except (AuthenticationError, MarketNotFound) as error:

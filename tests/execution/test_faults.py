@@ -10,60 +10,20 @@ UNREACHABLE (the probe asks again).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from bot.accounts.probe import ProbeOutcome, connect_and_probe
-from bot.brokers.base import BalanceSnapshot, Side, new_client_order_id
-from bot.brokers.errors import ExchangeUnavailable, TransientError
+from bot.brokers.base import BalanceSnapshot, Side
+from bot.brokers.errors import ExchangeUnavailable
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Credentials, Role
 from bot.config.settings import Settings, load_settings
-from bot.execution.ids import signal_id_for
-from bot.execution.ledger import OrderIntent
-from bot.state.records import CopyStatus, OrderPlan, SignalRecord, SignalStatus
-from tests.copy.conftest import SYMBOL, Desk, Team, team
+from bot.state.records import CopyStatus, SignalStatus
+from tests.copy.conftest import SYMBOL, Desk, master_trade, team
 from tests.trading.stand_in_exchange import StandInExchange
-
-T = TypeVar("T")
-
-
-def _until_answered(call: Callable[[], T], attempts: int = 50) -> T:
-    """The test's own calls (not the bot's) asked again until the faulty exchange answers."""
-    for _ in range(attempts - 1):
-        try:
-            return call()
-        except TransientError:
-            continue
-    return call()
-
-
-def _master_order(t: Team, side: Side, **amounts: Decimal) -> SignalRecord:
-    """A master order through the ledger on the faulty exchange, settled during the run like the master's passes."""
-    desk = t.desk
-    position = desk.store.get_position(desk.name, "master", SYMBOL)
-    plan = OrderPlan(
-        equity_before=_until_answered(t.master.balances).equity, emits_signal=True,
-        stop_distance=desk.exchange.price(SYMBOL) * 0.02 if side is Side.BUY else None,
-        exit_reason="test" if side is Side.SELL else None,
-        position_quantity=position.quantity if position is not None and side is Side.SELL else None,
-    )
-    intent = OrderIntent(desk.name, "master", SYMBOL, side, "entry" if side is Side.BUY else "exit",
-                         new_client_order_id(), plan=plan, **amounts)
-    order = t.ledger.submit(intent, t.master)
-    for _ in range(50):
-        if order.status not in ("in_flight", "open", "partially_filled"):
-            break
-        desk.clock.advance(t.settings.exchanges.order_settle_max_seconds)
-        order = t.ledger.settle(order, t.master)
-    assert order.status == "filled", order
-    signal = desk.store.get_signal(signal_id_for(desk.name, order.client_order_id))
-    assert signal is not None
-    return signal
 
 
 def test_failure_6_lost_answers_and_5xx_everywhere_every_copy_filled_or_skipped_none_twice(desk: Desk) -> None:
@@ -71,16 +31,16 @@ def test_failure_6_lost_answers_and_5xx_everywhere_every_copy_filled_or_skipped_
     t = team(desk, followers)
     desk.exchange.faults.reseed(6)
     desk.exchange.faults.set(face=desk.face, drop_after_execute_rate=0.10, http_5xx_rate=0.05)
-    signals = [_master_order(t, Side.BUY, quote_notional=Decimal("1000.00"))]
+    signals = [master_trade(t, Side.BUY, quote=1_000.0)]
     t.copy_until_done(rounds=60)
     for _ in range(2):  # half, then the rest: a half exit stays a half exit, a close sells everything
         held = desk.store.get_position(desk.name, "master", SYMBOL)
         assert held is not None
         half = (held.quantity / 2).quantize(Decimal("1e-8"), "ROUND_DOWN")
         part = held.quantity if signals[-1].side == "sell" else half
-        signals.append(_master_order(t, Side.SELL, base_qty=part))
+        signals.append(master_trade(t, Side.SELL, base=part))
         t.copy_until_done(rounds=60)
-    signals.append(_master_order(t, Side.BUY, quote_notional=Decimal("800.00")))
+    signals.append(master_trade(t, Side.BUY, quote=800.0))
     t.copy_until_done(rounds=60)
     counts = desk.exchange.faults.counts
     desk.exchange.faults.clear()
