@@ -24,14 +24,16 @@ from scripts.benchmarks._crash_harness import CrashLab, describe
 ORDER_PURPOSES = ("entry", "copy_entry", "exit", "copy_exit")
 #: the purposes a point is passed with; a point not named here gets every order purpose
 PURPOSES_FULL: dict[str, tuple[str, ...]] = {
+    "copy_planned": ("copy_entry", "copy_exit"),
     "copy_finished": ("copy_entry", "copy_exit"),
 }
 #: the purposes CI runs per point: together they cover failures 1-5 of issue 10
 PURPOSES_SHORT: dict[str, tuple[str, ...]] = {
-    "intent_written": ("entry", "copy_exit"),  # a copy's intent is written with its outbox row turned sent
-    "order_answered": ("exit",),  # failure 4: a half exit read back as a full close
+    "intent_written": ("entry", "exit"),  # the entry intent is never placed: the exit life makes the trades
+    "order_answered": ("entry", "exit"),  # failures 1 and 5 (the entry's fill and stop), 4 (a half exit stays half)
     "settle_answered": ("copy_entry",),
-    "fill_booked": ("entry",),  # failures 1, 2 and 5: the booking and the signal in one transaction
+    "fill_booked": ("entry",),  # failure 2: the booking and the signal in one transaction
+    "copy_planned": ("copy_exit",),
     "copy_finished": ("copy_exit",),  # failure 3: positions reduced twice after a kill during exit copies
 }
 #: points reached only when an order's answer is not final: every QueryOrders after an AddOrder answers 5xx, so
