@@ -23,6 +23,9 @@ SEED = 7
 
 # Test pacing: one pass per 5-minute candle keeps the HTTP count (and the run time) small.
 BASE_ENV = {
+    # Fills follow the stepped simulated clock only: a real-time cap would fill an accepted order at a moment that
+    # depends on how loaded the machine is, and the store and the exchange would be compared mid-settlement.
+    "SIM_FILL_WALL_CAP_SECONDS": "3600",
     "ORDER_LOOKUP_DELAY_SECONDS": "0",
     "SIM_MARKETS": "12",
     "STRATEGY_CYCLE_SECONDS": "300",
