@@ -23,6 +23,7 @@ SEED = 7
 # Test pacing: one pass per 5-minute candle keeps the HTTP count (and the run time) small.
 BASE_ENV = {
     "ORDER_LOOKUP_DELAY_SECONDS": "0",
+    "PAPER_CANDLE_MINUTES": "5",
     "SIM_MARKETS": "12",
     "STRATEGY_CYCLE_SECONDS": "300",
     "MONITOR_SECONDS": "300",
