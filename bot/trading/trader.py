@@ -37,6 +37,7 @@ from bot.brokers.errors import AuthenticationError, BrokerError
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
 from bot.config.settings import Settings
+from bot.console.tables import is_terminal
 from bot.copy.engine import CopyEngine
 from bot.copy.followers import Follower, is_follower_of
 from bot.copy.guard import FollowerGuard
@@ -442,7 +443,7 @@ class Trader:
         return result
 
     def print_summary(self) -> None:
-        self._say(render_summary(self.summaries()))
+        self._say(render_summary(self.summaries(), terminal=is_terminal(self.out)))
 
     # ---- state table -------------------------------------------------------------------------------
     def _save_state(self, slot: AccountSlot, open_positions: int | None = None) -> None:
@@ -459,7 +460,8 @@ class Trader:
         )
 
     def _print_table(self, title: str) -> None:
-        self._say(render_table(title, [(s.account, s.status, s.snapshot) for s in self.slots]))
+        self._say(render_table(title, [(s.account, s.status, s.snapshot) for s in self.slots],
+                               terminal=is_terminal(self.out)))
 
     def _say(self, text: str) -> None:
         print(text, file=self.out, flush=True)

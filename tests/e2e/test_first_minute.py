@@ -1,5 +1,6 @@
 """`python bot.py` as a newcomer types it, with its real defaults (no chosen seed, the wall clock, 600x): the
-master's first trade within 30 seconds and both copies within a second of it (issue 13)."""
+master's first trade within 30 seconds, both copies within a second of it, and a status line within 15 seconds
+of the start-up table (issue 13)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FIRST_TRADE_SECONDS = 30.0
 COPY_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
 
 
 def test_the_default_demo_trades_within_30_seconds_and_its_copies_follow_within_a_second(tmp_path: Path) -> None:
@@ -22,14 +24,14 @@ def test_the_default_demo_trades_within_30_seconds_and_its_copies_follow_within_
            if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_", "SIM_", "PAPER_", "LIVE_TRADING"))}
     env["NIJA_HOME"] = str(tmp_path)  # a fresh folder stands in for a clean clone's (no .env, no state)
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, str(REPO / "bot.py"), "--duration", "60"], cwd=tmp_path, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, str(REPO / "bot.py"), "--duration", "60"], cwd=tmp_path,
+                               env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen: dict[str, float] = {}
     log = b""
     try:
-        assert process.stderr is not None
-        fd = process.stderr.fileno()
-        deadline = started + FIRST_TRADE_SECONDS + COPY_SECONDS + 5
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        deadline = started + FIRST_TRADE_SECONDS + HEARTBEAT_SECONDS + 5
         entry = None
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0.0))
@@ -42,15 +44,19 @@ def test_the_default_demo_trades_within_30_seconds_and_its_copies_follow_within_
             if entry is None and (match := re.search(r"ENTRY FILLED (\S+):", text)):
                 entry = match.group(1)
                 seen["master"] = now
+            if "table" not in seen and "accounts at start-up" in text:
+                seen["table"] = now
+            if "heartbeat" not in seen and re.search(r"^\[kraken\] scanned ", text, re.M):
+                seen["heartbeat"] = now
             if entry is not None:
                 for follower in ("demo_user_1", "demo_user_2"):
                     if follower not in seen and re.search(rf"copy -> kraken:{follower} BUY {re.escape(entry)}: filled",
                                                           text):
                         seen[follower] = now
-                if len(seen) == 3:
+                if len(seen) == 5:
                     break
         process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
@@ -60,4 +66,5 @@ def test_the_default_demo_trades_within_30_seconds_and_its_copies_follow_within_
     for follower in ("demo_user_1", "demo_user_2"):
         assert follower in seen, f"{follower} did not copy {entry}:\n{text[-3000:]}"
         assert seen[follower] - seen["master"] <= COPY_SECONDS
+    assert "heartbeat" in seen and seen["heartbeat"] - seen["table"] <= HEARTBEAT_SECONDS, text[-3000:]
     assert process.returncode == 0, rest.decode(errors="replace")[-2000:]
