@@ -28,6 +28,7 @@ from bot.copy.followers import Follower
 from bot.execution.ids import signal_id_for
 from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.sim.exchange import SimExchange
+from bot.sim.faces.base import decimal_text
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
 from bot.state.records import CopyRecord, OrderPlan, SignalRecord
@@ -137,9 +138,9 @@ class Desk:
         return self.store
 
     def base_held(self, account_id: str, asset: str = "BTC") -> Decimal:
-        """What the exchange holds, as the exact decimal its balance answer gives."""
+        """What the exchange holds, as the decimal its balance answers give (12 places: below any venue's lot)."""
         balance = self.exchange.balances(account_id).get(asset)
-        return Decimal(repr(balance.total)) if balance else Decimal(0)
+        return Decimal(decimal_text(balance.total, 12)) if balance else Decimal(0)
 
 
 @pytest.fixture(params=sorted(VENUES))

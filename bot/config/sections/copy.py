@@ -23,13 +23,13 @@ class CopySettings(SettingsSection):
     )
     copy_max_delay_seconds: float = Field(
         180.0, gt=0, le=86_400,
-        description="seconds after the master's fill within which an entry copy may still be placed (exits: always; "
-        "0-86400)",
+        description="seconds after the master's fill within which an entry copy may still be placed, 0-86400 "
+        "(exits: always)",
     )
     copy_retry_seconds: float = Field(
         2.0, gt=0, le=3_600,
-        description="seconds before a copy that hit a transient error is tried again (doubles each time; 0-3600)",
+        description="seconds before a copy that hit a transient error is tried again, doubling each time (0-3600)",
     )
     copy_retry_max_seconds: float = Field(
-        60.0, gt=0, le=86_400, description="the longest wait between two tries of a copy, in seconds (0-86400)"
+        60.0, gt=0, le=3_600, description="the longest wait between two tries of a copy, in seconds (0-3600)"
     )
