@@ -1,7 +1,9 @@
 """`python bot.py [run]` and `python bot.py status`: the trader's two commands.
 
-run: live trading only with credentials AND LIVE_TRADING=true; anything else is paper mode on the
-built-in simulator (live keys are then never used, so no order can reach a real exchange).
+run: live trading only with credentials AND LIVE_TRADING=true (docs/rules.md §1). With the switch, a credential
+that is set but unusable stops the start (one line per variable, exit 2); without it, or with the switch and no
+credential at all, it is paper mode on the built-in simulator, said loudly (live keys are then never used, so no
+order can reach a real exchange).
 status: every account's state, reason, fix, balance, positions and health, read from the store.
 """
 
@@ -91,9 +93,9 @@ def source_lines(settings: Settings, live: bool) -> list[str]:
     user_files = sorted(p.name for p in users_dir.glob("*.json")) if users_dir.is_dir() else []
     lines = [
         f"settings: {env_file}" if env_file.is_file() else f"settings: no {env_file}; defaults and the environment",
-        f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}"
-        f"{': ' + ', '.join(user_files) if user_files else ''})" if users_dir.is_dir()
-        else f"user accounts: no folder {users_dir}",
+        (f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}: "
+         f"{', '.join(user_files)})" if user_files else f"user accounts: none in {users_dir} (no *.json files)")
+        if users_dir.is_dir() else f"user accounts: no folder {users_dir}",
         f"state: {store_path(settings) if live else paper_state_dir(settings)}",
     ]
     if settings.general.log_file is not None:
@@ -162,7 +164,7 @@ def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) 
     if session.resumed:
         ignored = [flag for flag, value in (("--seed", args.seed), ("--data", args.data)) if value is not None]
         lines.append(f"Resuming paper results from {sim_file} (clock where it stopped); `python bot.py run --fresh` "
-                     "starts over." + (f" ({', '.join(ignored)} only take effect with --fresh.)" if ignored else ""))
+                     "starts over." + (f" ({', '.join(ignored)}: used by a fresh start only.)" if ignored else ""))
     if market.data_dir:
         lines.append(f"Prices: a replay of the candle files in {market.data_dir}.")
     else:

@@ -41,7 +41,7 @@ def test_a_restart_carries_on_and_fresh_starts_over(tmp_path: Path) -> None:
 
     second = run_paper(tmp_path, "--duration", "2", "--seed", "99")
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "Resuming paper results from" in second.stdout and "--seed only take effect with --fresh" in second.stdout
+    assert "Resuming paper results from" in second.stdout and "(--seed: used by a fresh start only.)" in second.stdout
     assert "reconcile: store and exchange agree" in second.stdout
     master_row = next(line for line in second.stdout.splitlines() if line.startswith("| kraken:master ") and
                       "TRADING" in line and line.count("|") > 8)
