@@ -157,6 +157,15 @@ def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRe
         session.close()
 
 
+def fresh_paper_store(session_settings: Settings) -> Path:
+    """The paper store's path from a PaperSession's settings (whose state dir is the paper one). Kept for code
+    written before paper results survived a restart: it no longer empties anything (start_paper(fresh=True),
+    `run --fresh`, does that); new code calls bot.trading.paper.paper_store_path with the original settings."""
+    directory = Path(session_settings.general.state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / DEFAULT_FILE_NAME
+
+
 def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
     """Where the paper exchange comes from: resumed (and what was ignored) or new, replay or demo market."""
     market = session.market

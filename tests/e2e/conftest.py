@@ -71,7 +71,7 @@ def start_run(tmp_path: Path, brokers: Sequence[str] = ("kraken",), **env: str) 
     settings = load_settings({**BASE_ENV, "NIJA_STATE_DIR": str(tmp_path / "state"), **env}, env_file=None)
     clock = ManualClock(START)
     session = start_paper(settings, brokers, seed=SEED, clock=clock)
-    store = StateStore(paper_store_path(session.settings), clock=clock)
+    store = StateStore(paper_store_path(settings), clock=clock)
     out = io.StringIO()
     trader = Trader(session.settings, session.registry, clock, store, broker_factory=make_broker, paper=True,
                     out=out, seed=SEED)
