@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_no_order_is_sent_once_stopping_and_it_is_left_for_the_next_start(kraken
     broker.markets()
     stop = _stop(broker)
     stop.set()
-    result = broker.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=50.0))
+    result = broker.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("50")))
     assert result.status is OrderStatus.IN_FLIGHT and "not sent" in result.reason
     assert kraken.exchange.orders("acct") == []
     with pytest.raises(StopRequested):
@@ -91,7 +92,7 @@ def test_the_look_up_delay_after_a_lost_order_ends_at_the_stop(kraken: ContractE
     stop = _stop(broker)
     results = []
     placing = threading.Thread(target=lambda: results.append(broker.place_order(
-        OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=50.0))))
+        OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("50")))))
     placing.start()
     assert looked_up.wait(5)  # the first look-up failed: the adapter now waits 60 s (of the test's clock)
     stopped = time.monotonic()

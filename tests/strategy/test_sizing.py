@@ -1,4 +1,4 @@
-"""Sizing: 1 % risk to the stop, clamped to 2-10 % of equity, never over free cash, never bumped to a minimum."""
+"""Sizing: risk to the stop, clamped to 2-10 % of equity, never over free cash, never bumped to a minimum."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from bot.config.sections.strategy import StrategySettings
 from bot.strategy.sizing import exit_quantity, size_entry
 
-S = StrategySettings()
+S = StrategySettings(risk_per_trade=0.01)  # 1 %: a 2 % stop asks for 50 % of equity, clamped to 10 %
 
 
 def test_risk_to_the_stop_inside_the_clamp() -> None:
@@ -16,6 +16,14 @@ def test_risk_to_the_stop_inside_the_clamp() -> None:
     assert size.notional == pytest.approx(50.0)
     assert size.base_qty == pytest.approx(0.5)
     assert size.notional * (100.0 - 98.0) / 100.0 == pytest.approx(1_000.0 * 0.001)  # loses exactly the risk
+
+
+def test_the_default_risk_decides_the_size_of_wide_stops() -> None:
+    """With the defaults (0.25 % risk, 10 % cap) the risk rule sizes every stop wider than 2.5 % (issue 14:
+    at 1 % risk every entry hit the cap and the rule never decided a size)."""
+    default = StrategySettings()
+    assert size_entry(1_000.0, 1_000.0, 100.0, 98.0, default).notional == pytest.approx(100.0)  # 2 %: the cap
+    assert size_entry(1_000.0, 1_000.0, 100.0, 96.0, default).notional == pytest.approx(62.5)  # 4 %: 2.5 / 0.04
 
 
 def test_clamped_to_the_maximum_and_minimum_fraction_of_equity() -> None:
@@ -53,7 +61,7 @@ def test_exit_quantity_never_leaves_unsellable_dust() -> None:
     assert exit_quantity(1.0, 0.5, 100.0, min_notional=1.0) == (0.5, "")
     # half of 0.015 at 100 = 0.75 USD < 1 USD minimum: sell everything instead
     assert exit_quantity(0.015, 0.5, 100.0, min_notional=1.0) == (0.015, "")
-    # selling half would leave 0.0049 at 100 = 0.49 USD unsellable: sell everything
-    assert exit_quantity(0.0249, 0.8, 100.0, min_notional=0.5, base_decimals=4) == (0.0249, "")
+    # selling 80 % would leave 0.0050 at 100 = 0.50 USD, under a 0.51 USD minimum: sell everything
+    assert exit_quantity(0.0249, 0.8, 100.0, min_notional=0.51, base_decimals=4) == (0.0249, "")
     qty, reason = exit_quantity(0.005, 1.0, 100.0, min_notional=1.0)
     assert qty == 0.0 and "cannot sell" in reason

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from bot.config.accounts import Credentials
+from bot.sim.exchange import FillTiming
 from bot.sim.faults import FaultDecision
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ class SimResponse:
         return cls(status=status, body=json.dumps(payload, separators=(",", ":")).encode())
 
 
+def decimal_text(value: float, decimals: int) -> str:
+    """A venue's decimal string: `decimals` places at most, trailing zeros of the fraction dropped, no exponent.
+
+    Whole numbers keep their zeros: 45,268,470 SHIB is "45268470", never "4526847".
+    """
+    text = f"{value:.{max(decimals, 0)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 class Face:
     """One exchange's protocol. Subclasses set `name`, `tls`, and implement handle/register_credentials."""
 
@@ -64,16 +76,54 @@ class Face:
     def __init__(self, exchange: SimExchange) -> None:
         self.exchange = exchange
         self.stopping = threading.Event()  # set by the server on stop: hung requests give up at once
+        settings = exchange.settings
+        # When an accepted market order executes (tests change these): 0 = in the answer, as Kraken and Coinbase
+        # usually do; Alpaca answers pending_new first. The cap fills it anyway while a simulated clock stands still.
+        self.fill_delay_seconds: float = getattr(settings, f"sim_{self.name}_fill_delay_seconds", 0.0)
+        self.fill_wall_cap_seconds: float | None = settings.sim_fill_wall_cap_seconds
+        self._issued: dict[str, Credentials] = {}  # account -> latest credentials (install_credentials keeps it)
 
     def handle(self, request: SimRequest) -> SimResponse:
         raise NotImplementedError
+
+    def market_order_timing(self) -> FillTiming | None:
+        """When a market order accepted now executes: None in the answer itself, else after the venue's delay."""
+        if self.fill_delay_seconds <= 0:
+            return None
+        return FillTiming(at=self.exchange.clock.now() + self.fill_delay_seconds,
+                          wall_cap_seconds=self.fill_wall_cap_seconds)
 
     def listed_markets(self) -> dict[str, SimMarket]:
         """The core's markets this venue lists (the core also holds other venues' kinds of market)."""
         return {s: m for s, m in self.exchange.markets().items() if m.asset_class in self.asset_classes}
 
     def register_credentials(self, account_id: str) -> Credentials:
+        """Fresh credentials for `account_id`, valid on this face from now on (and saved with the state)."""
+        credentials = self.new_credentials(account_id)
+        self.install_credentials(account_id, credentials)
+        if self.exchange.state is not None:
+            self.exchange.state.save_credentials(self.name, account_id, credentials)
+        return credentials
+
+    def new_credentials(self, account_id: str) -> Credentials:
+        """Generate a key and secret in this venue's format."""
         raise NotImplementedError
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
+        """Accept these credentials for `account_id` (newly issued, or reloaded from a state file)."""
+        raise NotImplementedError
+
+    def credentials_of(self, account_id: str) -> Credentials | None:
+        """The latest credentials issued on this face for the account, if any."""
+        return self._issued.get(account_id)
+
+    def restore(self) -> None:
+        """Reload what this face keeps in the exchange's state file (credentials; subclasses add their own)."""
+        state = self.exchange.state
+        if state is None:
+            return
+        for saved in state.credentials(self.name):
+            self.install_credentials(saved.account_id, saved.credentials)
 
     def ssl_context(self, workdir: Path) -> ssl.SSLContext | None:
         """A server-side TLS context when `tls` is set (workdir: where to keep a generated certificate)."""

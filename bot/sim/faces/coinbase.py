@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.config.accounts import Credentials
 from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
-from bot.sim.faces.base import Face, SimRequest, SimResponse
-from bot.sim.tls import make_self_signed_cert, server_context
+from bot.sim.faces.base import Face, SimRequest, SimResponse, decimal_text
+from bot.sim.tls import make_self_signed_cert, server_context, write_cert
 
 API_PREFIX = "/api/v3/brokerage"
 MAX_CANDLES = 350
@@ -51,7 +51,9 @@ _ORDER_ERRORS: dict[str, tuple[str, str, str]] = {
     "UNKNOWN_MARKET": ("INVALID_PRODUCT_ID", "PREVIEW_INVALID_PRODUCT_ID", "Invalid product_id"),
     "INVALID_ARGUMENTS": ("INVALID_REQUEST", "UNKNOWN_PREVIEW_FAILURE_REASON", "Invalid order request"),
 }
-_FORCED_STATUS = {"RATE_LIMIT_EXCEEDED": 429, "UNAUTHENTICATED": 401, "INTERNAL": 500, "UNAVAILABLE": 503}
+_FORCED_STATUS = {
+    "RATE_LIMIT_EXCEEDED": 429, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "INTERNAL": 500, "UNAVAILABLE": 503,
+}
 _STATUS = {"open": "OPEN", "closed": "FILLED", "canceled": "CANCELLED"}
 
 
@@ -64,9 +66,8 @@ class AuthFailure(Exception):
 
 
 def _num(value: float, decimals: int = 10) -> str:
-    """Coinbase sends every amount as a decimal string without exponent."""
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+    """Every amount as a decimal string without exponent (Coinbase sends strings)."""
+    return decimal_text(value, decimals)
 
 
 def _increment(decimals: int) -> str:
@@ -103,7 +104,16 @@ class CoinbaseFace(Face):
         self._lock = threading.Lock()
 
     def ssl_context(self, workdir: Path) -> ssl.SSLContext | None:
-        pair = make_self_signed_cert(workdir / "coinbase")
+        """With a state file, the certificate made the first time is kept: a restart serves the same one."""
+        state = self.exchange.state
+        saved = state.face_data(self.name) if state is not None else {}
+        if "tls_cert" in saved and "tls_key" in saved:
+            pair = write_cert(workdir / "coinbase", saved["tls_cert"].encode(), saved["tls_key"].encode())
+        else:
+            pair = make_self_signed_cert(workdir / "coinbase")
+            if state is not None:
+                state.save_face_data(self.name, [("tls_cert", pair.cert_path.read_text()),
+                                                 ("tls_key", pair.key_path.read_text())])
         self.cert_path = pair.cert_path
         return server_context(pair)
 
@@ -112,8 +122,8 @@ class CoinbaseFace(Face):
         return {"COINBASE_CA_BUNDLE": str(self.cert_path)} if self.cert_path else {}
 
     # ---- credentials ---------------------------------------------------------------------
-    def register_credentials(self, account_id: str) -> Credentials:
-        """A new CDP key (name + PEM EC private key) for an account; the face keeps the public half."""
+    def new_credentials(self, account_id: str) -> Credentials:
+        """A new CDP key (name + PEM EC private key) for an account."""
         private_key = ec.generate_private_key(ec.SECP256R1())
         pem = private_key.private_bytes(
             serialization.Encoding.PEM,
@@ -121,9 +131,15 @@ class CoinbaseFace(Face):
             serialization.NoEncryption(),
         ).decode()
         name = f"organizations/{uuid.uuid4()}/apiKeys/{uuid.uuid4()}"
-        with self._lock:
-            self._keys[name] = (account_id, private_key.public_key())
         return Credentials(api_key=name, api_secret=pem, source=f"SIM_COINBASE_{account_id.upper()}")
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
+        """The face checks JWTs with the public half of the key."""
+        private_key = serialization.load_pem_private_key(credentials.api_secret.encode(), password=None)
+        assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+        with self._lock:
+            self._keys[credentials.api_key] = (account_id, private_key.public_key())
+            self._issued[account_id] = credentials
 
     def authenticate(self, method: str, host: str, path: str, headers: Mapping[str, str]) -> str:
         """The account id the request's JWT proves, or AuthFailure with the reason."""
@@ -192,8 +208,8 @@ class CoinbaseFace(Face):
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Route one request; faults: 5xx = 503 UNAVAILABLE; a forced error is answered as Coinbase would
-        (RATE_LIMIT_EXCEEDED 429, UNAUTHENTICATED 401, INTERNAL 500, UNAVAILABLE 503; any other string is
-        an order refusal on CreateOrder, a 400 elsewhere); drop / hang happen after executing."""
+        (RATE_LIMIT_EXCEEDED 429, UNAUTHENTICATED 401, PERMISSION_DENIED 403, INTERNAL 500, UNAVAILABLE 503; any
+        other string is an order refusal on CreateOrder, a 400 elsewhere); drop / hang happen after executing."""
         if not request.path.startswith(API_PREFIX):
             return _error(404, "NOT_FOUND", "Not Found")
         parts = [p for p in request.path[len(API_PREFIX):].split("/") if p]
@@ -278,7 +294,7 @@ class CoinbaseFace(Face):
             "volume_24h": _num(ticker.volume_24h, market.base_decimals),
             "volume_percentage_change_24h": "0",
             "base_increment": _increment(market.base_decimals),
-            "quote_increment": _increment(market.price_decimals),
+            "quote_increment": "0.01",  # USD amounts in cents, as Coinbase lists its USD pairs (prices keep their tick)
             "quote_min_size": _num(market.min_notional),
             "quote_max_size": "50000000",
             "base_min_size": _num(market.min_base_qty),
@@ -491,7 +507,8 @@ class CoinbaseFace(Face):
         try:
             # Coinbase: a repeated client_order_id makes no new order; the existing one is returned.
             order = self.exchange.place_order(
-                account, product_id, side, client_order_id=client_order_id, client_id_scope="all", **config
+                account, product_id, side, client_order_id=client_order_id, client_id_scope="all",
+                timing=self.market_order_timing() if config["order_type"] == "market" else None, **config
             )
         except SimOrderError as refused:
             if refused.code == "DUPLICATE_CLIENT_ID":
