@@ -37,7 +37,7 @@ class SimulatorSettings(SettingsSection):
         description="real seconds after which an accepted order fills even while the simulated clock stands still",
     )
     sim_alpaca_partial_fill_above_usd: float = Field(
-        25_000.0, gt=0,
+        25_000.0, gt=0, le=1e9,
         description="USD: larger Alpaca market orders fill in two parts (partially_filled in between), above 0",
     )
     sim_public_port: int = Field(
