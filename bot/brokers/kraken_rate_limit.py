@@ -14,6 +14,7 @@ drains in its own time.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
@@ -24,7 +25,10 @@ from bot.clock import Clock
 TIERS = {"Starter": (15.0, 0.33), "Intermediate": (20.0, 0.5), "Pro": (20.0, 1.0)}
 COSTS = {"Ledgers": 2, "QueryLedgers": 2, "TradesHistory": 2, "QueryTrades": 2}
 FREE = {"AddOrder", "CancelOrder", "AddOrderBatch", "EditOrder", "CancelAll"}
+log = logging.getLogger(__name__)
+
 _SLICE_SECONDS = 0.05  # re-check this often while waiting, so a fast simulated clock releases us early
+_SAY_WAITS_OVER_SECONDS = 1.0  # a wait this long is logged, so a slow account says why
 
 
 def call_cost(method: str) -> int:
@@ -57,12 +61,16 @@ class RateLimiter:
         if not cost:
             return
         started = time.monotonic()
+        said = False
         try:
             while True:
                 counter = self.counter(channel)
                 excess = counter + cost - max(self.counter_max - self.headroom, float(cost))
                 if excess <= 0:
                     break
+                if not said and excess / self.decay > _SAY_WAITS_OVER_SECONDS:
+                    log.info("waiting about %.0f s for Kraken's rate counter before %s", excess / self.decay, method)
+                    said = True
                 if stop.wait(min(excess / self.decay, _SLICE_SECONDS)):
                     stop.check(f"Kraken {method}")
             self._store(channel, counter + cost)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 
 from bot.brokers.base import OrderRequest, OrderResult, OrderStatus, Side, derived_client_order_id
-from bot.brokers.errors import BrokerError, MarketNotFound, OrderRejected, TransientError
+from bot.brokers.errors import BrokerError, MarketNotFound, OrderRejected, StopRequested, TransientError
 from bot.clock import Clock, SystemClock
 from bot.config.settings import Settings
 from bot.copy.followers import Follower, is_follower_of, position_lock
@@ -283,8 +283,18 @@ class CopyEngine:
                 with position_lock(self.broker_name, follower.account_id):
                     return CopyOutcome.from_event(self._copy(record, follower, known))
             except Exception as error:  # one follower's failure must never reach the others
+                if isinstance(error, StopRequested) or follower.broker.stop_token.is_set():
+                    return self._left_for_next_start(record, follower, error)
                 log.exception("%s copy of signal %s failed", follower.label, record.signal_id[:8])
                 return CopyOutcome.from_event(self._failed(record, follower, f"{type(error).__name__}: {error}"))
+
+    def _left_for_next_start(self, record: SignalRecord, follower: Follower, error: Exception) -> CopyOutcome:
+        """The bot stopped mid-copy: nothing is marked failed; the signal stays pending and start-up resumes it."""
+        log.info("%s copy of signal %s left for the next start (%s)", follower.label, record.signal_id[:8], error)
+        event = self.store.get_copy(record.signal_id, follower.account_id)
+        if event is not None:
+            return CopyOutcome.from_event(event)
+        return CopyOutcome(follower.account_id, CopyStatus.PLANNED, "", reason=f"not copied yet: {error}")
 
     def _copy(
         self, record: SignalRecord, follower: Follower, known: Mapping[str, CopyEventRecord] | None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.brokers.errors import AuthenticationError, ExchangeUnavailable
+from bot.brokers.errors import AuthenticationError, ExchangeUnavailable, StopRequested
 from bot.clock import ManualClock, SystemClock
 from bot.config.accounts import AccountConfig, Role
 from bot.config.sections.trader import TraderSettings
@@ -196,3 +196,47 @@ def test_stop_interrupts_a_long_wait_at_once(first_wait: float) -> None:
     assert not worker.is_alive()
     assert time.monotonic() - began < 1.0
     assert len(work.calls) == (0 if first_wait else 1)
+
+
+def test_no_order_action_starts_once_stopping_even_when_no_wait_is_due() -> None:
+    clock = ManualClock(START)
+    stop = threading.Event()
+    pacer = OrderPacer(clock, lambda seconds: clock.wait(seconds, stop), spacing_seconds=0.0, stop=stop)
+    assert pacer.wait_turn() and not pacer.stopping
+    stop.set()
+    assert pacer.stopping and not pacer.wait_turn()  # nothing to wait for, and still no order
+
+
+class StoppedMidPass:
+    """A pass during which the bot stops: the stop is requested, then the exchange call fails as a cut one does."""
+
+    runs_strategy = False
+
+    def __init__(self, stop: threading.Event, failure: BaseException) -> None:
+        self.stop = stop
+        self.failure = failure
+        self.passes = 0
+
+    def equity(self) -> float:
+        return 1000.0
+
+    def monitor_pass(self) -> None:
+        self.passes += 1
+        self.stop.set()
+        raise self.failure
+
+    strategy_pass = monitor_pass
+
+
+@pytest.mark.parametrize("failure", [StopRequested("Kraken BalanceEx not sent: the bot is stopping"),
+                                     ExchangeUnavailable("Kraken BalanceEx failed: ConnectionError")])
+def test_a_pass_ended_by_the_stop_ends_the_thread_without_a_health_error(failure: BaseException) -> None:
+    clock = ManualClock(START)
+    stop = threading.Event()
+    work = StoppedMidPass(stop, failure)
+    published: list[HealthRecord] = []
+    worker = AccountWorker(ACCOUNT, work, clock, Waiter(clock, stop), TraderSettings(), on_health=published.append)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive() and work.passes == 1
+    assert published == [] and worker.health.snapshot().consecutive_errors == 0
