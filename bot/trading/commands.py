@@ -320,7 +320,7 @@ def status_report(store: StateStore) -> dict[str, Any]:
             "broker": state.broker, "account_id": state.account_id, "role": state.role, "state": state.state,
             "reason": state.reason, "fix": state.fix, "equity": round(state.equity, 2), "cash": round(state.cash, 2),
             "open_positions": len(positions),
-            "positions": [{"symbol": p.symbol, "quantity": p.quantity, "entry_price": p.entry_price,
+            "positions": [{"symbol": p.symbol, "quantity": float(p.quantity), "entry_price": p.entry_price,
                            "stop_price": p.stop_price, "is_copy": p.is_copy} for p in positions],
             "health": None if h is None else {
                 "status": str(h.status), "cycles": h.cycles, "successes": h.successes,
