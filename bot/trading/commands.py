@@ -325,7 +325,9 @@ def status_report(store: StateStore) -> dict[str, Any]:
             "health": None if h is None else {
                 "status": str(h.status), "cycles": h.cycles, "successes": h.successes,
                 "consecutive_errors": h.consecutive_errors, "last_error": h.last_error,
-                "last_cycle_at": h.last_cycle_at,
+                "last_cycle_at": h.last_cycle_at, "reason": h.reason, "fix": h.fix,
+                "recent_passes": h.recent_passes, "recent_failed_passes": h.recent_failed_passes,
+                "recent_calls": h.recent_calls, "recent_failed_calls": h.recent_failed_calls,
             },
             "updated_at": state.updated_at,
         })
@@ -363,6 +365,13 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
         for p in a["positions"]:
             print(f"    position {p['symbol']} {p['quantity']:g} @ {p['entry_price']:g}, stop {p['stop_price']:g}"
                   f"{' (copied)' if p['is_copy'] else ''}", file=out)
+        if h.get("reason"):
+            print(f"    health {h['status']}: {h['reason']}", file=out)
+            if h.get("fix"):
+                print(f"    health fix: {h['fix']}", file=out)
+        if h.get("recent_passes"):
+            print(f"    recent: {h['recent_failed_passes']} of {h['recent_passes']} passes and "
+                  f"{h['recent_failed_calls']} of {h['recent_calls']} exchange calls failed", file=out)
         if h.get("last_error"):
             print(f"    last error: {h['last_error']}", file=out)
     return 0

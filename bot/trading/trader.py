@@ -56,6 +56,7 @@ from bot.state.store import StateStore
 from bot.trading.account_table import render_table
 from bot.trading.copy_thread import CopyThread
 from bot.trading.follower_account import FollowerAccount
+from bot.trading.health import HealthTracker, Problem
 from bot.trading.market_data import MarketDataService
 from bot.trading.market_selection import MarketUniverse, load_universe
 from bot.trading.pacing import OrderPacer, Pace
@@ -273,7 +274,8 @@ class Trader:
             log.error("%s market data client unavailable: %s", brokerage.name, error)
             return None
         brokerage.data_broker = data_broker
-        brokerage.market_data = MarketDataService(data_broker, self.settings.strategy, self.clock)
+        brokerage.market_data = MarketDataService(data_broker, self.settings.strategy, self.clock,
+                                                  self.settings.trader)
         try:
             brokerage.universe = load_universe(data_broker, self.settings.strategy)
             log.info("%s: scanning %d markets", brokerage.name, len(brokerage.universe.symbols))
@@ -339,6 +341,20 @@ class Trader:
 
         return symbols
 
+    def _data_problem(self, brokerage: Brokerage, account: AccountConfig) -> Callable[[], Problem | None]:
+        """The account's market-data trouble now, for its health (None while its data is fine or unknown)."""
+        symbols = self._symbols(brokerage, account)
+
+        def problem() -> Problem | None:
+            if brokerage.market_data is None:
+                return None
+            try:
+                return brokerage.market_data.problem(symbols())
+            except BrokerError:  # the market list is unavailable: the pass itself says so
+                return None
+
+        return problem
+
     def _start_worker(self, slot: AccountSlot) -> None:
         with self._lock:
             if slot.worker is not None or slot.broker is None or slot.status.state not in THREAD_STATES:
@@ -366,8 +382,12 @@ class Trader:
                 work = FollowerAccount(follower, guard, self.store, on_balance=on_balance)
             first_wait = self._first_wait()
             slot.work = work
+            health = HealthTracker(
+                slot.account.broker, slot.account.account_id, self.settings.trader, calls=slot.broker.call_log.counts,
+                problem=self._data_problem(brokerage, slot.account) if work.runs_strategy else None,
+            )
             slot.worker = AccountWorker(
-                slot.account, work, self.clock, waiter, self.settings.trader,
+                slot.account, work, self.clock, waiter, self.settings.trader, health=health,
                 first_wait_seconds=first_wait,
                 on_health=self.store.save_health,
                 on_auth_failure=self._auth_failed,

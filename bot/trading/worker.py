@@ -99,7 +99,9 @@ class AccountWorker(threading.Thread):
         on_health: Callable[[HealthRecord], None] | None = None,
         on_auth_failure: Callable[[AccountConfig, AuthenticationError], None] | None = None,
         on_pace: Callable[[Pace], None] | None = None,
+        health: HealthTracker | None = None,
     ) -> None:
+        """health: the account's tracker (with its call log and market-data check); a plain one by default."""
         super().__init__(name=account.label, daemon=True)
         self.account = account
         self.work = work
@@ -108,7 +110,7 @@ class AccountWorker(threading.Thread):
         self.stop_event = waiter.stop
         self.settings = settings
         self.first_wait_seconds = first_wait_seconds
-        self.health = HealthTracker(account.broker, account.account_id, settings)
+        self.health = health or HealthTracker(account.broker, account.account_id, settings)
         self.backoff = Backoff.from_settings(settings)
         self._on_health = on_health
         self._on_auth_failure = on_auth_failure

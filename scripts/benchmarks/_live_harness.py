@@ -103,6 +103,7 @@ class LiveExchange:
     master_usd: float = 10_000.0
     seed: int = 5
     markets: int = 6
+    clock_offset_seconds: float = 0.0  # the exchange's clock minus this machine's (a skewed exchange clock)
     exchange: SimExchange | None = None
     server: SimulatorServer | None = None
     credentials: dict[str, Credentials] = field(default_factory=dict)
@@ -110,7 +111,7 @@ class LiveExchange:
 
     def start(self) -> LiveExchange:
         self.root.mkdir(parents=True, exist_ok=True)
-        now = time.time()
+        now = time.time() + self.clock_offset_seconds
         simulator = load_settings(SIM_ENV, env_file=None).simulator
         prices = make_price_source(None, self.seed, self.markets, now, bar_seconds=60)
         self.exchange = SimExchange(prices, SimClock(now, 1.0), seed=self.seed, settings=simulator)

@@ -114,3 +114,20 @@ def test_a_kraken_url_with_the_api_path_is_refused_at_start_with_one_line(live_e
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"nija: configuration error: KRAKEN_API_URL={value!r}: ")
         assert words in lines[0] and "like https://api.kraken.com" in lines[0]
+
+
+def test_status_beside_a_bot_whose_clock_is_off_says_degraded_with_the_fix(tmp_path: Path) -> None:
+    # Issue 11, #7: the exchange's clock 3 hours behind this machine's; the bot once said TRADING and healthy.
+    with LiveExchange(tmp_path / "skewed", clock_offset_seconds=-3 * 3600) as live:
+        bot = live.start_bot()
+        bot.wait_for_text(r"this machine's clock is 3 h 0 min ahead of the exchange's own time", 90)
+        wait_for(lambda: live.passes("master") >= 3, 60, "the master's passes", alive=lambda: bot.alive)
+        status = subprocess.run([sys.executable, str(REPO / "bot.py"), "status"], cwd=live.root,
+                                env=live.environment(), capture_output=True, text=True, timeout=60, check=False)
+        assert status.returncode == 0, status.stderr
+        master = status.stdout.split("kraken:master", 1)[1].split("kraken:", 1)[0]
+        assert "degraded" in master and "this machine's clock is 3 h 0 min ahead of kraken's" in master
+        assert "health fix: set this machine's clock right" in master
+        assert lock_status(live.state_dir).running  # status only read: the bot still holds its lock
+        bot.send(signal.SIGTERM)
+        assert bot.wait_exit(30) == 0

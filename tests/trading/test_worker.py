@@ -78,7 +78,13 @@ def test_health_goes_degraded_then_failed_and_recovers() -> None:
     assert statuses == [HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.DEGRADED, HealthStatus.FAILED]
     assert "ExchangeUnavailable: down" in t.snapshot().last_error
     ok = t.success(10.0)
-    assert (ok.status, ok.consecutive_errors, ok.cycles, ok.successes) == (HealthStatus.HEALTHY, 0, 5, 1)
+    assert (ok.consecutive_errors, ok.cycles, ok.successes) == (0, 5, 1)
+    assert ok.status is HealthStatus.DEGRADED and ok.reason.startswith("4 of the last 5 passes failed (80%)")
+    for i in range(14):
+        ok = t.success(11.0 + i)
+    assert ok.status is HealthStatus.DEGRADED  # 4 of the last 19 passes failed: 21 %
+    ok = t.success(30.0)
+    assert (ok.status, ok.recent_passes, ok.recent_failed_passes) == (HealthStatus.HEALTHY, 20, 4)  # 20 %: not over
 
 
 def test_pacing_by_capital_uses_the_settings() -> None:
@@ -154,9 +160,10 @@ def test_errors_back_off_exponentially_then_recover() -> None:
     assert [b - a for a, b in itertools.pairwise(times)][:6] == [5, 10, 20, 40, 40, 15]
     assert [r.status for r in saved[:6]] == [
         HealthStatus.HEALTHY, HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.DEGRADED,
-        HealthStatus.FAILED, HealthStatus.HEALTHY,
+        HealthStatus.FAILED, HealthStatus.DEGRADED,  # recovered, but 5 of its last 6 passes failed
     ]
     assert saved[4].last_error == "ExchangeUnavailable: 503"
+    assert saved[5].consecutive_errors == 0 and saved[5].reason.startswith("5 of the last 6 passes failed")
 
 
 def test_authentication_failure_stops_only_this_account_with_its_reason() -> None:
