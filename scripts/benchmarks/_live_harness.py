@@ -11,11 +11,8 @@ Waiting is polling with a deadline (``wait_for``): the bot is another process, n
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,7 +27,7 @@ from bot.sim.exchange import SimExchange, SimOrder
 from bot.sim.prices import make_price_source
 from bot.sim.server import SimulatorServer
 from bot.sim.standalone import wait_for
-from scripts.benchmarks._crash_harness import FAST_PACE, LOOSE_STRATEGY, SIM_ENV
+from scripts.benchmarks._crash_harness import SIM_ENV, bot_environment, read_store, write_follower_files
 
 REPO = Path(__file__).resolve().parents[2]
 BROKER = "kraken"
@@ -118,12 +115,7 @@ class LiveExchange:
         self.server = SimulatorServer(self.exchange, faces=(BROKER,)).start()
         for name, usd in {"master": self.master_usd, **self.followers}.items():
             self.credentials[name] = self.server.provision(BROKER, name, {"USD": usd})
-        users = self.root / "users"
-        users.mkdir(exist_ok=True)
-        for name in self.followers:
-            (users / f"{name}.json").write_text(json.dumps(
-                {"name": name, "broker": BROKER, "enabled": True, "copy_from_master": True}
-            ))
+        write_follower_files(self.root, self.followers)
         return self
 
     def close(self) -> None:
@@ -172,20 +164,8 @@ class LiveExchange:
 
     def environment(self, **extra: str) -> dict[str, str]:
         assert self.server is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_"))}
-        env.update(LOOSE_STRATEGY)
-        env.update(FAST_PACE)
-        env.update({
-            "LIVE_TRADING": "true", "NIJA_STATE_DIR": str(self.state_dir), "NIJA_USERS_DIR": str(self.root / "users"),
-            "KRAKEN_API_URL": self.server.url(BROKER), "PYTHONUNBUFFERED": "1",
-            "KRAKEN_MASTER_API_KEY": self.credentials["master"].api_key,
-            "KRAKEN_MASTER_API_SECRET": self.credentials["master"].api_secret,
-        })
-        for name in self.followers:
-            env[f"KRAKEN_USER_{name.upper()}_API_KEY"] = self.credentials[name].api_key
-            env[f"KRAKEN_USER_{name.upper()}_API_SECRET"] = self.credentials[name].api_secret
-        env.update(extra)
-        return env
+        keys = {name: (c.api_key, c.api_secret) for name, c in self.credentials.items()}
+        return bot_environment(self.root, self.server.url(BROKER), keys, extra)
 
     def start_bot(self, *argv: str, **extra: str) -> BotProcess:
         log_path = self.root / f"bot-{len(self.bots) + 1}.log"
@@ -210,16 +190,7 @@ class LiveExchange:
 
     # ---- the bot's store ----------------------------------------------------------------------------------
     def store_rows(self, sql: str) -> list[tuple[object, ...]]:
-        path = self.state_dir / "nija.sqlite3"
-        if not path.is_file():
-            return []
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # a table not created yet
-            return []
-        finally:
-            db.close()
+        return read_store(self.state_dir / "nija.sqlite3", sql)
 
     def passes(self, account: str = "master") -> int:
         rows = self.store_rows(f"SELECT cycles FROM health WHERE account_id = '{account}'")

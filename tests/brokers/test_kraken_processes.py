@@ -1,6 +1,6 @@
 """One Kraken key used by several processes: nonces in order and the rate counter shared (issue 11, #1, #2, #4).
 
-Real processes (tests/brokers/kraken_calls.py) run the real adapter against the simulator served by
+Real processes (scripts/benchmarks/_kraken_calls.py) run the real adapter against the simulator served by
 this test process, so the simulator's own checks (strictly increasing nonce per key, Kraken's rate
 counter) decide. Each process says "ready" once built and starts on a line from the test, so two of
 them really overlap.
@@ -24,7 +24,7 @@ def _process(env: ContractEnv, key: str, secret: str, state: Path, threads: int,
              *settings: str) -> subprocess.Popen[str]:
     environ = {**os.environ, "NIJA_TEST_KRAKEN_KEY": key, "NIJA_TEST_KRAKEN_SECRET": secret}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.brokers.kraken_calls", env.server.url("kraken"), str(state), str(threads),
+        [sys.executable, "-m", "scripts.benchmarks._kraken_calls", env.server.url("kraken"), str(state), str(threads),
          str(calls), *settings],
         cwd=REPO, env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )

@@ -11,13 +11,18 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from bot.brokers import telemetry
 from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
 from bot.brokers.errors import StopRequested
-from tests.brokers.conftest import ContractEnv
+from bot.clock import ManualClock
+from bot.sim.exchange import SimExchange
+from bot.sim.prices import SyntheticMarket
+from bot.sim.server import SimulatorServer
+from tests.brokers.conftest import BROKERAGES, START, ContractEnv
 
 
 def _stop(broker: object) -> threading.Event:
@@ -119,3 +124,27 @@ def test_kraken_calls_are_reported_with_kraken_outcomes(kraken: ContractEnv, hea
     assert outcomes.count(("BalanceEx", "nonce")) == 2  # the refusal and its one retry after the resync
     counts = broker.call_log.counts()
     assert counts.failed == 3 and "nonce" in counts.last_failure.lower()
+
+
+@pytest.fixture(params=sorted(BROKERAGES))
+def venue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractEnv]:
+    """Each brokerage's simulator face with its real adapter (Kraken on krakenex, Coinbase and Alpaca on requests)."""
+    brokerage = BROKERAGES[request.param]
+    clock = ManualClock(START)
+    exchange = SimExchange(SyntheticMarket(seed=7, n_markets=24, start_time=START), clock, seed=7)
+    with SimulatorServer(exchange, faces=(brokerage.face,)) as server:
+        yield ContractEnv(brokerage, request.param, exchange, server, clock, tmp_path)
+
+
+def test_every_adapter_reports_its_calls_and_starts_none_once_stopping(venue: ContractEnv, heard: list) -> None:
+    contract = venue
+    broker = contract.broker("acct")
+    broker.balances()
+    assert broker.call_log.counts().calls > 0 and broker.call_log.counts().failed == 0
+    assert {name for name, _, outcome in heard if outcome == "ok"} == {contract.name}
+    stop = _stop(broker)
+    stop.set()
+    calls = broker.call_log.counts().calls
+    with pytest.raises(StopRequested):
+        broker.balances()
+    assert broker.call_log.counts().calls == calls  # nothing was sent

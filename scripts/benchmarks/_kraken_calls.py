@@ -1,6 +1,6 @@
 """A separate process calling Kraken on one key through the real adapter (cross-process nonce and counter tests).
 
-Usage: python -m tests.brokers.kraken_calls URL STATE_DIR THREADS CALLS [SETTING=VALUE ...]
+Usage: python -m scripts.benchmarks._kraken_calls URL STATE_DIR THREADS CALLS [SETTING=VALUE ...]
 The key and secret come from NIJA_TEST_KRAKEN_KEY / NIJA_TEST_KRAKEN_SECRET. It builds the adapter,
 prints "ready", waits for a line on stdin (so the test can start several processes at one moment),
 runs THREADS threads x CALLS balance reads, and prints one JSON line: {"ok": N, "errors": [...]}.
