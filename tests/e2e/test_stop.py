@@ -77,3 +77,12 @@ def test_a_second_signal_while_stopping_changes_nothing(live_exchange: LiveExcha
     bot.process.send_signal(signal.SIGINT)  # an impatient second Ctrl-C
     text = _stopped_cleanly(bot)
     assert "final summary" in text
+
+
+def test_sigterm_while_start_up_waits_to_probe_an_exchange_again(live_exchange: LiveExchange) -> None:
+    assert live_exchange.exchange is not None
+    live_exchange.exchange.faults.set(face="kraken", http_5xx_rate=1.0)  # the exchange answers nothing useful
+    bot = live_exchange.start_bot(PROBE_RETRY_SECONDS="60", PROBE_ATTEMPTS="5")
+    bot.wait_for_text(r"exchange did not answer .*; probe 2 of 5 in 60 s", 90)
+    bot.send(signal.SIGTERM)
+    _stopped_cleanly(bot)
