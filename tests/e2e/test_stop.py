@@ -86,3 +86,18 @@ def test_sigterm_while_start_up_waits_to_probe_an_exchange_again(live_exchange: 
     bot.wait_for_text(r"exchange did not answer .*; probe 2 of 5 in 60 s", 90)
     bot.send(signal.SIGTERM)
     _stopped_cleanly(bot)
+
+
+def test_a_call_hanging_past_the_deadline_is_cut_and_the_stop_still_takes_under_5_s(
+    live_exchange: LiveExchange,
+) -> None:
+    live = live_exchange
+    assert live.exchange is not None
+    bot = live.start_bot(EXCHANGE_TIMEOUT_SECONDS="60")
+    bot.wait_for_text(r"thread started", 90)
+    live.exchange.faults.set(face="kraken", endpoint="BalanceEx", hang_rate=1.0, hang_seconds=90.0)
+    calls = live.private_calls()
+    wait_for(lambda: live.private_calls() > calls, 30, "a balance read that hangs", alive=lambda: bot.alive)
+    bot.send(signal.SIGTERM)  # threads are inside a call the exchange answers in 90 s, the client gives it 60
+    text = _stopped_cleanly(bot)
+    assert "connection(s) cut" in text
