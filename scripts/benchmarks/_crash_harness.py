@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,45 @@ FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "failed", "expired")
 FINAL_COPY_STATUSES = ("filled", "failed", "skipped", "observed")
 _ENTRY_LINE = re.compile(r"\[(?P<label>[\w:]+)\] ENTRY (?P<symbol>\S+): buying .* at (?P<price>[\d.e+-]+)\), "
                          r"stop (?P<stop>[\d.e+-]+)")
+
+
+def read_store(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a bot's store, read-only beside the running bot; none before the store or the table exists."""
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # a table not created yet
+        return []
+    finally:
+        db.close()
+
+
+def write_follower_files(root: Path, followers: Iterable[str]) -> None:
+    """ROOT/users/NAME.json for each follower: a Kraken user copying its master."""
+    users = root / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    for name in followers:
+        (users / f"{name}.json").write_text(
+            f'{{"name": "{name}", "broker": "{BROKER}", "enabled": true, "copy_from_master": true}}'
+        )
+
+
+def bot_environment(root: Path, url: str, keys: Mapping[str, tuple[str, str]],
+                    extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A live-mode `python bot.py run` against the simulated Kraken at `url`: the master's and the followers'
+    (key, secret) by account name, the state in ROOT/state, user files in ROOT/users, trading soon and often."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_"))}
+    env.update(LOOSE_STRATEGY)
+    env.update(FAST_PACE)
+    env.update({"LIVE_TRADING": "true", "NIJA_STATE_DIR": str(root / "state"), "NIJA_USERS_DIR": str(root / "users"),
+                "KRAKEN_API_URL": url, "PYTHONUNBUFFERED": "1"})
+    for name, (key, secret) in keys.items():
+        prefix = "KRAKEN_MASTER" if name == "master" else f"KRAKEN_USER_{name.upper()}"
+        env[f"{prefix}_API_KEY"], env[f"{prefix}_API_SECRET"] = key, secret
+    env.update(extra or {})
+    return env
 
 
 @dataclass
@@ -120,12 +159,7 @@ class CrashLab:
             self.root / "exchange.db", faces=(BROKER,), accounts=accounts, seed=self.seed, markets=self.markets,
             bar_seconds=60, speed=1.0, faults=self.faults, fault_seed=self.fault_seed, env=SIM_ENV,
         ).start()
-        users = self.root / "users"
-        users.mkdir(exist_ok=True)
-        for name in self.followers:
-            (users / f"{name}.json").write_text(
-                f'{{"name": "{name}", "broker": "{BROKER}", "enabled": true, "copy_from_master": true}}'
-            )
+        write_follower_files(self.root, self.followers)
         return self
 
     def close(self) -> None:
@@ -153,23 +187,9 @@ class CrashLab:
     def environment(self, crash_at: str | None = None, **extra: str) -> dict[str, str]:
         assert self.sim is not None and self.sim.running, "start the simulator first"
         credentials = self.sim.credentials()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_"))}
-        env.update(LOOSE_STRATEGY)
-        env.update(FAST_PACE)
-        env.update({
-            "LIVE_TRADING": "true", "NIJA_STATE_DIR": str(self.root / "state"),
-            "NIJA_USERS_DIR": str(self.root / "users"), "KRAKEN_API_URL": self.sim.url(BROKER),
-            "KRAKEN_MASTER_API_KEY": credentials[f"{BROKER}:master"]["api_key"],
-            "KRAKEN_MASTER_API_SECRET": credentials[f"{BROKER}:master"]["api_secret"],
-            "PYTHONUNBUFFERED": "1",
-        })
-        for name in self.followers:
-            prefix = f"KRAKEN_USER_{name.upper()}"
-            env[f"{prefix}_API_KEY"] = credentials[f"{BROKER}:{name}"]["api_key"]
-            env[f"{prefix}_API_SECRET"] = credentials[f"{BROKER}:{name}"]["api_secret"]
-        env.update(self.bot_env)
-        env.update(extra)
+        keys = {name: (credentials[f"{BROKER}:{name}"]["api_key"], credentials[f"{BROKER}:{name}"]["api_secret"])
+                for name in ("master", *self.followers)}
+        env = bot_environment(self.root, self.sim.url(BROKER), keys, {**self.bot_env, **extra})
         if crash_at:
             env["NIJA_CRASH_AT"] = crash_at
         return env
@@ -191,15 +211,7 @@ class CrashLab:
 
     # ---- the store ------------------------------------------------------------------------------------
     def _query(self, sql: str) -> list[tuple[object, ...]]:
-        if not self.store_path.is_file():
-            return []
-        db = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # a table not created yet
-            return []
-        finally:
-            db.close()
+        return read_store(self.store_path, sql)
 
     def passes(self) -> dict[str, int]:
         """Passes each account's thread has made (the health table), by account id."""
