@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from bot.brokers.base import Broker, OrderRequest, Side
-from bot.brokers.errors import AuthenticationError, MarketNotFound, OrderRejected, TransientError
+from bot.brokers.errors import AuthenticationError, MarketNotFound, OrderRejected, StopRequested, TransientError
 from bot.clock import Clock
 from bot.config.settings import Settings
 from bot.copy.followers import Follower
@@ -179,6 +179,8 @@ class CopyDispatcher:
         with account_context(f"{self.broker_name}:{account_id}"):
             try:
                 self.ledger.settle_due(self.broker_name, account_id, self._accounts[account_id])
+            except StopRequested:  # the bot is stopping: the next start looks the order up
+                return
             except Exception:  # the order stays in flight; its account's own pass or the next round tries again
                 log.exception("look-up of %s's orders in flight failed", account_id)
 
@@ -195,6 +197,8 @@ class CopyDispatcher:
                     continue
                 try:
                     after = self._step(row, signals.get(row.signal_id))
+                except StopRequested:  # the bot is stopping: this row and the rest stay as they are for the next start
+                    break
                 except Exception as error:  # one follower's surprise stays with it: retried, logged
                     log.exception("%s copy of signal %s failed unexpectedly", label, row.signal_id[:8])
                     after = self._retry(row, f"{type(error).__name__}: {error}")
@@ -237,6 +241,8 @@ class CopyDispatcher:
             return self._final(row, CopyStatus.SKIPPED, f"stale: not placed within COPY_MAX_DELAY_SECONDS "
                                f"({self.settings.copy_trading.copy_max_delay_seconds:g} s) of the master's fill"
                                + (f" ({row.reason})" if row.reason else ""))
+        if follower.broker.stop_token.is_set():
+            return row  # the bot is stopping: nothing is sent; the row stays planned for the next start
         with account_lock(self.broker_name, row.follower_id):
             try:
                 return self._place(row, signal, follower)
