@@ -30,7 +30,7 @@ DEFAULT_FAULTS = "drop=0.1,5xx=0.05"
 FOLLOWERS = {"alice": 2_500.0, "bob": 400.0, "carol": 1_200.0, "dave": 6_000.0}
 
 
-def run(kills: int = 30, seed: int = 1, faults: str = DEFAULT_FAULTS, min_life: float = 1.5, max_life: float = 6.0,
+def run(kills: int = 30, seed: int = 1, faults: str = DEFAULT_FAULTS, min_life: float = 2.0, max_life: float = 8.0,
         root: Path | None = None, followers: dict[str, float] | None = None) -> dict[str, Any]:
     """The figures of one chaos run (and its problems under "problems")."""
     started = time.monotonic()
