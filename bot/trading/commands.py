@@ -1,9 +1,10 @@
 """`python bot.py [run]` and `python bot.py status`: the trader's two commands.
 
-run: live trading only with credentials AND LIVE_TRADING=true; anything else is paper mode on the
-built-in simulator (live keys are then never used, so no order can reach a real exchange). One bot per
-state directory (bot/state/instance_lock.py); SIGINT/SIGTERM at any moment stop it within
-SHUTDOWN_TIMEOUT_SECONDS with exit code 0 (bot/trading/stop_signals.py).
+run: live trading only with credentials AND LIVE_TRADING=true (docs/rules.md §1). With the switch, a credential
+that is set but unusable stops the start (one line per variable, exit 2); without it, or with the switch and no
+credential at all, it is paper mode on the built-in simulator, said loudly (live keys are then never used, so no
+order can reach a real exchange). One bot per state directory (bot/state/instance_lock.py); SIGINT/SIGTERM at
+any moment stop it within SHUTDOWN_TIMEOUT_SECONDS with exit code 0 (bot/trading/stop_signals.py).
 status: every account's state, reason, fix, balance, positions and health, read from the store.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 import threading
 from pathlib import Path
@@ -24,12 +24,12 @@ from bot.config.errors import ConfigError
 from bot.config.paths import env_file as home_env_file
 from bot.config.settings import Settings, override, read_environment
 from bot.console.arguments import duration_seconds
+from bot.console.progress import progress_bar
 from bot.logsetup import add_log_file, setup_logging
-from bot.state.instance_lock import LOCK_FILE_NAME, AlreadyRunning, InstanceLock
+from bot.state.instance_lock import AlreadyRunning, InstanceLock
 from bot.state.open import store_path
-from bot.state.private import private_dir
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
-from bot.trading.modes import PAPER_SUBDIR, choose_mode, paper_state_dir, parse_brokers
+from bot.trading.modes import choose_mode, paper_state_dir, parse_brokers
 from bot.trading.stop_signals import install_stop_signals, release_stop_signals
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paper mode: seed of the synthetic market (default SIM_SEED)")
     parser.add_argument("--duration", metavar="SECONDS", type=duration_seconds, default=None,
                         help="stop cleanly SECONDS of real time after start-up (default: run until Ctrl-C)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="paper mode: delete the paper results (store and simulator) and start over; "
+                             "without it a paper run carries on where the last one stopped")
 
 
 def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None,
@@ -106,9 +109,9 @@ def source_lines(settings: Settings, live: bool) -> list[str]:
     user_files = sorted(p.name for p in users_dir.glob("*.json")) if users_dir.is_dir() else []
     lines = [
         f"settings: {env_file}" if env_file.is_file() else f"settings: no {env_file}; defaults and the environment",
-        f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}"
-        f"{': ' + ', '.join(user_files) if user_files else ''})" if users_dir.is_dir()
-        else f"user accounts: no folder {users_dir}",
+        (f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}: "
+         f"{', '.join(user_files)})" if user_files else f"user accounts: none in {users_dir} (no *.json files)")
+        if users_dir.is_dir() else f"user accounts: no folder {users_dir}",
         f"state: {store_path(settings) if live else paper_state_dir(settings)}",
     ]
     if settings.general.log_file is not None:
@@ -155,7 +158,7 @@ def _locked(state_dir: Path, mode: str) -> InstanceLock | None:
 
 def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, brokers: tuple[str, ...],
                out: TextIO, stop: threading.Event) -> int:
-    lock = _locked(paper_state_dir(settings), "paper")
+    lock = _locked(paper_state_dir(settings), "paper")  # before --fresh empties anything
     if lock is None:
         return 2
     with lock:
@@ -165,27 +168,29 @@ def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRe
 def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: AccountRegistry,
                       brokers: tuple[str, ...], out: TextIO, stop: threading.Event) -> int:
     from bot.brokers.factory import make_broker
-    from bot.trading.paper import start_paper
+    from bot.sim.prices import candle_files
+    from bot.trading.paper import SIM_STATE_FILE, paper_store_path, start_paper
     from bot.trading.trader import Trader
 
     try:
-        session = start_paper(settings, brokers, data_dir=args.data)
+        files = len(candle_files(args.data)) if args.data is not None and args.data.is_dir() else 0
+        with progress_bar(f"loading candle files from {args.data}", files) as loading:
+            session = start_paper(settings, brokers, data_dir=args.data, fresh=args.fresh,
+                                  on_file=lambda path: loading.advance(path.name))
     except ValueError as error:
         print(f"nija: {error}", file=sys.stderr)
         return 2
     # Malformed user files are reported exactly as in live mode (the trader logs the registry's problems).
     session.registry.problems.extend(registry.problems)
     print(f"PAPER MODE: simulator on 127.0.0.1 for {', '.join(brokers)}; simulated time runs "
-          f"{settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
-    if args.data is None:
-        print("Prices: a synthetic demo market built so APEX's set-ups come every few seconds; it shows the "
-              "machinery, not what APEX earns (run `python bot.py backtest` on real candles for that).", file=out)
+          f"{settings.paper.sim_speed:g}x real time; demo keys open nothing but this simulator.", file=out)
+    for line in _paper_market_lines(args, session, paper_state_dir(settings) / SIM_STATE_FILE):
+        print(line, file=out)
     trader = None
     try:
         if stop.is_set():
             return _stopped_before_start(out)
-        path = fresh_paper_store(session.settings)
-        store = StateStore(path, clock=session.clock)
+        store = StateStore(paper_store_path(settings), clock=session.clock)
         try:
             trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
                             paper=True, out=out, seed=settings.paper.sim_seed, stop_event=stop)
@@ -196,24 +201,6 @@ def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: Ac
         session.close()
 
 
-def fresh_paper_store(settings: Settings) -> Path:
-    """The simulator starts empty every run (new demo keys too), so paper state does: the paper directory
-    (the store and the demo keys' nonce files) is emptied, all but the lock this run holds on it; the live
-    store is never touched."""
-    directory = Path(settings.general.state_dir)
-    if directory.name != PAPER_SUBDIR:
-        raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
-    private_dir(directory)
-    for entry in directory.iterdir():
-        if entry.name == LOCK_FILE_NAME:
-            continue  # deleting a held lock file would let a second bot lock a new one beside us
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    return directory / DEFAULT_FILE_NAME
-
-
 def _close_store(store: StateStore, trader: Any) -> None:
     """Close the store once every account thread has ended; a thread still inside an exchange call would
     otherwise write to a closed database (the process's exit closes it then)."""
@@ -221,6 +208,32 @@ def _close_store(store: StateStore, trader: Any) -> None:
         log.error("the state store stays open for the threads still inside an exchange call; it closes at exit")
         return
     store.close()
+
+
+def fresh_paper_store(session_settings: Settings) -> Path:
+    """The paper store's path from a PaperSession's settings (whose state dir is the paper one). Kept for code
+    written before paper results survived a restart: it no longer empties anything (start_paper(fresh=True),
+    `run --fresh`, does that); new code calls bot.trading.paper.paper_store_path with the original settings."""
+    directory = Path(session_settings.general.state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / DEFAULT_FILE_NAME
+
+
+def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
+    """Where the paper exchange comes from: resumed (and what was ignored) or new, replay or demo market."""
+    market = session.market
+    lines = []
+    if session.resumed:
+        ignored = [flag for flag, value in (("--seed", args.seed), ("--data", args.data)) if value is not None]
+        lines.append(f"Resuming paper results from {sim_file} (clock where it stopped); `python bot.py run --fresh` "
+                     "starts over." + (f" ({', '.join(ignored)}: used by a fresh start only.)" if ignored else ""))
+    if market.data_dir:
+        lines.append(f"Prices: a replay of the candle files in {market.data_dir}.")
+    else:
+        lines.append(f"Prices: a synthetic demo market (seed {market.seed}) built so APEX's set-ups come every few "
+                     "seconds; it shows the machinery, not what APEX earns (`python bot.py backtest` on real "
+                     "candles says that).")
+    return lines
 
 
 def _run_live(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
@@ -275,14 +288,19 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
     """
     timer = None
     stuck: list[str] = []
+    from bot.trading.heartbeat import Heartbeat  # the strategy's helpers (pandas): only for a run
+
+    heartbeat = Heartbeat(trader, trader.settings.console.heartbeat_seconds, out)
     try:
         trader.start()
         if duration is not None:  # counted from the end of start-up: --duration 0 starts every account, then stops
             timer = threading.Timer(max(duration, 0.0), stop.set)
             timer.daemon = True
             timer.start()
+        heartbeat.start()
         trader.run_until_stopped(stop)
     finally:
+        heartbeat.stop()
         if timer is not None:
             timer.cancel()
         print("stopping: every thread ends within "
