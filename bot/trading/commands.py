@@ -158,7 +158,7 @@ def _locked(state_dir: Path, mode: str) -> InstanceLock | None:
 
 def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, brokers: tuple[str, ...],
                out: TextIO, stop: threading.Event) -> int:
-    lock = _locked(paper_state_dir(settings), "paper")  # before --fresh empties anything
+    lock = _locked(paper_state_dir(settings), "paper")
     if lock is None:
         return 2
     with lock:
@@ -201,15 +201,6 @@ def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: Ac
         session.close()
 
 
-def _close_store(store: StateStore, trader: Any) -> None:
-    """Close the store once every account thread has ended; a thread still inside an exchange call would
-    otherwise write to a closed database (the process's exit closes it then)."""
-    if trader is not None and trader.threads_alive():
-        log.error("the state store stays open for the threads still inside an exchange call; it closes at exit")
-        return
-    store.close()
-
-
 def fresh_paper_store(session_settings: Settings) -> Path:
     """The paper store's path from a PaperSession's settings (whose state dir is the paper one). Kept for code
     written before paper results survived a restart: it no longer empties anything (start_paper(fresh=True),
@@ -217,6 +208,15 @@ def fresh_paper_store(session_settings: Settings) -> Path:
     directory = Path(session_settings.general.state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return directory / DEFAULT_FILE_NAME
+
+
+def _close_store(store: StateStore, trader: Any) -> None:
+    """Close the store once every account thread has ended; a thread still inside an exchange call would
+    otherwise write to a closed database (the process's exit closes it then)."""
+    if trader is not None and trader.threads_alive():
+        log.error("the state store stays open for the threads still inside an exchange call; it closes at exit")
+        return
+    store.close()
 
 
 def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
@@ -293,11 +293,11 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
     heartbeat = Heartbeat(trader, trader.settings.console.heartbeat_seconds, out)
     try:
         trader.start()
+        heartbeat.start()
         if duration is not None:  # counted from the end of start-up: --duration 0 starts every account, then stops
             timer = threading.Timer(max(duration, 0.0), stop.set)
             timer.daemon = True
             timer.start()
-        heartbeat.start()
         trader.run_until_stopped(stop)
     finally:
         heartbeat.stop()

@@ -165,7 +165,7 @@ def paper_store_path(settings: Settings) -> Path:
 
 def empty_paper_dir(directory: Path) -> None:
     """Delete paper mode's results (store, simulator file, demo keys' nonces); never anything else, and never
-    the lock the running bot holds on the directory (deleting it would let a second bot lock a new file)."""
+    the lock this run holds on the directory (deleting a held lock file would let a second bot lock a new one)."""
     if directory.name != PAPER_SUBDIR:
         raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
     if not directory.is_dir():

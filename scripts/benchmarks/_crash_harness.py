@@ -5,8 +5,9 @@ bot) with a master and followers, and the bot's own state dir. Each ``life`` is 
 run`` process in live mode (``LIVE_TRADING=true``, the simulator's URL and keys in its environment),
 optionally told to die at a named crash point (``NIJA_CRASH_AT``). The master trades soon and often
 through ordinary settings (LOOSE_STRATEGY: a rule set that fires on most rising 1-minute candles,
-tiny first target, short holding time) and a simulator without spread or slippage and with a tiny fee
-(the fee-aware plan skips a target that does not clear the round trip); no test-only code path in the bot.
+tiny first target, 11 s holding time) and a simulator whose synthetic market draws its set-ups for
+1-minute bars, without spread or slippage and with a tiny fee (the fee-aware plan skips a target that
+does not clear the round trip); no test-only code path in the bot.
 
 Everything here waits for conditions with deadlines (process exit, rows in the store), polling: the
 bot and the exchange are other processes, so no event can be shared with them.
@@ -38,12 +39,13 @@ LOOSE_STRATEGY: dict[str, str] = {
     "ADX_MIN": "0", "RSI_OVERSOLD": "99.9", "RSI_SLOW_MAX": "99.9", "RSI_OVERBOUGHT": "99.9",
     "VOLUME_MIN_RATIO": "0", "MIN_CONFIDENCE": "0",
     "EMA_FAST_PERIOD": "2", "EMA_MID_PERIOD": "3", "EMA_SLOW_PERIOD": "5",
-    "STOP_MIN_FRACTION": "0.01", "FIRST_TARGET_R": "0.03", "SECOND_TARGET_R": "0.1", "MAX_HOLD_HOURS": "0.005",
+    "STOP_MIN_FRACTION": "0.01", "FIRST_TARGET_R": "0.03", "SECOND_TARGET_R": "0.1", "MAX_HOLD_HOURS": "0.003",
     "MAX_CONCURRENT_POSITIONS": "4", "FEE_MARGIN": "0", "KRAKEN_TAKER_FEE": "0.0001",
 }
-#: passes every second, no start-up staggering, look-ups and re-checks within seconds
+#: a pass every 2 s (Kraken's Pro tier drains one call a second per key), no start-up staggering, look-ups,
+#: retries and re-checks within seconds
 FAST_PACE: dict[str, str] = {
-    "STRATEGY_CYCLE_SECONDS": "2", "MONITOR_SECONDS": "1", "LOW_CAPITAL_MONITOR_SECONDS": "1",
+    "STRATEGY_CYCLE_SECONDS": "2", "MONITOR_SECONDS": "2", "LOW_CAPITAL_MONITOR_SECONDS": "2",
     "ORDER_SPACING_SECONDS": "0", "LOW_CAPITAL_ORDER_SPACING_SECONDS": "0",
     "THREAD_STAGGER_SECONDS": "0", "FIRST_WAIT_MIN_SECONDS": "0", "FIRST_WAIT_MAX_SECONDS": "0",
     "RECHECK_INTERVAL_SECONDS": "5", "BACKOFF_BASE_SECONDS": "1", "BACKOFF_MAX_SECONDS": "5",
@@ -142,7 +144,7 @@ class CrashLab:
     followers: Mapping[str, float] = field(default_factory=lambda: {"alice": 2_500.0, "bob": 400.0})
     master_usd: float = 10_000.0
     seed: int = 5
-    markets: int = 12
+    markets: int = 24
     faults: str = ""
     fault_seed: int | None = None
     bot_env: Mapping[str, str] = field(default_factory=dict)  # on top of LOOSE_STRATEGY and FAST_PACE
@@ -155,7 +157,7 @@ class CrashLab:
         accounts = {"master": self.master_usd, **self.followers}
         self.sim = StandaloneSimulator(
             self.root / "exchange.db", faces=(BROKER,), accounts=accounts, seed=self.seed, markets=self.markets,
-            speed=1.0, faults=self.faults, fault_seed=self.fault_seed, env=SIM_ENV,
+            bar_seconds=60, speed=1.0, faults=self.faults, fault_seed=self.fault_seed, env=SIM_ENV,
         ).start()
         write_follower_files(self.root, self.followers)
         return self
