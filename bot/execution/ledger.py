@@ -139,9 +139,11 @@ class ExecutionLedger:
 
         ``copy``: the outbox row this order serves, written as ``sent`` with the intent. Raises
         AuthenticationError after booking the refusal (the account must stop); never raises for an
-        unknown outcome (the order stays in flight and is settled later).
+        unknown outcome (the order stays in flight and is settled later). Raises StopRequested, with
+        nothing written, once the bot is stopping (the caller's plan stays as it was for the next start).
         """
         purpose = intent.purpose
+        broker.stop_token.check(f"{purpose} {intent.side} {intent.symbol}")  # no new order once stopping
         with account_lock(intent.broker, intent.account_id):
             order, send = self.write_intent(intent, copy)
             if not send:
