@@ -32,6 +32,7 @@ from bot.copy.followers import Follower, is_follower_of, position_lock
 from bot.copy.signal import TradeSignal
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity, is_full_close
 from bot.logsetup import account_context
+from bot.state.operator import EntryGate
 from bot.state.records import (
     CopyEventRecord,
     CopyStatus,
@@ -181,12 +182,14 @@ class CopyEngine:
         *,
         clock: Clock | None = None,
         observe_only: bool | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         self.broker_name = broker_name
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.observe_only = settings.general.copy_observe_only if observe_only is None else observe_only
+        self.entry_gate = entry_gate
         self._followers: dict[str, Follower] = {}
         self._pool: ThreadPoolExecutor | None = None
         self.set_followers(followers)
@@ -380,6 +383,9 @@ class CopyEngine:
         except MarketNotFound as error:
             return CopyStatus.SKIPPED, str(error), None, None
         if record.side == Side.BUY:
+            paused = self.entry_gate(self.broker_name, follower.account_id) if self.entry_gate else None
+            if paused:  # an operator's control (issue 12); exit copies never ask
+                return CopyStatus.SKIPPED, paused, None, None
             snapshot = broker.balances()
             size = follower_entry_notional(
                 master_notional=record.quote_notional,

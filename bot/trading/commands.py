@@ -14,6 +14,9 @@ import shutil
 import signal
 import sys
 import threading
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -25,6 +28,8 @@ from bot.config.errors import ConfigError
 from bot.config.settings import Settings, read_environment
 from bot.logsetup import setup_logging
 from bot.state.open import store_path
+from bot.state.operator import OperatorStore, process_alive, run_status
+from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
 from bot.trading.modes import PAPER_SUBDIR, paper_state_dir, parse_brokers
 
@@ -103,11 +108,16 @@ def _run_paper(args: argparse.Namespace, settings: Settings, brokers: tuple[str,
           f"{args.speed or settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
     path = fresh_paper_store(session.settings)
     store = StateStore(path, clock=session.clock)
+    controls = OperatorStore(path)
     try:
         trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
-                        paper=True, out=out, seed=args.seed)
-        return _drive(trader, args.duration, out, stop)
+                        paper=True, out=out, seed=args.seed, entry_gate=controls.entry_gate)
+        cockpit = _cockpit(session.settings, path, trader, "paper", controls, out)
+        if cockpit is None:
+            return 2
+        return _drive(trader, args.duration, out, stop, cockpit)
     finally:
+        controls.close()
         store.close()
         session.close()
 
@@ -137,14 +147,34 @@ def _run_live(args: argparse.Namespace, settings: Settings, registry: AccountReg
     print("LIVE TRADING: LIVE_TRADING=true and credentials are set; orders go to the real exchanges.", file=out)
     clock = SystemClock()
     store = StateStore(path, clock=clock)
+    controls = OperatorStore(path)
     try:
-        trader = Trader(settings, registry, clock, store, broker_factory=make_broker, paper=False, out=out)
-        return _drive(trader, args.duration, out, stop)
+        trader = Trader(settings, registry, clock, store, broker_factory=make_broker, paper=False, out=out,
+                        entry_gate=controls.entry_gate)
+        cockpit = _cockpit(settings, path, trader, "live", controls, out)
+        if cockpit is None:
+            return 2
+        return _drive(trader, args.duration, out, stop, cockpit)
     finally:
+        controls.close()
         store.close()
 
 
-def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event | None) -> int:
+def _cockpit(settings: Settings, path: Path, trader: Any, mode: str, controls: OperatorStore,
+             out: TextIO) -> Any:
+    """The dashboard, heartbeat and notifications beside the trader (issue 12); None after a refusal."""
+    from bot.web.cockpit import Cockpit
+    from bot.web.live import TraderLive
+
+    try:
+        return Cockpit(settings, path, TraderLive(trader, mode), out=out, operator=controls)
+    except ValueError as error:
+        print(f"nija: configuration error: {error}", file=sys.stderr)
+        return None
+
+
+def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event | None,
+           cockpit: Any = None) -> int:
     """Start, supervise until a signal or the duration, then stop within the timeout and summarise."""
     stop = stop or threading.Event()
     previous = _install_signal_handlers(stop)
@@ -155,7 +185,11 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
         timer.start()
     stuck: list[str] = []
     try:
+        if cockpit is not None:
+            cockpit.start()
         trader.start()
+        if cockpit is not None:
+            cockpit.trader_started()
         trader.run_until_stopped(stop)
     finally:
         if timer is not None:
@@ -164,6 +198,8 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
               f"{trader.settings.trader.shutdown_timeout_seconds:g} s ...", file=out, flush=True)
         stuck = trader.stop()
         trader.print_summary()
+        if cockpit is not None:
+            cockpit.stop("stopped cleanly" if not stuck else f"stopped; still inside an exchange call: {stuck}")
         trader.close_brokers()
         _restore_signal_handlers(previous)
     if stuck:
@@ -204,33 +240,46 @@ def status_path(settings: Settings, paper: bool) -> Path:
     return store_path(settings)
 
 
-def status_report(store: StateStore) -> dict[str, Any]:
-    """Every account as the running (or last) bot stored it: state, reason, fix, money, positions, health."""
-    health = {(h.broker, h.account_id): h for h in store.health_records()}
+def status_report(read: ReadModel, operator: OperatorStore, settings: Settings) -> dict[str, Any]:
+    """Whether the bot runs, and every account as the running (or last) bot stored it: state, reason, fix,
+    money and P&L, positions, health."""
+    run = operator.last_run()
+    bot = run_status(run, time.time(), settings.web.heartbeat_seconds,
+                     pid_alive=process_alive(run) if run is not None else None)
+    now = read.latest_update() or time.time()
+    positions: dict[tuple[str, str], list[PositionView]] = {}
+    for position in read.positions():
+        positions.setdefault((position.broker, position.account_id), []).append(position)
     accounts = []
-    for state in store.account_states():
-        positions = store.positions(state.broker, state.account_id)
-        h = health.get((state.broker, state.account_id))
+    for a in read.accounts(max(now, time.time())):
+        held = positions.get((a.broker, a.account_id), [])
+        h = a.health
         accounts.append({
-            "broker": state.broker, "account_id": state.account_id, "role": state.role, "state": state.state,
-            "reason": state.reason, "fix": state.fix, "equity": round(state.equity, 2), "cash": round(state.cash, 2),
-            "open_positions": len(positions),
+            "broker": a.broker, "account_id": a.account_id, "role": a.role, "state": a.state,
+            "reason": a.reason, "fix": a.fix, "equity": round(a.equity, 2), "cash": round(a.cash, 2),
+            "realised_pnl": round(a.realised_pnl, 2), "realised_pnl_today": round(a.realised_pnl_today, 2),
+            "fees": round(a.fees, 2), "trades": a.trades, "open_positions": len(held),
             "positions": [{"symbol": p.symbol, "quantity": p.quantity, "entry_price": p.entry_price,
-                           "stop_price": p.stop_price, "is_copy": p.is_copy} for p in positions],
+                           "stop_price": p.stop_price, "is_copy": p.is_copy} for p in held],
             "health": None if h is None else {
-                "status": str(h.status), "cycles": h.cycles, "successes": h.successes,
+                "status": h.status, "cycles": h.cycles, "successes": h.successes,
                 "consecutive_errors": h.consecutive_errors, "last_error": h.last_error,
-                "last_cycle_at": h.last_cycle_at,
+                "last_cycle_at": h.last_cycle_at, **h.figures,
             },
-            "updated_at": state.updated_at,
+            "updated_at": a.updated_at,
         })
-    return {"accounts": accounts}
+    return {
+        "bot": {"running": bot.running, "text": bot.text, "heartbeat_age_seconds": bot.heartbeat_age,
+                **({"pid": run.pid, "host": run.host, "mode": run.mode, "started_at": run.started_at,
+                    "stopped_at": run.stopped_at, "stop_reason": run.stop_reason} if run is not None else {})},
+        "accounts": accounts,
+    }
 
 
-def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def _open_views(settings: Settings, paper: bool) -> tuple[Path, ReadModel, OperatorStore] | int:
+    """The store `status` and `trades` read (read-only), or an exit code after one line on stderr."""
     try:
-        path = status_path(settings, getattr(args, "paper", False))
+        path = status_path(settings, paper)
     except ConfigError as error:
         print(f"nija: configuration error: {error}", file=sys.stderr)
         return 2
@@ -238,20 +287,41 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
         print(f"nija: no state store at {path}: start the bot first (python bot.py), or run the verify_*.py "
               "scripts to check accounts without a running bot", file=sys.stderr)
         return 1
-    with StateStore(path, read_only=True) as store:
-        report = status_report(store)
+    try:
+        read = ReadModel(path)
+    except ReadModelError as error:
+        print(f"nija: state store error: {error}", file=sys.stderr)
+        return 2
+    return path, read, OperatorStore(path, read_only=True)
+
+
+def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    opened = _open_views(settings, getattr(args, "paper", False))
+    if isinstance(opened, int):
+        return opened
+    path, read, operator = opened
+    with read, operator:
+        report = status_report(read, operator, settings)
     report["store"] = str(path)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
         return 0
+    bot = report["bot"]
+    print(f"NIJA is {bot['text']}", file=out)
+    if not bot["running"]:
+        print("The accounts below are as the bot last saw them.", file=out)
     print(f"state store: {path}", file=out)
-    header = f"{'account':<28} {'role':<6} {'state':<15} {'equity USD':>12} {'pos':>4} {'health':<9} {'err':>3}"
+    header = (f"{'account':<28} {'role':<6} {'state':<15} {'equity USD':>12} {'cash USD':>12} {'P&L today':>10} "
+              f"{'P&L total':>10} {'pos':>4} {'health':<9} {'err':>3}")
     print(header, file=out)
     print("-" * len(header), file=out)
     for a in report["accounts"]:
         h = a["health"] or {}
+        health = h.get("status", "-") if bot["running"] else "stopped"
         print(f"{a['broker'] + ':' + a['account_id']:<28} {a['role']:<6} {a['state']:<15} {a['equity']:>12,.2f} "
-              f"{a['open_positions']:>4} {h.get('status', '-'):<9} {h.get('consecutive_errors', 0):>3}", file=out)
+              f"{a['cash']:>12,.2f} {a['realised_pnl_today']:>+10,.2f} {a['realised_pnl']:>+10,.2f} "
+              f"{a['open_positions']:>4} {health:<9} {h.get('consecutive_errors', 0):>3}", file=out)
         print(f"    reason: {a['reason']}", file=out)
         if a["fix"]:
             print(f"    fix: {a['fix']}", file=out)
@@ -260,4 +330,81 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
                   f"{' (copied)' if p['is_copy'] else ''}", file=out)
         if h.get("last_error"):
             print(f"    last error: {h['last_error']}", file=out)
+    print("P&L: realised on closed trades, fees included (today: since 00:00 UTC of the bot's clock).", file=out)
+    return 0
+
+
+# ---- trades -------------------------------------------------------------------------------------------
+def add_trades_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", metavar="ID", default=None,
+                        help="one account: kraken:daivon_frazier, or daivon_frazier on any brokerage")
+    parser.add_argument("--since", metavar="DATE", default=None,
+                        help="trades closed on or after DATE (2026-11-29, or an ISO date-time, UTC)")
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("--paper", action="store_true",
+                        help="read the paper-mode store (the default when LIVE_TRADING is not true)")
+
+
+def parse_since(text: str | None) -> float | None:
+    """'2026-11-29' or an ISO date-time (UTC unless it says otherwise) -> unix seconds; ValueError: one line."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: expected a date like 2026-11-29 or an ISO date-time like "
+                         "2026-11-29T14:00") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def trades(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
+    """Closed round trips with realised P&L, oldest first, and a total per account."""
+    out = out or sys.stdout
+    try:
+        since = parse_since(args.since)
+    except ValueError as error:
+        print(f"nija: {error}", file=sys.stderr)
+        return 2
+    opened = _open_views(settings, getattr(args, "paper", False))
+    if isinstance(opened, int):
+        return opened
+    path, read, operator = opened
+    with read, operator:
+        found = read.trades(since=since)
+        known = {a.label for a in read.accounts(time.time())}
+    if args.account:
+        wanted = args.account
+        found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
+        if not found and wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
+            print(f"nija: --account {wanted!r}: no such account in {path}; known: {', '.join(sorted(known))}",
+                  file=sys.stderr)
+            return 2
+    totals: dict[str, dict[str, float]] = {}
+    for t in found:
+        total = totals.setdefault(f"{t.broker}:{t.account_id}", {"trades": 0, "wins": 0, "realised_pnl": 0.0,
+                                                                  "fees": 0.0})
+        total["trades"] += 1
+        total["wins"] += 1 if t.realised_pnl > 0 else 0
+        total["realised_pnl"] += t.realised_pnl
+        total["fees"] += t.fees
+    if args.json:
+        print(json.dumps({"store": str(path), "trades": [asdict(t) for t in found], "totals": totals}, indent=2),
+              file=out)
+        return 0
+    if not found:
+        print(f"no closed trade{' since ' + args.since if args.since else ''} in {path}", file=out)
+        return 0
+    header = (f"{'closed (UTC)':<19} {'account':<26} {'symbol':<10} {'quantity':>14} {'entry':>12} {'exit':>12} "
+              f"{'fees':>8} {'P&L USD':>10} {'return':>8}  exit")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for t in found:
+        closed = datetime.fromtimestamp(t.closed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{closed:<19} {t.broker + ':' + t.account_id:<26} {t.symbol:<10} {t.quantity:>14.8g} "
+              f"{t.entry_price:>12.6g} {t.exit_price:>12.6g} {t.fees:>8.2f} {t.realised_pnl:>+10.2f} "
+              f"{t.return_pct:>+7.2f}%  {', '.join(t.exit_reasons)}", file=out)
+    print("-" * len(header), file=out)
+    for label, total in sorted(totals.items()):
+        print(f"{label:<28} {int(total['trades'])} trade(s), {int(total['wins'])} won, realised "
+              f"{total['realised_pnl']:+,.2f} USD after {total['fees']:,.2f} USD of fees", file=out)
     return 0

@@ -29,6 +29,7 @@ from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.signal import TradeSignal
+from bot.state.operator import EntryGate
 from bot.state.positions import to_position, to_record
 from bot.state.records import FillRecord, OrderRecord, PositionRecord
 from bot.state.store import StateStore
@@ -75,6 +76,7 @@ class StrategyAccount:
         copy_engine: CopyEngine | None = None,
         beat_master: bool = False,
         on_balance: Callable[[BalanceSnapshot, int], None] | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         if broker.name and broker.name != account.broker:
             raise ValueError(f"{account.label} was given a {broker.name} broker")
@@ -91,6 +93,7 @@ class StrategyAccount:
         self.copy_engine = copy_engine
         self.beat_master = beat_master
         self.on_balance = on_balance
+        self.entry_gate = entry_gate
         self.snapshot: BalanceSnapshot | None = None
         self._equity = 0.0
         self.pending: dict[str, PendingOrder] = {}
@@ -189,6 +192,10 @@ class StrategyAccount:
 
     # ---- entries: strategy pass only, through the gates ---------------------------------------------
     def _entries(self) -> None:
+        paused = self.entry_gate(self.account.broker, self.account.account_id) if self.entry_gate else None
+        if paused:  # an operator's control (issue 12); the exits of this pass have already run
+            log.debug("no new entries: %s", paused)
+            return
         signals = self.market_data.scan(self.symbols())
         if not signals:
             return

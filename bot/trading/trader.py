@@ -40,6 +40,7 @@ from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.followers import Follower, is_follower_of
 from bot.copy.guard import FollowerGuard
+from bot.state.operator import EntryGate
 from bot.state.records import AccountStateRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
@@ -105,6 +106,7 @@ class Trader:
         paper: bool,
         out: TextIO | None = None,
         seed: int | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         if not paper and not settings.general.live_trading:
             raise LiveOrderRefused("refusing to trade real exchanges: LIVE_TRADING is not true")
@@ -114,6 +116,7 @@ class Trader:
         self.store = store
         self.broker_factory = broker_factory
         self.paper = paper
+        self.entry_gate = entry_gate  # the operator's entry controls (issue 12); never asked before an exit
         self.out = out or sys.stdout
         self.stop_event = threading.Event()
         self.brokerages: dict[str, Brokerage] = {}
@@ -195,7 +198,8 @@ class Trader:
         """The copy engine with its followers and, when an account runs APEX, the shared market data."""
         master = next((s for s in brokerage.slots if s.account.is_master), None)
         if self.settings.general.copies_masters and master is not None:
-            brokerage.copy_engine = CopyEngine(brokerage.name, self.store, self.settings, clock=self.clock)
+            brokerage.copy_engine = CopyEngine(brokerage.name, self.store, self.settings, clock=self.clock,
+                                               entry_gate=self.entry_gate)
             self._refresh_followers(brokerage)
         if any(self._runs_strategy(s) and s.status.state in THREAD_STATES for s in brokerage.slots):
             self._ensure_market_data(brokerage)
@@ -275,7 +279,7 @@ class Trader:
                     slot.account, slot.broker, self.store, self.settings, self.clock, market_data,
                     self._symbols(brokerage, slot.account), pacer,
                     copy_engine=brokerage.copy_engine if is_master_follow else None,
-                    beat_master=is_master_follow, on_balance=on_balance,
+                    beat_master=is_master_follow, on_balance=on_balance, entry_gate=self.entry_gate,
                 )
             else:
                 follower = Follower(slot.account, slot.broker)
