@@ -5,6 +5,12 @@ names and maps the neutral SimOrderError codes to its exchange's error strings. 
 at once at the current price plus spread and a size-dependent slippage, with the taker fee; limit
 orders that cross fill as takers, the others rest with funds on hold and fill when the price comes
 to them (checked whenever the exchange is touched). Every state change happens under one lock.
+
+Persistence (bot/sim/persistence.py, when a state file is given): every change is marked where it is
+made (``_touch`` for an account's balances or holds, ``_put`` for an order, ``_record_trade``), and
+what one call changed is committed in one transaction when the lock's outermost hold is released,
+so before any face answers. Derived indexes (by client id, resting orders) are rebuilt from the
+orders on load (``_restore``): new state must be either marked the same way or derived there.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from bot.clock import Clock
 from bot.config.sections.simulator import SimulatorSettings
 from bot.sim.faults import FaultPlan
+from bot.sim.persistence import ExchangeChanges, SimStateFile, decode_record
 from bot.sim.prices import Candle, PriceSource
 
 
@@ -120,18 +128,47 @@ def _floor(value: float, decimals: int) -> float:
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN))
 
 
+class _CommitLock:
+    """The core's one re-entrant lock; releasing its outermost hold commits what the call changed."""
+
+    def __init__(self, on_release: Callable[[], None]) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._on_release = on_release
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._on_release()
+        finally:
+            self._lock.release()
+
+
 class SimExchange:
-    """One simulated exchange; every face (Kraken, Coinbase, Alpaca) trades against the same book."""
+    """One simulated exchange; every face (Kraken, Coinbase, Alpaca) trades against the same book.
+
+    With `state`, everything is written through to that file, and a file that holds state is loaded
+    first: the exchange carries on where the last process left it.
+    """
 
     def __init__(
-        self, prices: PriceSource, clock: Clock, seed: int = 0, settings: SimulatorSettings | None = None
+        self, prices: PriceSource, clock: Clock, seed: int = 0, settings: SimulatorSettings | None = None,
+        state: SimStateFile | None = None,
     ) -> None:
         self.prices = prices
         self.clock = clock
         self.settings = settings or SimulatorSettings()
         self.faults = FaultPlan(seed)
+        self.state = state
         self._random = random.Random(seed)
-        self._lock = threading.RLock()
+        self._ids_issued = 0
+        self._changes = ExchangeChanges()
+        self._lock = _CommitLock(self._commit)
         self._balances: dict[str, dict[str, float]] = {}
         self._holds: dict[str, dict[str, float]] = {}
         self._orders: dict[str, dict[str, SimOrder]] = {}  # account -> order id -> order (insertion = time order)
@@ -140,6 +177,8 @@ class SimExchange:
         self._resting: dict[str, SimOrder] = {}  # open limit orders by id
         self._ticker_cache: dict[tuple[str, int], tuple[float, float, float, float]] = {}
         self._markets = {symbol: self._market_for(symbol) for symbol in prices.symbols()}
+        if state is not None:
+            self._restore(state)
 
     def _market_for(self, symbol: str) -> SimMarket:
         spec = self.prices.spec(symbol)
@@ -148,6 +187,62 @@ class SimExchange:
             base_decimals=spec.lot_decimals, price_decimals=spec.pair_decimals, taker_fee=self.settings.sim_taker_fee,
             asset_class=spec.asset_class, maker_fee=self.settings.sim_maker_fee,
         )
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def _touch(self, account_id: str) -> None:
+        """The account's balances or holds changed (or it is new)."""
+        self._changes.accounts.add(account_id)
+
+    def _put(self, order: SimOrder) -> None:
+        """Store a new order or a new version of one."""
+        self._orders[order.account_id][order.order_id] = order
+        self._changes.orders[order.order_id] = order
+
+    def _record_trade(self, trade: SimTrade) -> None:
+        self._trades[trade.account_id].append(trade)
+        self._changes.trades.append(trade)
+
+    def _commit(self) -> None:
+        """Write what the call changed (runs as the lock's outermost hold is released)."""
+        changes = self._changes
+        if not changes:
+            return
+        self._changes = ExchangeChanges()
+        if self.state is None:
+            return
+        changes.ids_issued = self._ids_issued
+        changes.clock_at = self.clock.now()
+        balances = {
+            account_id: {
+                asset: (total, self._holds[account_id].get(asset, 0.0))
+                for asset, total in self._balances[account_id].items()
+            }
+            for account_id in changes.accounts
+        }
+        self.state.commit_exchange(changes, balances)
+
+    def _restore(self, state: SimStateFile) -> None:
+        """Load a state file's accounts, orders and trades; rebuild the indexes; continue the id sequence."""
+        snapshot = state.exchange_snapshot()
+        with self._lock:
+            for account_id, wallet in snapshot.balances.items():
+                self._balances[account_id] = {asset: total for asset, (total, _) in wallet.items()}
+                self._holds[account_id] = {asset: hold for asset, (_, hold) in wallet.items() if hold}
+                self._orders[account_id] = {}
+                self._by_client_id[account_id] = {}
+                self._trades[account_id] = []
+            for text in snapshot.orders:
+                order = decode_record(SimOrder, text)
+                self._store(order)
+                if order.status == "open":
+                    self._resting[order.order_id] = order
+            for text in snapshot.trades:
+                trade = decode_record(SimTrade, text)
+                self._trades[trade.account_id].append(trade)
+            for _ in range(snapshot.ids_issued):  # the same id sequence as if the process had never stopped
+                self._random.getrandbits(128)
+            self._ids_issued = snapshot.ids_issued
+            self._changes = ExchangeChanges()  # what was just loaded is already in the file
 
     # ---- markets and prices ---------------------------------------------------------------------
     def markets(self) -> dict[str, SimMarket]:
@@ -203,15 +298,22 @@ class SimExchange:
             self._orders[account_id] = {}
             self._by_client_id[account_id] = {}
             self._trades[account_id] = []
+            self._touch(account_id)
 
     def has_account(self, account_id: str) -> bool:
         return account_id in self._balances
+
+    def accounts(self) -> list[str]:
+        """Every account id, in the order they were created."""
+        with self._lock:
+            return list(self._balances)
 
     def deposit(self, account_id: str, asset: str, amount: float) -> None:
         """Add (or with a negative amount, withdraw) funds: tests fund an account later on."""
         with self._lock:
             wallet = self._wallet(account_id)
             wallet[asset] = wallet.get(asset, 0.0) + amount
+            self._touch(account_id)
 
     def balances(self, account_id: str) -> dict[str, SimBalance]:
         with self._lock:
@@ -295,6 +397,7 @@ class SimExchange:
                 self._check_funds(wallet, self._holds[account_id], market, side, qty, limit_price, market.maker_fee)
                 holds = self._holds[account_id]
                 holds[hold_asset] = holds.get(hold_asset, 0.0) + hold_amount
+                self._touch(account_id)
                 order = replace(order, hold_asset=hold_asset, hold_amount=hold_amount)
                 self._resting[order.order_id] = order
             self._store(order)
@@ -348,7 +451,8 @@ class SimExchange:
             wallet[market.base] = wallet.get(market.base, 0.0) - qty
             wallet[market.quote] = wallet.get(market.quote, 0.0) + cost - fee
         now = self.clock.now()
-        self._trades[order.account_id].append(
+        self._touch(order.account_id)
+        self._record_trade(
             SimTrade(self._new_id(), order.order_id, order.account_id, order.symbol, order.side, order.order_type,
                      price, qty, cost, fee, now)
         )
@@ -373,19 +477,22 @@ class SimExchange:
                 qty = order.base_qty or 0.0
                 filled = self._fill(order, market, qty, order.limit_price, market.maker_fee)
                 del self._resting[order.order_id]
-                self._orders[order.account_id][order.order_id] = filled
+                self._put(filled)
 
     def _release_hold(self, order: SimOrder) -> None:
         if order.hold_asset:
             holds = self._holds[order.account_id]
             holds[order.hold_asset] = max(holds.get(order.hold_asset, 0.0) - order.hold_amount, 0.0)
+            self._touch(order.account_id)
 
     def _store(self, order: SimOrder) -> None:
-        self._orders[order.account_id][order.order_id] = order
+        """A new order: stored, and indexed by its client id."""
+        self._put(order)
         if order.client_order_id:
             self._by_client_id[order.account_id].setdefault(order.client_order_id, []).append(order.order_id)
 
     def _new_id(self) -> str:
+        self._ids_issued += 1
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
 
     def cancel(self, account_id: str, order_id: str) -> SimOrder:
@@ -399,7 +506,7 @@ class SimExchange:
             self._release_hold(order)
             self._resting.pop(order_id, None)
             canceled = replace(order, status="canceled", closed_at=self.clock.now(), hold_asset=None, hold_amount=0.0)
-            self._orders[account_id][order_id] = canceled
+            self._put(canceled)
             return canceled
 
     def orders(self, account_id: str) -> list[SimOrder]:

@@ -203,11 +203,16 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class SimulatorServer:
-    """Runs the given faces of one SimExchange on free ports of 127.0.0.1 (or the given ports)."""
+    """Runs the given faces of one SimExchange on free ports of 127.0.0.1 (or the given ports).
+
+    When the exchange has a state file, each face reloads what it kept there (credentials, nonces).
+    `workdir` keeps generated files (the Coinbase certificate) at a stable place; default a temporary
+    directory removed on stop.
+    """
 
     def __init__(
         self, exchange: SimExchange, faces: Iterable[str] = ("kraken",), host: str = "127.0.0.1",
-        ports: dict[str, int] | None = None,
+        ports: dict[str, int] | None = None, workdir: Path | None = None,
     ) -> None:
         self.exchange = exchange
         self.host = host
@@ -217,14 +222,18 @@ class SimulatorServer:
         if unknown:
             raise ValueError(f"unknown simulator face(s) {', '.join(unknown)}; known: {', '.join(sorted(FACES))}")
         self._faces: dict[str, Face] = {name: FACES[name](exchange) for name in names}
+        for face in self._faces.values():
+            face.restore()
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         self._workdir: Path | None = None
+        self._own_workdir = workdir is None
+        self._fixed_workdir = workdir
 
     def start(self) -> SimulatorServer:
         if self._servers:
             return self
-        self._workdir = Path(tempfile.mkdtemp(prefix="nija-sim-"))
+        self._workdir = self._fixed_workdir or Path(tempfile.mkdtemp(prefix="nija-sim-"))
         try:
             for name, face in self._faces.items():
                 face.stopping.clear()
@@ -256,9 +265,9 @@ class SimulatorServer:
             thread.join(timeout=5)
         self._servers.clear()
         self._threads.clear()
-        if self._workdir is not None:
+        if self._workdir is not None and self._own_workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        self._workdir = None
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -289,8 +298,14 @@ class SimulatorServer:
         """Extra environment a client of this face needs (e.g. COINBASE_CA_BUNDLE), by variable name."""
         return self._faces[face].client_settings()
 
-    def provision(self, face: str, account_id: str, balances: dict[str, float]) -> Credentials:
-        """Create the account (if new) with these balances and fresh credentials valid on `face`."""
+    def provision(
+        self, face: str, account_id: str, balances: dict[str, float], *, reuse: bool = False
+    ) -> Credentials:
+        """Create the account (if new) with these balances and fresh credentials valid on `face`.
+
+        reuse: an account that already has credentials on `face` (a reloaded state file) keeps them.
+        """
         if not self.exchange.has_account(account_id):
             self.exchange.create_account(account_id, balances)
-        return self._faces[face].register_credentials(account_id)
+        known = self._faces[face].credentials_of(account_id) if reuse else None
+        return known or self._faces[face].register_credentials(account_id)

@@ -45,16 +45,20 @@ def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> Certifica
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    pair = CertificatePair(directory / "sim-cert.pem", directory / "sim-key.pem")
-    pair.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pair.key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
+    return write_cert(directory, cert.public_bytes(serialization.Encoding.PEM), key_pem)
+
+
+def write_cert(directory: Path, cert_pem: bytes, key_pem: bytes) -> CertificatePair:
+    """Write a certificate and its key (0600) into `directory`: a new one, or one a state file kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pair = CertificatePair(directory / "sim-cert.pem", directory / "sim-key.pem")
+    pair.cert_path.write_bytes(cert_pem)
+    pair.key_path.touch(mode=0o600)
     pair.key_path.chmod(0o600)
+    pair.key_path.write_bytes(key_pem)
     return pair
 
 

@@ -2,6 +2,8 @@
 
 The simulator runs in a child process so the figure is the server's, not shared with the client's
 interpreter; 4 client threads x 4 keys sign and send real krakenex Balance calls over keep-alive.
+With --state the exchange writes through to a state file (bot/sim/persistence.py): every private call
+then also saves its key's nonce, the cost a standalone `python -m bot.sim --state FILE` pays.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import krakenex
 
@@ -29,13 +33,19 @@ class _CountingNonceAPI(krakenex.API):
         return self._count
 
 
-def _serve(conn: object, keys: int) -> None:
+def _serve(conn: object, keys: int, state_dir: str | None) -> None:
     from bot.clock import ManualClock
     from bot.sim.exchange import SimExchange
+    from bot.sim.persistence import MarketParams
     from bot.sim.prices import SyntheticMarket
+    from bot.sim.reload import open_exchange
     from bot.sim.server import SimulatorServer
 
-    exchange = SimExchange(SyntheticMarket(seed=1, n_markets=4, start_time=START), ManualClock(START), seed=1)
+    if state_dir is None:
+        exchange = SimExchange(SyntheticMarket(seed=1, n_markets=4, start_time=START), ManualClock(START), seed=1)
+    else:
+        market = MarketParams(seed=1, markets=4, start_time=START)
+        exchange = open_exchange(Path(state_dir) / "sim.db", market, clock=ManualClock(START)).exchange
     server = SimulatorServer(exchange, faces=("kraken",)).start()
     creds = []
     for i in range(keys):
@@ -47,9 +57,14 @@ def _serve(conn: object, keys: int) -> None:
     server.stop()
 
 
-def run(seconds: float, keys: int) -> dict[str, object]:
+def run(seconds: float, keys: int, state: bool = False) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as state_dir:
+        return _run(seconds, keys, state_dir if state else None)
+
+
+def _run(seconds: float, keys: int, state_dir: str | None) -> dict[str, object]:
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("fork").Process(target=_serve, args=(child, keys), daemon=True)
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(child, keys, state_dir), daemon=True)
     process.start()
     url, creds = parent.recv()
     counts = [0] * keys
@@ -77,7 +92,7 @@ def run(seconds: float, keys: int) -> dict[str, object]:
     process.join(timeout=10)
     total = sum(counts)
     return {"private_calls_per_second": round(total / elapsed, 1), "calls": total, "errors": sum(errors),
-            "seconds": round(elapsed, 2), "client_threads": keys}
+            "seconds": round(elapsed, 2), "client_threads": keys, "state_file": state_dir is not None}
 
 
 def main(argv: list[str]) -> int:
@@ -85,7 +100,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--keys", type=int, default=4)
+    parser.add_argument("--state", action="store_true", help="write the exchange through to a state file")
     args = parser.parse_args(argv)
-    figures = run(args.seconds, args.keys)
+    figures = run(args.seconds, args.keys, args.state)
     print(json.dumps(figures) if args.json else f"{figures['private_calls_per_second']} private calls/s")
     return 0

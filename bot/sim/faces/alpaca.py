@@ -161,13 +161,16 @@ class AlpacaFace(Face):
         return settings
 
     # ---- credentials --------------------------------------------------------------------------
-    def register_credentials(self, account_id: str) -> Credentials:
+    def new_credentials(self, account_id: str) -> Credentials:
         alphabet = string.ascii_uppercase + string.digits
         key = "PK" + "".join(secrets.choice(alphabet) for _ in range(18))
         secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
-        with self._lock:
-            self._keys[key] = (secret, account_id)
         return Credentials(api_key=key, api_secret=secret, source=f"SIM_ALPACA_{account_id.upper()}", paper=True)
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
+        with self._lock:
+            self._keys[credentials.api_key] = (credentials.api_secret, account_id)
+            self._issued[account_id] = credentials
 
     def authenticate(self, headers: Mapping[str, str]) -> str | None:
         lowered = {k.lower(): v for k, v in headers.items()}

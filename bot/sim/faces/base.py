@@ -64,6 +64,7 @@ class Face:
     def __init__(self, exchange: SimExchange) -> None:
         self.exchange = exchange
         self.stopping = threading.Event()  # set by the server on stop: hung requests give up at once
+        self._issued: dict[str, Credentials] = {}  # account -> latest credentials (install_credentials keeps it)
 
     def handle(self, request: SimRequest) -> SimResponse:
         raise NotImplementedError
@@ -73,7 +74,32 @@ class Face:
         return {s: m for s, m in self.exchange.markets().items() if m.asset_class in self.asset_classes}
 
     def register_credentials(self, account_id: str) -> Credentials:
+        """Fresh credentials for `account_id`, valid on this face from now on (and saved with the state)."""
+        credentials = self.new_credentials(account_id)
+        self.install_credentials(account_id, credentials)
+        if self.exchange.state is not None:
+            self.exchange.state.save_credentials(self.name, account_id, credentials)
+        return credentials
+
+    def new_credentials(self, account_id: str) -> Credentials:
+        """Generate a key and secret in this venue's format."""
         raise NotImplementedError
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
+        """Accept these credentials for `account_id` (newly issued, or reloaded from a state file)."""
+        raise NotImplementedError
+
+    def credentials_of(self, account_id: str) -> Credentials | None:
+        """The latest credentials issued on this face for the account, if any."""
+        return self._issued.get(account_id)
+
+    def restore(self) -> None:
+        """Reload what this face keeps in the exchange's state file (credentials; subclasses add their own)."""
+        state = self.exchange.state
+        if state is None:
+            return
+        for saved in state.credentials(self.name):
+            self.install_credentials(saved.account_id, saved.credentials)
 
     def ssl_context(self, workdir: Path) -> ssl.SSLContext | None:
         """A server-side TLS context when `tls` is set (workdir: where to keep a generated certificate)."""

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bot.config.accounts import Credentials
 from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
 from bot.sim.faces.base import Face, SimRequest, SimResponse
-from bot.sim.tls import make_self_signed_cert, server_context
+from bot.sim.tls import make_self_signed_cert, server_context, write_cert
 
 API_PREFIX = "/api/v3/brokerage"
 MAX_CANDLES = 350
@@ -103,7 +103,16 @@ class CoinbaseFace(Face):
         self._lock = threading.Lock()
 
     def ssl_context(self, workdir: Path) -> ssl.SSLContext | None:
-        pair = make_self_signed_cert(workdir / "coinbase")
+        """With a state file, the certificate made the first time is kept: a restart serves the same one."""
+        state = self.exchange.state
+        saved = state.face_data(self.name) if state is not None else {}
+        if "tls_cert" in saved and "tls_key" in saved:
+            pair = write_cert(workdir / "coinbase", saved["tls_cert"].encode(), saved["tls_key"].encode())
+        else:
+            pair = make_self_signed_cert(workdir / "coinbase")
+            if state is not None:
+                state.save_face_data(self.name, [("tls_cert", pair.cert_path.read_text()),
+                                                 ("tls_key", pair.key_path.read_text())])
         self.cert_path = pair.cert_path
         return server_context(pair)
 
@@ -112,8 +121,8 @@ class CoinbaseFace(Face):
         return {"COINBASE_CA_BUNDLE": str(self.cert_path)} if self.cert_path else {}
 
     # ---- credentials ---------------------------------------------------------------------
-    def register_credentials(self, account_id: str) -> Credentials:
-        """A new CDP key (name + PEM EC private key) for an account; the face keeps the public half."""
+    def new_credentials(self, account_id: str) -> Credentials:
+        """A new CDP key (name + PEM EC private key) for an account."""
         private_key = ec.generate_private_key(ec.SECP256R1())
         pem = private_key.private_bytes(
             serialization.Encoding.PEM,
@@ -121,9 +130,15 @@ class CoinbaseFace(Face):
             serialization.NoEncryption(),
         ).decode()
         name = f"organizations/{uuid.uuid4()}/apiKeys/{uuid.uuid4()}"
-        with self._lock:
-            self._keys[name] = (account_id, private_key.public_key())
         return Credentials(api_key=name, api_secret=pem, source=f"SIM_COINBASE_{account_id.upper()}")
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
+        """The face checks JWTs with the public half of the key."""
+        private_key = serialization.load_pem_private_key(credentials.api_secret.encode(), password=None)
+        assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+        with self._lock:
+            self._keys[credentials.api_key] = (account_id, private_key.public_key())
+            self._issued[account_id] = credentials
 
     def authenticate(self, method: str, host: str, path: str, headers: Mapping[str, str]) -> str:
         """The account id the request's JWT proves, or AuthFailure with the reason."""

@@ -121,13 +121,36 @@ class KrakenFace(Face):
         }
 
     # ---- credentials ------------------------------------------------------------------------------
-    def register_credentials(self, account_id: str) -> Credentials:
+    def new_credentials(self, account_id: str) -> Credentials:
         api_key = base64.b64encode(secrets.token_bytes(42)).decode()
-        secret = secrets.token_bytes(64)
+        secret = base64.b64encode(secrets.token_bytes(64)).decode()
+        return Credentials(api_key=api_key, api_secret=secret, source=f"SIM_{account_id}")
+
+    def install_credentials(self, account_id: str, credentials: Credentials) -> None:
         counter_max, decay = RATE_TIERS[self.exchange.settings.sim_kraken_rate_tier]
         with self._keys_lock:
-            self._keys[api_key] = _Key(account_id, secret, counter_max, decay)
-        return Credentials(api_key=api_key, api_secret=base64.b64encode(secret).decode(), source=f"SIM_{account_id}")
+            self._keys[credentials.api_key] = _Key(
+                account_id, base64.b64decode(credentials.api_secret), counter_max, decay
+            )
+            self._issued[account_id] = credentials
+
+    def restore(self) -> None:
+        """Credentials, each key's last nonce (a reloaded exchange refuses what it already saw), userrefs, txids."""
+        super().restore()
+        state = self.exchange.state
+        if state is None:
+            return
+        for api_key, nonce in state.nonces().items():
+            if api_key in self._keys:
+                self._keys[api_key].last_nonce = nonce
+        with self._state_lock:
+            for key, value in state.face_data(self.name).items():
+                kind, _, order_id = key.partition(":")
+                if kind == "userref":
+                    self._userrefs[order_id] = int(value)
+        for account_id in self.exchange.accounts():
+            for order in self.exchange.orders(account_id):
+                self._txid_of(order)
 
     def set_rate_limit(self, api_key: str, counter_max: float, decay_per_second: float) -> None:
         """Give one key other counter limits (tests of the adapter's limiter, throughput benchmarks)."""
@@ -202,6 +225,8 @@ class KrakenFace(Face):
             if nonce <= key.last_nonce or nonce >= 2**64:
                 raise KrakenError("EAPI:Invalid nonce")
             key.last_nonce = nonce
+            if self.exchange.state is not None:  # saved before anything is answered: a restart refuses it too
+                self.exchange.state.save_nonce(api_key, nonce)
             if cost:
                 self._decay(key)
                 if key.counter + cost > key.counter_max:
@@ -485,6 +510,8 @@ class KrakenFace(Face):
         if userref is not None:
             with self._state_lock:
                 self._userrefs[order.order_id] = userref
+            if self.exchange.state is not None:
+                self.exchange.state.save_face_data(self.name, [(f"userref:{order.order_id}", str(userref))])
         return {"descr": descr, "txid": [self._txid_of(order)]}
 
     def _cancel_order(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
