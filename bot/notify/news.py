@@ -8,9 +8,10 @@ for the first time starts at its end (its history is not news).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.state.operator import OperatorStore
@@ -67,7 +68,7 @@ class NewsReader:
         self.read = read
         self.operator = operator
         self.daily_hour = daily_hour
-        self.wall = wall
+        self.wall = wall or time.time
         self._at = self._load()
 
     def _load(self) -> _Position:
@@ -95,7 +96,14 @@ class NewsReader:
         else:
             at.states = dict(states.get("states", {}))
             at.deadlocks = dict(states.get("deadlocks", {}))
-        at.daily = daily.get("date") if daily else None
+        if daily is None:
+            # A first start is not the summary's hour: the first one comes when its hour is next reached.
+            moment = datetime.fromtimestamp(self.wall(), tz=UTC)
+            day = moment.date() if moment.hour >= max(self.daily_hour, 0) else moment.date() - timedelta(days=1)
+            at.daily = day.isoformat()
+            self.operator.save_cursor(CURSOR_DAILY, {"date": at.daily})
+        else:
+            at.daily = daily.get("date")
         return at
 
     def poll(self, now_bot: float, now_wall: float) -> list[Notice]:

@@ -82,7 +82,8 @@ class Notifier:
         self.batch_seconds = batch_seconds
         self.on_delivered = on_delivered
         self._monotonic = monotonic
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size + 1)  # + the stop marker
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
         self._lock = threading.Lock()
         self.sent = 0
@@ -95,18 +96,15 @@ class Notifier:
 
     def submit(self, notice: Notice) -> None:
         """Queue a notice at once, never waiting: a full queue loses its oldest notice (logged)."""
-        while True:
-            try:
-                self._queue.put_nowait(notice)
-                return
-            except queue.Full:
+        with self._lock:
+            while self._queue.qsize() >= self.queue_size:
                 try:
                     self._queue.get_nowait()
-                    with self._lock:
-                        self.dropped += 1
-                    log.warning("notification queue full (the service is slow or down): oldest notice dropped")
                 except queue.Empty:
-                    pass
+                    break
+                self.dropped += 1
+                log.warning("notification queue full (the service is slow or down): oldest notice dropped")
+            self._queue.put_nowait(notice)
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -122,15 +120,7 @@ class Notifier:
         return True
 
     def _put_stop(self) -> None:
-        while True:
-            try:
-                self._queue.put_nowait(_STOP)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
+        self._queue.put_nowait(_STOP)  # the queue keeps one place free for it
 
     # ---- the worker ---------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -61,6 +61,7 @@ class AccountView:
     realised_pnl: float
     realised_pnl_today: float
     fees: float
+    open_trip_pnl: float = 0.0  # trips still open: realised on partial exits, minus every fee paid so far
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ class ReadModel:
             raise ReadModelError(f"{self.path}: an SQLite database that is not a NIJA state store")
         self._trades_key: tuple[int, int] | None = None
         self._trades_cache: list[TradeView] = []
+        self._open_cache: dict[tuple[str, str], float] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -260,6 +262,7 @@ class ReadModel:
         if not self._has("account_states"):
             return []
         health = self.health()
+        open_pnl = self.open_trip_pnl()
         by_account: dict[tuple[str, str], list[TradeView]] = defaultdict(list)
         for trade in self.trades():
             by_account[(trade.broker, trade.account_id)].append(trade)
@@ -275,7 +278,7 @@ class ReadModel:
                 health=health.get(key), trades=len(trades),
                 realised_pnl=sum(t.realised_pnl for t in trades),
                 realised_pnl_today=sum(t.realised_pnl for t in trades if t.closed_at >= midnight),
-                fees=sum(t.fees for t in trades),
+                fees=sum(t.fees for t in trades), open_trip_pnl=open_pnl.get(key, 0.0),
             ))
         return views
 
@@ -324,6 +327,12 @@ class ReadModel:
                 and (account_id is None or t.account_id == account_id)
                 and (since is None or t.closed_at >= since)]
 
+    def open_trip_pnl(self) -> dict[tuple[str, str], float]:
+        """(broker, account) -> what its still-open trips have realised on partial exits, minus every fee paid."""
+        self._all_trades()
+        with self._lock:
+            return dict(self._open_cache)
+
     def _all_trades(self) -> list[TradeView]:
         if not self._has("fills"):
             return []
@@ -332,10 +341,10 @@ class ReadModel:
         with self._lock:
             if key == self._trades_key:
                 return self._trades_cache
-        trades = _round_trips(self._rows("SELECT * FROM fills ORDER BY time, rowid"), self._order_details(),
-                              self._master_signals())
+        trades, open_pnl = _round_trips(self._rows("SELECT * FROM fills ORDER BY time, rowid"), self._order_details(),
+                                        self._master_signals())
         with self._lock:
-            self._trades_key, self._trades_cache = key, trades
+            self._trades_key, self._trades_cache, self._open_cache = key, trades, open_pnl
         return trades
 
     def _order_details(self) -> dict[str, tuple[str, str | None, str]]:
@@ -538,11 +547,12 @@ class ReadModel:
 
 def _round_trips(
     fills: Iterable[sqlite3.Row], orders: dict[str, tuple[str, str | None, str]], master_signals: dict[str, str]
-) -> list[TradeView]:
+) -> tuple[list[TradeView], dict[tuple[str, str], float]]:
     """Closed round trips from fills, by average cost: a trip opens on a buy from flat and closes back at flat.
 
     ``master_signals`` maps a master order's client order id to the signal its fill emitted, so a master's
-    trip and its followers' copies of it share one entry signal id.
+    trip and its followers' copies of it share one entry signal id. Also returns, per account, what its
+    still-open trips have realised so far (partial exits at average cost, minus every fee paid).
     """
     open_trips: dict[tuple[str, str, str], dict[str, Any]] = {}
     closed: list[TradeView] = []
@@ -585,4 +595,8 @@ def _round_trips(
                 exit_reasons=tuple(dict.fromkeys(trip["reasons"])), is_copy=trip["is_copy"],
                 entry_signal_id=trip["signal"] if trip["is_copy"] else master_signals.get(trip["coid"]),
             ))
-    return closed
+    open_pnl: dict[tuple[str, str], float] = defaultdict(float)
+    for (broker, account_id, _), trip in open_trips.items():
+        entry = trip["cost"] / trip["bought"] if trip["bought"] > 0 else 0.0
+        open_pnl[(broker, account_id)] += trip["proceeds"] - entry * trip["sold"] - trip["fees"]
+    return closed, dict(open_pnl)

@@ -66,8 +66,8 @@ class AccountRow:
     trades: int
     realised_pnl: float
     realised_pnl_today: float
-    unrealised_pnl: float | None  # None when no current price is known (no bot running)
-    pnl_total: float  # realised + unrealised (as far as known), fees included
+    unrealised_pnl: float | None  # open positions at the last price; None when unknown (no bot running)
+    pnl_total: float  # closed trades, plus open ones (partial exits, fees paid, and at the last price when known)
     fees: float
     health: str | None  # healthy | degraded | failed
     consecutive_errors: int
@@ -220,7 +220,7 @@ class Board:
             follows=f"{view.broker}:master" if is_follower else None, state=view.state, reason=view.reason,
             fix=view.fix, equity=view.equity, cash=view.cash, open_positions=len(held), trades=view.trades,
             realised_pnl=view.realised_pnl, realised_pnl_today=view.realised_pnl_today, unrealised_pnl=unrealised,
-            pnl_total=view.realised_pnl + (unrealised or 0.0), fees=view.fees,
+            pnl_total=view.realised_pnl + view.open_trip_pnl + (unrealised or 0.0), fees=view.fees,
             health=health.status if health else None, consecutive_errors=health.consecutive_errors if health else 0,
             last_error=health.last_error if health else "", last_cycle_at=health.last_cycle_at if health else None,
             last_cycle_age=(now - health.last_cycle_at) if health and health.last_cycle_at is not None else None,

@@ -66,7 +66,8 @@ class CockpitRun:
 
 
 def start_cockpit(tmp_path: Path, *, seed_env: dict[str, str] | None = None, background: bool = False,
-                  **env: str) -> CockpitRun:
+                  start_trader: bool = True, **env: str) -> CockpitRun:
+    """The cockpit started, then (unless ``start_trader`` is False) the trader, as `bot.py run` does."""
     run = start_run(tmp_path, ("kraken",), **{**SEED_ENV, **(seed_env or {}), **env})
     operator = OperatorStore(run.store.path)
     run.trader.entry_gate = operator.entry_gate
@@ -74,8 +75,9 @@ def start_cockpit(tmp_path: Path, *, seed_env: dict[str, str] | None = None, bac
     cockpit = Cockpit(run.settings, run.store.path, TraderLive(run.trader, "paper"), out=out, operator=operator,
                       background=background)
     cockpit.start()
-    run.trader.start()
-    cockpit.trader_started()
+    if start_trader:
+        run.trader.start()
+        cockpit.trader_started()
     return CockpitRun(run, cockpit, operator, out)
 
 

@@ -72,7 +72,7 @@ def test_copy_page_shows_every_outcome_with_its_reason_and_the_tracking_differen
             assert copy["reason"].replace("&", "&amp;") in page  # the sizing arithmetic or the sale, in words
     tracking = rows(page, "data-follower")
     assert {t["data-follower"] for t in tracking if t["tag"] == "tr"} == {"demo_user_1", "demo_user_2"}
-    assert "Tracking difference" in page and "Master return / trade" in page
+    assert "Tracking difference" in page and "Return per trip: follower / master" in page
 
 
 def test_account_page_draws_the_equity_curve_and_lists_trades(client: TestClient) -> None:
