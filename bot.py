@@ -1,6 +1,6 @@
 """NIJA entry point: `python bot.py --help`."""
 
-from bot.cli import main
+from bot.console.exits import run_main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main("bot.cli:main"))

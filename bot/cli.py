@@ -1,84 +1,121 @@
-"""Command line: `python bot.py [run|status|backtest] ...` (run is the default)."""
+"""Command line: `python bot.py [COMMAND] ...` (`run` is the default).
+
+Adding a command is one `Command(...)` line in COMMANDS. A command's module is imported only when that
+command is chosen, so `--help`, `--version` and a mistyped command answer without loading pandas, the
+exchange SDKs or the settings models (`python scripts/bench.py cli` measures it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from bot.config.errors import ConfigError
-from bot.config.settings import Settings, load_settings
-from bot.state.store import StateStoreError
+from bot import __version__
 
-COMMANDS = ("run", "status", "trades", "web", "backtest")
+PROG = "python bot.py"
+DEFAULT_COMMAND = "run"
+TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Imported here so `--help` and a bad setting answer fast and each command loads only its layer.
-    from bot.backtest import command as backtest_command
-    from bot.trading import commands as trading_commands
-    from bot.web import arguments as web_arguments
+@dataclass(frozen=True)
+class Command:
+    """One sub-command. `arguments` and `handler` are "module:function" paths, imported only when chosen.
 
+    arguments(parser) adds the command's options; handler(args, settings) runs it and returns the exit
+    code (handler(args) when needs_settings is False).
+    """
+
+    name: str
+    help: str
+    handler: str
+    arguments: str
+    needs_settings: bool = True
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("run", "trade (the default command; paper mode unless live credentials AND LIVE_TRADING=true)",
+            "bot.trading.commands:run", "bot.trading.commands:add_run_arguments"),
+    Command("status", "every account's state, reason, fix, balance and health from the store",
+            "bot.trading.commands:status", "bot.trading.commands:add_status_arguments"),
+    Command("trades", "closed trades with realised P&L per account, from the store",
+            "bot.trading.commands:trades", "bot.trading.commands:add_trades_arguments"),
+    Command("web", "serve the dashboard and API read-only from a store (no bot needed)",
+            "bot.web.command:run", "bot.web.arguments:add_arguments"),
+    Command("backtest", "run APEX (and copy-trading followers) over candle files",
+            "bot.backtest.command:run", "bot.backtest.command:add_arguments"),
+    Command("optimize", "walk-forward tuning of APEX's settings with optuna over candle files",
+            "bot.backtest.optimize:run", "bot.backtest.optimize:add_arguments"),
+    Command("download-data", "download candles through a brokerage's SDK for backtests",
+            "bot.backtest.download:run", "bot.backtest.download:add_arguments"),
+)
+
+
+def _load(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def find_command(name: str) -> Command | None:
+    return next((c for c in COMMANDS if c.name == name), None)
+
+
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command listed; only `chosen` gets its options (its module is imported)."""
     parser = argparse.ArgumentParser(
-        prog="python bot.py",
+        prog=PROG,
         description=(
             "NIJA trading bot. With no live credentials it runs in paper mode against the built-in "
             "exchange simulator. Live orders need credentials AND LIVE_TRADING=true."
         ),
+        epilog=f"With no command, or when the first argument is an option, '{DEFAULT_COMMAND}' is meant. "
+               f"'{PROG} COMMAND --help' shows a command's options.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,status,trades,web,backtest}")
-    run = sub.add_parser("run", help="trade (the default command; paper mode without live credentials)")
-    trading_commands.add_run_arguments(run)
-    status = sub.add_parser("status", help="every account's state, reason, fix, balance and health from the store")
-    trading_commands.add_status_arguments(status)
-    trades = sub.add_parser("trades", help="closed trades with realised P&L per account, from the store")
-    trading_commands.add_trades_arguments(trades)
-    web = sub.add_parser("web", help="serve the dashboard and API read-only from a store (no bot needed)")
-    web_arguments.add_arguments(web)
-    backtest = sub.add_parser("backtest", help="run APEX (and copy-trading followers) over candle files")
-    backtest_command.add_arguments(backtest)
+    parser.add_argument("--version", action="version", version=f"nija {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for command in COMMANDS:
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        if command.name == chosen:
+            _load(command.arguments)(command_parser)
     return parser
 
 
-def _with_default_command(argv: Sequence[str]) -> list[str]:
+def with_default_command(argv: Sequence[str]) -> list[str]:
+    """Insert `run` only when there is no argument or the first one is an option meant for `run`.
+
+    A mistyped command (`stauts`) is left alone, so argparse answers with its own "invalid choice".
+    """
     args = list(argv)
-    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
-        return ["run", *args]
+    if not args or (args[0].startswith("-") and args[0] not in TOP_LEVEL_OPTIONS):
+        return [DEFAULT_COMMAND, *args]
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_with_default_command(sys.argv[1:] if argv is None else argv))
+    args_list = with_default_command(sys.argv[1:] if argv is None else argv)
+    chosen = find_command(args_list[0]) if args_list else None
+    args = build_parser(chosen.name if chosen else None).parse_args(args_list)
+    command = find_command(args.command)
+    if command is None:  # `python bot.py` with only top-level options never gets here (argparse exits)
+        build_parser().print_help()
+        return 2
+    handler = _load(command.handler)
+    if not command.needs_settings:
+        return int(handler(args))
+    from bot.config.errors import ConfigError
+    from bot.config.settings import load_settings
+    from bot.state.store import StateStoreError
+
     try:
-        settings: Settings = load_settings()
+        settings = load_settings()
     except ConfigError as error:
         print(f"nija: configuration error: {error}", file=sys.stderr)
         return 2
     try:
-        return _dispatch(args, settings)
+        return int(handler(args, settings))
     except StateStoreError as error:
         print(f"nija: state store error: {error}", file=sys.stderr)
         return 2
-
-
-def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "backtest":
-        from bot.backtest import command as backtest_command
-
-        return backtest_command.run(args, settings)
-    from bot.trading import commands as trading_commands
-
-    if args.command == "status":
-        return trading_commands.status(args, settings)
-    if args.command == "trades":
-        return trading_commands.trades(args, settings)
-    if args.command == "web":
-        from bot.web import command as web_command
-
-        try:
-            store = args.store or trading_commands.status_path(settings, args.paper)
-        except ConfigError as error:
-            print(f"nija: configuration error: {error}", file=sys.stderr)
-            return 2
-        return web_command.serve(args, settings, store)
-    return trading_commands.run(args, settings)

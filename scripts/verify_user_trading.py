@@ -8,7 +8,7 @@ import sys
 
 import _repo_path  # noqa: F401 - the repository root on sys.path, so `bot` imports from any directory
 
-from bot.diagnostics.commands import verify_user
+from bot.console.exits import run_main
 
 if __name__ == "__main__":
-    sys.exit(verify_user(sys.argv[1:]))
+    sys.exit(run_main("bot.diagnostics.commands:verify_user"))

@@ -102,7 +102,7 @@ def order_minimums(broker: Broker, cash_assets: tuple[str, ...]) -> dict[str, fl
     for market in markets:
         ticker = tickers.get(market.symbol)
         if ticker is not None and ticker.last > 0:
-            minimums[market.symbol] = max(market.min_notional, market.min_base_qty * ticker.last)
+            minimums[market.symbol] = max(float(market.min_notional), float(market.min_base_qty) * ticker.last)
     return minimums
 
 

@@ -1,5 +1,5 @@
 """`python bot.py backtest --data DIR [--pairs ...] [--timeframe 1h] [--balance 1000] [--followers N] [--json]
-[--plot F]`: APEX over candle files, per-account figures for the master and simulated copy followers."""
+[--trades F.csv] [--plot F.png|F.html]`: APEX over candle files; the report to decide with (docs/backtesting.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.backtest.data import DataError, find_files, read_candles, timeframe_seconds
 from bot.backtest.engine import run_backtest
-from bot.backtest.report import build_report, format_table
+from bot.backtest.report import build_report, format_table, write_trades
 from bot.backtest.rules import exchange_for, market_rules
 from bot.config.settings import Settings
 
@@ -25,8 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--balance", type=float, default=1000.0, help="master starting balance in USD")
     parser.add_argument("--followers", type=int, default=0, help="copy-trading followers to simulate (0 or more)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--plot", type=Path, default=None, help="write the equity curves to this PNG file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (with the equity curves)")
+    parser.add_argument("--trades", type=Path, default=None, help="write every trade to this CSV file")
+    parser.add_argument(
+        "--plot", type=Path, default=None,
+        help="draw prices with entries and exits, equity and drawdown: F.png (matplotlib) or F.html (plotly)",
+    )
+    parser.add_argument(
+        "--curve-points", type=int, default=2000, help="equity-curve points in the JSON (0: every candle)"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,6 +42,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.balance <= 0:
         print(f"--balance {args.balance}: expected a positive USD amount", file=sys.stderr)
+        return 2
+    if args.plot is not None and args.plot.suffix.lower() not in (".png", ".html"):
+        print(f"--plot {args.plot}: expected a file name ending in .png or .html", file=sys.stderr)
+        return 2
+    if args.curve_points < 0:
+        print(f"--curve-points {args.curve_points}: expected 0 or more", file=sys.stderr)
         return 2
     started = time.perf_counter()
     try:
@@ -45,18 +58,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except DataError as error:
         print(str(error), file=sys.stderr)
         return 2
-    rules = market_rules(exchange_for(args.data, settings.backtest), settings.backtest)
+    rules = market_rules(exchange_for(args.data, settings.backtest), settings)
     result = run_backtest(
         frames, settings, rules, balance=args.balance, followers=args.followers, candle_seconds=seconds_per_candle
     )
     report = build_report(
-        result, data=str(args.data), timeframe=args.timeframe, seconds=time.perf_counter() - started
+        result, data=str(args.data), timeframe=args.timeframe, seconds=time.perf_counter() - started,
+        curve_points=args.curve_points,
     )
-    if args.plot is not None:
-        from bot.backtest.plot import plot_equity  # matplotlib only when a plot is asked for
+    try:
+        if args.trades is not None:
+            report["trades_file"] = str(args.trades)
+            report["trades_written"] = write_trades(result, args.trades)
+        if args.plot is not None:
+            if args.plot.suffix.lower() == ".html":
+                from bot.backtest.plot_html import plot_html  # plotly only when an HTML plot is asked for
 
-        plot_equity(result, args.plot)
-        report["plot"] = str(args.plot)
+                plot_html(result, args.plot)
+            else:
+                from bot.backtest.plot import plot_png  # matplotlib only when a PNG is asked for
+
+                plot_png(result, args.plot)
+            report["plot"] = str(args.plot)
+    except OSError as error:
+        print(f"cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
     print(json.dumps(report) if args.json else format_table(report))
     return 0
 

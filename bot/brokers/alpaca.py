@@ -36,6 +36,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetStatus, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 
+from bot.brokers.amounts import ZERO, decimals_of, to_decimal
 from bot.brokers.base import (
     CANDLE_COLUMNS,
     AssetBalance,
@@ -85,13 +86,6 @@ _STATUS = {
     "rejected": OrderStatus.REJECTED,
     "suspended": OrderStatus.REJECTED,
 }
-
-
-def decimals_of(increment: float | None, default: int) -> int:
-    if not increment:
-        return default
-    exponent = Decimal(repr(float(increment))).normalize().as_tuple().exponent
-    return max(-int(exponent), 0)
 
 
 def _enum_text(value: Any) -> str:
@@ -187,8 +181,8 @@ class AlpacaBroker(Broker):
             if asset_class == "crypto":
                 markets[symbol] = MarketInfo(
                     symbol=symbol, base=base, quote="USD", exchange_symbol=asset.symbol,
-                    min_base_qty=float(asset.min_order_size or 0.0),
-                    min_notional=self.settings.alpaca_min_notional,
+                    min_base_qty=to_decimal(asset.min_order_size),
+                    min_notional=to_decimal(self.settings.alpaca_min_notional),
                     base_decimals=decimals_of(asset.min_trade_increment, 9),
                     price_decimals=decimals_of(asset.price_increment, 2),
                     taker_fee=self.settings.alpaca_crypto_taker_fee,
@@ -198,8 +192,8 @@ class AlpacaBroker(Broker):
                 fractional = bool(asset.fractionable)
                 markets[symbol] = MarketInfo(
                     symbol=symbol, base=base, quote="USD", exchange_symbol=asset.symbol,
-                    min_base_qty=float(asset.min_order_size or (0.0 if fractional else 1.0)),
-                    min_notional=self.settings.alpaca_min_notional,
+                    min_base_qty=to_decimal(asset.min_order_size, default=Decimal(0 if fractional else 1)),
+                    min_notional=to_decimal(self.settings.alpaca_min_notional),
                     base_decimals=self.settings.alpaca_stock_qty_decimals if fractional else 0,
                     price_decimals=self.settings.alpaca_stock_price_decimals,
                     taker_fee=self.settings.alpaca_stock_taker_fee,
@@ -293,27 +287,27 @@ class AlpacaBroker(Broker):
     def balances(self) -> BalanceSnapshot:
         account = self._call("account", self.trading.get_account)
         positions = self._call("positions", self.trading.get_all_positions)
-        cash_total = float(account.cash or 0.0)
-        cash_available = float(account.non_marginable_buying_power or account.buying_power or cash_total)
-        assets: dict[str, AssetBalance] = {"USD": AssetBalance("USD", cash_total, min(cash_available, cash_total))}
+        cash = to_decimal(account.cash)
+        buying_power = to_decimal(account.non_marginable_buying_power or account.buying_power, default=cash)
+        assets: dict[str, AssetBalance] = {"USD": AssetBalance("USD", cash, min(buying_power, cash))}
         by_plain = {m.exchange_symbol.replace("/", ""): m for m in self.markets().values()}
         prices: dict[str, float] = {}
         holdings_value = 0.0
         for position in positions:
             market = by_plain.get(position.symbol.replace("/", ""))
             base = market.base if market else position.symbol
-            qty = float(position.qty)
-            available = float(position.qty_available) if position.qty_available is not None else qty
+            qty = to_decimal(position.qty)
+            available = to_decimal(position.qty_available, default=qty)
             assets[base] = AssetBalance(base, qty, available)
             if position.current_price is not None:
                 prices[base] = float(position.current_price)
             holdings_value += float(position.market_value or 0.0)
         return BalanceSnapshot(
-            cash_available=assets["USD"].available,
-            cash_total=cash_total,
+            cash_available=float(assets["USD"].available),
+            cash_total=float(cash),
             assets=assets,
             prices_usd=prices,
-            equity=float(account.equity) if account.equity is not None else cash_total + holdings_value,
+            equity=float(account.equity) if account.equity is not None else float(cash) + holdings_value,
             time=self.clock.now(),
         )
 
@@ -323,9 +317,10 @@ class AlpacaBroker(Broker):
             raise OrderRejected(closed, broker=self.name)
         side = OrderSide.BUY if request.side is Side.BUY else OrderSide.SELL
         tif = TimeInForce.GTC if market.asset_class == "crypto" else TimeInForce.DAY
+        # notional: the total spend; Alpaca takes a crypto fee out of the coin received, never on top of it.
         size: dict[str, float] = (
-            {"notional": round(float(request.quote_notional), 2)} if request.quote_notional is not None
-            else {"qty": market.floor_qty(float(request.base_qty or 0.0))}
+            {"notional": float(market.floor_notional(request.quote_notional))} if request.quote_notional is not None
+            else {"qty": float(market.floor_qty(request.base_qty or ZERO))}
         )
         order_request: MarketOrderRequest | LimitOrderRequest
         if request.order_type == "limit":
@@ -353,12 +348,13 @@ class AlpacaBroker(Broker):
 
     def _result(self, order: Any, symbol: str | None = None) -> OrderResult:
         status = _STATUS.get(_enum_text(order.status), OrderStatus.OPEN)
-        filled = float(order.filled_qty or 0.0)
-        avg = float(order.filled_avg_price or 0.0)
+        filled = to_decimal(order.filled_qty)
+        avg = to_decimal(order.filled_avg_price)
         if symbol is None:
             symbol = self._bot_symbol(str(order.symbol), "crypto" if "/" in str(order.symbol) else "stock") or ""
         market = self.markets().get(symbol)
-        fee_rate = market.taker_fee if market else 0.0
+        fee_rate = Decimal(repr(market.taker_fee)) if market else ZERO
+        value = filled * avg  # Alpaca reports no filled value: quantity x average price, exactly
         return OrderResult(
             client_order_id=order.client_order_id,
             symbol=symbol,
@@ -367,7 +363,8 @@ class AlpacaBroker(Broker):
             exchange_order_id=str(order.id),
             filled_base=filled,
             avg_price=avg,
-            fee_quote=filled * avg * fee_rate,  # Alpaca reports fees as account activities, not on the order
+            filled_quote=value,
+            fee_quote=value * fee_rate,  # Alpaca reports fees as account activities, not on the order
             reason="",
             time=self.clock.now(),
         )

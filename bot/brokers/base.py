@@ -1,8 +1,12 @@
 """The one contract every exchange adapter implements, and the values that cross it.
 
 Symbols inside the bot are ``BASE-QUOTE`` (``BTC-USD``; Alpaca stocks ``AAPL-USD``).
-Quantities are floats in base units, notionals in quote units; adapters round to the
-exchange's precision with ``MarketInfo`` helpers (Decimal-based, always down for size).
+
+Exact amounts (docs/rules.md §6): quantities, notionals, fills, fees and balances cross
+this boundary as ``decimal.Decimal``, parsed from the exchange's decimal strings
+(``bot.brokers.amounts``) and never through float; floats remain only for valuations and the
+strategy (prices, indicators, equity). ``OrderRequest.quote_notional`` is the total quote the
+account spends, fees included; each adapter turns it into its venue's own parameter.
 
 Order placement policy lives here, once, for every adapter (``Broker.place_order``):
 the request is checked against the market's rules before it is sent; after a
@@ -19,11 +23,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 import pandas as pd
 
+from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
 from bot.brokers.errors import (
     MarketNotFound,
     OrderRejected,
@@ -71,33 +76,53 @@ class MarketInfo:
     base: str  # BTC
     quote: str  # USD
     exchange_symbol: str  # XXBTZUSD, BTC-USD, BTC/USD, AAPL
-    min_base_qty: float
-    min_notional: float
+    min_base_qty: Decimal
+    min_notional: Decimal  # quote units
     base_decimals: int
     price_decimals: int
     taker_fee: float  # fraction, 0.0026 = 0.26 %
     tradable: bool = True
     asset_class: str = "crypto"  # or "stock"
+    quote_decimals: int = 2  # places of a quote amount (Kraken cost_decimals, Coinbase quote_increment)
 
-    def floor_qty(self, qty: float) -> float:
+    def __post_init__(self) -> None:
+        for name in ("min_base_qty", "min_notional"):
+            object.__setattr__(self, name, _exact(name, getattr(self, name)))
+
+    def floor_qty(self, qty: Decimal) -> Decimal:
         """Round a base quantity down to the lot precision (never up: never spend more than allowed)."""
-        return _quantize(max(qty, 0.0), self.base_decimals, ROUND_DOWN)
+        return floor_to(max(_exact("qty", qty), ZERO), self.base_decimals)
+
+    def floor_notional(self, notional: Decimal) -> Decimal:
+        """Round a quote amount down to what the venue accepts."""
+        return floor_to(max(_exact("notional", notional), ZERO), self.quote_decimals)
 
     def round_price(self, price: float) -> float:
         return _quantize(price, self.price_decimals, ROUND_HALF_EVEN)
 
-    def rule_violation(self, base_qty: float, price: float) -> str | None:
+    def rule_violation(self, base_qty: Decimal, price: float) -> str | None:
         """Why an order of this size would be refused by the exchange, or None when it is fine."""
         if not self.tradable:
             return f"{self.symbol} is not tradable on this exchange now"
         if base_qty <= 0:
-            return f"quantity {base_qty} rounds to zero at {self.base_decimals} lot decimals"
+            return f"quantity {plain(base_qty)} rounds to zero at {self.base_decimals} lot decimals"
         if base_qty < self.min_base_qty:
-            return f"quantity {base_qty:g} {self.base} is under the minimum {self.min_base_qty:g} {self.base}"
-        notional = base_qty * price
+            return (f"quantity {plain(base_qty)} {self.base} is under the minimum "
+                    f"{plain(self.min_base_qty)} {self.base}")
+        notional = base_qty * Decimal(repr(float(price)))
         if notional < self.min_notional:
-            return f"order value {notional:.2f} {self.quote} is under the minimum {self.min_notional:g} {self.quote}"
+            return (f"order value {notional:.2f} {self.quote} is under the minimum "
+                    f"{plain(self.min_notional)} {self.quote}")
         return None
+
+
+def _exact(name: str, value: object) -> Decimal:
+    """Decimal as it is; an int exactly; a float refused: a float amount at this boundary is a bug."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError(f"{name} must be a Decimal (exact amount), not {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True)
@@ -117,12 +142,16 @@ class Ticker:
 @dataclass(frozen=True)
 class AssetBalance:
     asset: str  # bot asset code: BTC, USD
-    total: float
-    available: float
+    total: Decimal
+    available: Decimal
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", _exact("total", self.total))
+        object.__setattr__(self, "available", _exact("available", self.available))
 
     @property
-    def on_hold(self) -> float:
-        return max(self.total - self.available, 0.0)
+    def on_hold(self) -> Decimal:
+        return max(self.total - self.available, ZERO)
 
 
 @dataclass(frozen=True)
@@ -136,44 +165,76 @@ class BalanceSnapshot:
     equity: float = 0.0
     time: float = 0.0
 
-    def holding(self, asset: str) -> float:
+    def holding(self, asset: str) -> Decimal:
         balance = self.assets.get(asset)
-        return balance.total if balance else 0.0
+        return balance.total if balance else ZERO
 
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """A market (or limit) order. Buys may give quote_notional; sells give base_qty."""
+    """A market (or limit) order. Buys may give quote_notional; sells give base_qty.
+
+    ``quote_notional`` is the total quote the account spends, fees included (a copy sized from
+    what the master spent then costs the follower the same share of its equity on every venue).
+    """
 
     symbol: str
     side: Side
     client_order_id: str
-    base_qty: float | None = None
-    quote_notional: float | None = None
+    base_qty: Decimal | None = None
+    quote_notional: Decimal | None = None
     order_type: str = "market"
     limit_price: float | None = None
 
     def __post_init__(self) -> None:
         if (self.base_qty is None) == (self.quote_notional is None):
             raise ValueError("give exactly one of base_qty or quote_notional")
+        for name in ("base_qty", "quote_notional"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _exact(name, value))
 
 
 @dataclass(frozen=True)
 class OrderResult:
+    """An order as the exchange reports it, amounts exact.
+
+    ``filled_base`` is the executed quantity (gross), ``filled_quote`` the executed value the
+    exchange reports, fees excluded; ``fee_quote`` is a fee charged in the quote currency and
+    ``fee_base`` a fee taken out of the base asset (Alpaca crypto buys). ``base_delta`` and
+    ``quote_delta`` are what the account's holdings changed by: book positions with those.
+    """
+
     client_order_id: str
     symbol: str
     side: Side
     status: OrderStatus
     exchange_order_id: str | None = None
-    filled_base: float = 0.0
-    avg_price: float = 0.0
-    fee_quote: float = 0.0
+    filled_base: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    fee_quote: Decimal = ZERO
     reason: str = ""
     time: float = 0.0
+    filled_quote: Decimal = ZERO
+    fee_base: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        for name in ("filled_base", "avg_price", "fee_quote", "filled_quote", "fee_base"):
+            object.__setattr__(self, name, _exact(name, getattr(self, name)))
 
     @property
-    def filled_quote(self) -> float:
-        return self.filled_base * self.avg_price
+    def base_delta(self) -> Decimal:
+        """Signed change of the account's base holding: buy gross minus a base fee; sell gross plus it."""
+        if self.side is Side.BUY:
+            return self.filled_base - self.fee_base
+        return -(self.filled_base + self.fee_base)
+
+    @property
+    def quote_delta(self) -> Decimal:
+        """Signed change of the account's quote holding: a buy spends value plus fee; a sale earns value minus fee."""
+        if self.side is Side.BUY:
+            return -(self.filled_quote + self.fee_quote)
+        return self.filled_quote - self.fee_quote
 
 
 def new_client_order_id() -> str:
@@ -287,11 +348,12 @@ class Broker(ABC):
             if problem:
                 raise OrderRejected(problem, broker=self.name)
             return replace(request, base_qty=qty)
-        notional = float(request.quote_notional or 0.0)
-        problem = market.rule_violation(market.floor_qty(notional / price) if price > 0 else 0.0, price)
+        notional = market.floor_notional(request.quote_notional or ZERO)
+        estimate = market.floor_qty(notional / to_decimal(price)) if price > 0 else ZERO
+        problem = market.rule_violation(estimate, price)
         if problem:
             raise OrderRejected(problem, broker=self.name)
-        return replace(request, quote_notional=round(notional, 2))
+        return replace(request, quote_notional=notional)
 
     def get_order(self, client_order_id: str, symbol: str) -> OrderResult | None:
         return self._find_order(client_order_id, symbol)

@@ -13,7 +13,6 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from coinbase.rest import RESTClient
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from bot.brokers.amounts import ZERO, decimals_of, plain, to_decimal
 from bot.brokers.base import (
     CANDLE_COLUMNS,
     AssetBalance,
@@ -70,18 +70,6 @@ PAGE_SIZE = 250  # accounts / orders per page (the exchange's maximum)
 _OPEN_STATES = {"OPEN", "PENDING", "QUEUED", "CANCEL_QUEUED", "EDIT_QUEUED"}
 
 
-def decimals_of(increment: str | float) -> int:
-    """'0.00000001' -> 8, '0.01' -> 2, '1' -> 0."""
-    exponent = Decimal(str(increment)).normalize().as_tuple().exponent
-    return max(-int(exponent), 0)
-
-
-def plain(value: float, decimals: int) -> str:
-    """A decimal string without exponent, cut (not rounded) to `decimals`: what the API accepts."""
-    step = Decimal(1).scaleb(-decimals)
-    return format(Decimal(str(value)).quantize(step, rounding="ROUND_DOWN"), "f")
-
-
 def key_problem(secret: str, where: str) -> str | None:
     """Why the SDK could not sign with this secret (it takes a PEM EC key or a base64 Ed25519 key), or None."""
     if secret.lstrip().startswith("-----BEGIN"):
@@ -123,6 +111,7 @@ class CoinbaseBroker(Broker):
         # A key the SDK cannot sign with stops the account at its first private call, with the reason.
         self._key_problem = key_problem(credentials.api_secret, f"{account.label}: {credentials.source}_API_SECRET")
         self.cash_assets = tuple(settings.general.cash_assets)
+        self.fallback_taker_fee = exchange.coinbase_taker_fee
         self.client = RESTClient(
             api_key=credentials.api_key,
             api_secret=credentials.api_secret,
@@ -161,7 +150,8 @@ class CoinbaseBroker(Broker):
     # ---- markets -------------------------------------------------------------------------------------
     def _load_markets(self) -> dict[str, MarketInfo]:
         summary = self._call("transaction_summary", self.client.get_transaction_summary)
-        taker_fee = float(_field(_field(summary, "fee_tier", {}), "taker_fee_rate", 0.006) or 0.006)
+        fallback = self.fallback_taker_fee  # the account's fee tier when Coinbase reports one, else this
+        taker_fee = float(_field(_field(summary, "fee_tier", {}), "taker_fee_rate", fallback) or fallback)
         response = self._call("products", self.client.get_products, product_type="SPOT")
         markets: dict[str, MarketInfo] = {}
         for product in _field(response, "products", []) or []:
@@ -182,13 +172,14 @@ class CoinbaseBroker(Broker):
                 base=base,
                 quote=quote,
                 exchange_symbol=product_id,
-                min_base_qty=float(_field(product, "base_min_size") or 0.0),
-                min_notional=float(_field(product, "quote_min_size") or 0.0),
+                min_base_qty=to_decimal(_field(product, "base_min_size")),
+                min_notional=to_decimal(_field(product, "quote_min_size")),
                 base_decimals=decimals_of(_field(product, "base_increment") or "0.00000001"),
                 price_decimals=decimals_of(price_increment),
                 taker_fee=taker_fee,
                 tradable=tradable,
                 asset_class="crypto",
+                quote_decimals=decimals_of(_field(product, "quote_increment") or "0.01", 2),
             )
         return markets
 
@@ -271,20 +262,20 @@ class CoinbaseBroker(Broker):
         assets: dict[str, AssetBalance] = {}
         for account in accounts:
             currency = _field(account, "currency")
-            available = float(_field(_field(account, "available_balance", {}), "value", 0) or 0)
-            hold = float(_field(_field(account, "hold", {}), "value", 0) or 0)
+            available = to_decimal(_field(_field(account, "available_balance", {}), "value"))
+            hold = to_decimal(_field(_field(account, "hold", {}), "value"))
             if not currency or available + hold <= 0:
                 continue
             previous = assets.get(currency)
-            total = available + hold + (previous.total if previous else 0.0)
-            free = available + (previous.available if previous else 0.0)
+            total = available + hold + (previous.total if previous else ZERO)
+            free = available + (previous.available if previous else ZERO)
             assets[currency] = AssetBalance(asset=currency, total=total, available=free)
-        cash_total = sum(assets[a].total for a in self.cash_assets if a in assets)
-        cash_available = sum(assets[a].available for a in self.cash_assets if a in assets)
+        cash_total = sum(float(assets[a].total) for a in self.cash_assets if a in assets)
+        cash_available = sum(float(assets[a].available) for a in self.cash_assets if a in assets)
         markets = self.markets()
         priced = [f"{a}-USD" for a in assets if a not in self.cash_assets and f"{a}-USD" in markets]
         prices = {t.symbol.split("-")[0]: t.last for t in self.tickers(priced).values()} if priced else {}
-        equity = cash_total + sum(assets[a].total * p for a, p in prices.items())
+        equity = cash_total + sum(float(assets[a].total) * p for a, p in prices.items())  # a valuation
         return BalanceSnapshot(
             cash_available=cash_available,
             cash_total=cash_total,
@@ -296,6 +287,12 @@ class CoinbaseBroker(Broker):
 
     # ---- orders ----------------------------------------------------------------------------------------
     def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
+        """CreateOrder, then GetOrder for the fill.
+
+        A buy of ``quote_notional`` is sent as ``quote_size`` unchanged: Coinbase counts the fee inside
+        quote_size (the order's ``filled_value`` plus ``total_fees`` is what was spent), which is exactly
+        the contract's meaning of quote_notional.
+        """
         side = "BUY" if request.side is Side.BUY else "SELL"
         if request.order_type == "limit":
             if request.limit_price is None or request.base_qty is None:
@@ -304,18 +301,19 @@ class CoinbaseBroker(Broker):
                 "create order", self.client.limit_order_gtc,
                 client_order_id=request.client_order_id, product_id=market.exchange_symbol, side=side,
                 base_size=plain(request.base_qty, market.base_decimals),
-                limit_price=plain(request.limit_price, market.price_decimals),
+                limit_price=plain(to_decimal(repr(request.limit_price)), market.price_decimals),
             )
         elif request.quote_notional is not None:
             answer = self._call(
                 "create order", self.client.market_order, client_order_id=request.client_order_id,
-                product_id=market.exchange_symbol, side=side, quote_size=plain(request.quote_notional, 2),
+                product_id=market.exchange_symbol, side=side,
+                quote_size=plain(request.quote_notional, market.quote_decimals),
             )
         else:
             answer = self._call(
                 "create order", self.client.market_order, client_order_id=request.client_order_id,
                 product_id=market.exchange_symbol, side=side,
-                base_size=plain(request.base_qty or 0.0, market.base_decimals),
+                base_size=plain(request.base_qty or ZERO, market.base_decimals),
             )
         if not _field(answer, "success", False):
             error = _field(answer, "error_response", {}) or {}
@@ -329,8 +327,10 @@ class CoinbaseBroker(Broker):
         return self._result(_field(found, "order"), request.symbol)
 
     def _result(self, order: Any, symbol: str | None = None) -> OrderResult:
+        """An order (GetOrder / ListOrders) with its amounts exact: filled_size (base, gross), filled_value
+        (quote, fees excluded), total_fees (quote), average_filled_price."""
         status_text = str(_field(order, "status", "")).upper()
-        filled = float(_field(order, "filled_size", 0) or 0)
+        filled = to_decimal(_field(order, "filled_size"))
         if status_text == "FILLED":
             status = OrderStatus.FILLED
         elif status_text in _OPEN_STATES:
@@ -349,8 +349,9 @@ class CoinbaseBroker(Broker):
             status=status,
             exchange_order_id=_field(order, "order_id"),
             filled_base=filled,
-            avg_price=float(_field(order, "average_filled_price", 0) or 0),
-            fee_quote=float(_field(order, "total_fees", 0) or 0),
+            avg_price=to_decimal(_field(order, "average_filled_price")),
+            filled_quote=to_decimal(_field(order, "filled_value")),
+            fee_quote=to_decimal(_field(order, "total_fees")),
             reason=str(_field(order, "reject_message", "") or ""),
             time=self.clock.now(),
         )

@@ -23,7 +23,7 @@ import hmac
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import krakenex
 import pandas as pd
 import requests
 
+from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
 from bot.brokers.base import (
     AssetBalance,
     BalanceSnapshot,
@@ -123,13 +124,6 @@ def classify(errors: list[str], *, placing_order: bool = False) -> BrokerError:
     if placing_order and first.startswith(("EOrder:", "EGeneral:Invalid arguments", "EFunding:")):
         return OrderRejected(text, broker="kraken", raw=errors)
     return BrokerError(text, broker="kraken", raw=errors)
-
-
-def _fmt(value: float, decimals: int) -> str:
-    """A plain decimal string (never scientific notation) with at most `decimals` places, rounded down."""
-    step = Decimal(1).scaleb(-max(decimals, 0))
-    text = f"{Decimal(str(value)).quantize(step, rounding=ROUND_DOWN):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class KrakenBroker(Broker):
@@ -318,11 +312,11 @@ class KrakenBroker(Broker):
             if code.upper().endswith(BALANCE_SUFFIXES):  # staked / earn balances cannot be traded
                 continue
             asset = names.asset(code)
-            total = float(info.get("balance", 0.0))
-            hold = float(info.get("hold_trade", 0.0))
+            total = to_decimal(info.get("balance"))
+            hold = to_decimal(info.get("hold_trade"))
             if total == 0 and hold == 0:
                 continue
-            assets[asset] = AssetBalance(asset, total, max(total - hold, 0.0))
+            assets[asset] = AssetBalance(asset, total, max(total - hold, ZERO))
         priced = [f"{a}-USD" for a in assets if a != "USD" and f"{a}-USD" in self.markets()]
         prices = {"USD": 1.0}
         for symbol, last in (self.usd_prices(priced) if priced else {}).items():
@@ -334,10 +328,10 @@ class KrakenBroker(Broker):
                 price = 1.0 if asset in self.cash_assets else 0.0  # a stablecoin without a USD pair counts at par
                 if not price:
                     log.debug("%s: no USD price for %s; left out of equity", self.account_label, asset)
-            equity += balance.total * price
+            equity += float(balance.total) * price  # a valuation: float from here on
             if asset in self.cash_assets:
-                cash_total += balance.total * price
-                cash_available += balance.available * price
+                cash_total += float(balance.total) * price
+                cash_available += float(balance.available) * price
         return BalanceSnapshot(
             cash_available=cash_available, cash_total=cash_total, assets=assets, prices_usd=prices, equity=equity,
             time=self.clock.now(),
@@ -345,34 +339,46 @@ class KrakenBroker(Broker):
 
     # ---- orders -----------------------------------------------------------------------------------
     def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
+        """AddOrder, then QueryOrders for the fill.
+
+        Sizes: a quantity is sent as ``volume`` cut to lot_decimals. A buy of ``quote_notional`` (the
+        total spend, fee included) is sent with ``viqc`` (volume in quote currency; Kraken takes it on
+        market buys only): the volume is the order's cost and Kraken charges the fee on top of it, in
+        quote, so the volume is ``quote_notional / (1 + taker fee)`` cut to cost_decimals. Every order
+        carries ``fciq`` so the fee is always charged in the quote currency (the order's ``fee``, which
+        the adapter reports as ``fee_quote``): Kraken's documented default for sales is the base currency.
+        """
         data: dict[str, Any] = {
             "pair": market.exchange_symbol, "type": request.side.value, "ordertype": request.order_type,
-            "cl_ord_id": request.client_order_id,
+            "cl_ord_id": request.client_order_id, "oflags": "fciq",
         }
-        if request.base_qty is not None or request.side is Side.SELL:
+        in_quote = request.quote_notional is not None and request.side is Side.BUY and request.order_type == "market"
+        if not in_quote:
             qty = request.base_qty
-            if qty is None:  # Kraken takes volume-in-quote (viqc) only on buys: convert at the current price
-                qty = float(request.quote_notional or 0.0) / self.tickers([request.symbol])[request.symbol].bid
+            if qty is None:  # a sale sized in quote: Kraken takes viqc on market buys only; convert at the bid
+                bid = to_decimal(repr(self.tickers([request.symbol])[request.symbol].bid))
+                qty = (request.quote_notional or ZERO) / bid
             qty = market.floor_qty(qty)
             if qty <= 0 or qty < market.min_base_qty:
                 raise OrderRejected(
-                    f"quantity {qty:g} {market.base} is under Kraken's minimum {market.min_base_qty:g} {market.base} "
-                    f"({market.base_decimals} lot decimals)", broker=self.name,
+                    f"quantity {plain(qty)} {market.base} is under Kraken's minimum {plain(market.min_base_qty)} "
+                    f"{market.base} ({market.base_decimals} lot decimals)", broker=self.name,
                 )
-            data["volume"] = _fmt(qty, market.base_decimals)
+            data["volume"] = plain(qty)
         else:
-            notional = float(request.quote_notional or 0.0)
-            if notional < market.min_notional or notional <= 0:
+            total = request.quote_notional or ZERO
+            cost = floor_to(total / (1 + Decimal(repr(market.taker_fee))), market.quote_decimals)
+            if cost <= 0 or cost < market.min_notional:
                 raise OrderRejected(
-                    f"order value {notional:.2f} {market.quote} is under Kraken's minimum {market.min_notional:g}",
-                    broker=self.name,
+                    f"order value {plain(cost)} {market.quote} (of {plain(total)} with the fee) is under Kraken's "
+                    f"minimum {plain(market.min_notional)} {market.quote}", broker=self.name,
                 )
-            data["volume"] = _fmt(notional, 2)
-            data["oflags"] = "viqc"
+            data["volume"] = plain(cost)
+            data["oflags"] = "fciq,viqc"
         if request.order_type == "limit":
             if request.limit_price is None:
                 raise OrderRejected("a limit order needs a limit price", broker=self.name)
-            data["price"] = _fmt(market.round_price(request.limit_price), market.price_decimals)
+            data["price"] = plain(to_decimal(repr(market.round_price(request.limit_price))), market.price_decimals)
         result = self._private("AddOrder", data, placing_order=True)
         txid = str(result["txid"][0])
         try:
@@ -386,11 +392,16 @@ class KrakenBroker(Broker):
         return self._result(txid, found[txid], request.client_order_id)
 
     def _result(self, txid: str, order: Mapping[str, Any], client_order_id: str | None = None) -> OrderResult:
+        """An order object (QueryOrders / OpenOrders / ClosedOrders) with its amounts exact.
+
+        ``vol_exec`` is the executed base volume, ``cost`` its quote value without the fee, ``fee`` the
+        fee in quote (fciq), ``price`` the average price.
+        """
         descr = order.get("descr") or {}
         symbol = self.symbols().symbol_of_pair(str(descr.get("pair", ""))) or str(descr.get("pair", ""))
-        filled = float(order.get("vol_exec") or 0.0)
-        cost = float(order.get("cost") or 0.0)
-        price = float(order.get("price") or 0.0) or (cost / filled if filled else 0.0)
+        filled = to_decimal(order.get("vol_exec"))
+        cost = to_decimal(order.get("cost"))
+        price = to_decimal(order.get("price")) or (cost / filled if filled else ZERO)
         status = str(order.get("status", ""))
         if status in ("pending", "open"):
             state = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
@@ -401,11 +412,11 @@ class KrakenBroker(Broker):
         at = float(order.get("closetm") or order.get("opentm") or 0.0)
         if filled > 0 and price > 0:
             # A fill is a trade at that price: it values every account's holdings like a Ticker's last price.
-            self._price_board.note({symbol: price}, self.clock, at=at or None)
+            self._price_board.note({symbol: float(price)}, self.clock, at=at or None)
         return OrderResult(
             client_order_id=str(order.get("cl_ord_id") or client_order_id or ""),
             symbol=symbol, side=Side(str(descr.get("type", "buy"))), status=state, exchange_order_id=txid,
-            filled_base=filled, avg_price=price, fee_quote=float(order.get("fee") or 0.0),
+            filled_base=filled, avg_price=price, filled_quote=cost, fee_quote=to_decimal(order.get("fee")),
             reason=str(order.get("reason") or ""), time=at,
         )
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.brokers.amounts import to_decimal
 from bot.brokers.base import MarketInfo
 
 RENAMED = {"XBT": "BTC", "XDG": "DOGE"}  # Kraken altname -> the name everyone else uses
@@ -46,9 +47,10 @@ class KrakenSymbols:
             })
             found.markets[symbol] = MarketInfo(
                 symbol=symbol, base=base, quote=quote, exchange_symbol=canonical,
-                min_base_qty=float(pair.get("ordermin") or 0.0), min_notional=float(pair.get("costmin") or 0.0),
+                min_base_qty=to_decimal(pair.get("ordermin")), min_notional=to_decimal(pair.get("costmin")),
                 base_decimals=int(pair["lot_decimals"]), price_decimals=int(pair["pair_decimals"]),
                 taker_fee=float(fees[0][1]) / 100.0, tradable=pair.get("status", "online") == "online",
+                quote_decimals=int(pair.get("cost_decimals", 2)),
             )
             altname = str(pair.get("altname", canonical))
             found.altnames[symbol] = altname

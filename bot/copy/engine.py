@@ -23,6 +23,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 
 from bot.brokers.base import OrderRequest, OrderResult, OrderStatus, Side, derived_client_order_id
 from bot.brokers.errors import BrokerError, MarketNotFound, OrderRejected, TransientError
@@ -398,33 +399,33 @@ class CopyEngine:
             )
             if size.notional <= 0:
                 return CopyStatus.SKIPPED, f"nothing to copy with: {size.reason}", None, 0.0
-            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=size.notional)
+            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=Decimal(str(size.notional)))
             try:
                 prepared = broker.prepare_order(request, record.fill_price)
             except OrderRejected as rejected:
                 reason = f"under the exchange minimum: {rejected} ({size.reason})"
                 return CopyStatus.SKIPPED, reason, None, size.notional
             reason = f"buy {prepared.quote_notional:.2f} {market.quote}: {size.reason}"
-            return planned, reason, None, prepared.quote_notional
+            return planned, reason, None, float(prepared.quote_notional or 0)
         position = self.store.get_position(self.broker_name, follower.account_id, record.symbol)
         if position is None or position.quantity <= 0:
             return CopyStatus.SKIPPED, f"no copied {record.symbol} position to sell", 0.0, None
         fraction = record.fraction_sold or 0.0
-        quantity = follower_exit_quantity(fraction, position.quantity, market.min_base_qty)
+        quantity = follower_exit_quantity(fraction, position.quantity, float(market.min_base_qty))
         held = broker.balances().assets.get(market.base)
-        available = held.available if held is not None else 0.0
+        available = float(held.available) if held is not None else 0.0
         if available < quantity:
             # Sell what is really there (fees or a manual sale may have reduced it); never more.
             quantity = available
         try:
-            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=quantity)
+            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=Decimal(str(quantity)))
             prepared = broker.prepare_order(request, record.fill_price)
         except OrderRejected as rejected:
             return CopyStatus.SKIPPED, f"under the exchange minimum: {rejected}", quantity, None
         assert prepared.base_qty is not None
         what = "all" if is_full_close(fraction) else f"{fraction:.0%}"
-        reason = f"sell {prepared.base_qty:g} {market.base} ({what} of own {position.quantity:g})"
-        return planned, reason, prepared.base_qty, None
+        reason = f"sell {float(prepared.base_qty):g} {market.base} ({what} of own {position.quantity:g})"
+        return planned, reason, float(prepared.base_qty), None
 
     def _execute(
         self, record: SignalRecord, follower: Follower, event: CopyEventRecord, *, look_up_first: bool
@@ -460,8 +461,8 @@ class CopyEngine:
         """Step 3: the order of a copy stored as SENT goes out; its outcome is recorded (step 4)."""
         request = OrderRequest(
             event.symbol, Side(event.side), event.client_order_id,
-            base_qty=event.requested_base if event.side == Side.SELL else None,
-            quote_notional=event.requested_quote if event.side == Side.BUY else None,
+            base_qty=_exact(event.requested_base) if event.side == Side.SELL else None,
+            quote_notional=_exact(event.requested_quote) if event.side == Side.BUY else None,
         )
         try:
             result = follower.broker.place_order(request)
@@ -492,8 +493,8 @@ class CopyEngine:
             purpose=f"copy_{'entry' if event.side == Side.BUY else 'exit'}", signal_id=record.signal_id,
         )
         common = {"exchange_order_id": result.exchange_order_id or order.exchange_order_id,
-                  "filled_base": result.filled_base, "avg_price": result.avg_price,
-                  "fee_quote": result.fee_quote}
+                  "filled_base": float(result.filled_base), "avg_price": float(result.avg_price),
+                  "fee_quote": float(result.fee_quote)}
         if result.status is OrderStatus.FILLED:
             self._apply_fill(record, follower, result)
             updated = self.store.save_copy(replace(event, status=CopyStatus.FILLED, **common))
@@ -514,7 +515,8 @@ class CopyEngine:
             FillRecord(
                 fill_id=f"order:{result.client_order_id}", broker=self.broker_name, account_id=follower.account_id,
                 client_order_id=result.client_order_id, symbol=result.symbol, side=str(result.side),
-                base_qty=result.filled_base, price=result.avg_price, fee_quote=result.fee_quote, time=now,
+                base_qty=float(result.filled_base), price=float(result.avg_price), fee_quote=float(result.fee_quote),
+                time=now,
                 exchange_order_id=result.exchange_order_id,
             )
         )
@@ -524,7 +526,7 @@ class CopyEngine:
             return
         if position is None:
             return
-        remaining = position.quantity - result.filled_base
+        remaining = position.quantity - float(result.filled_base)
         if is_full_close(record.fraction_sold or 0.0) or remaining <= position.initial_quantity * 1e-9:
             self.store.delete_position(self.broker_name, follower.account_id, result.symbol)
         else:
@@ -533,21 +535,22 @@ class CopyEngine:
     def _bought(
         self, record: SignalRecord, follower: Follower, result: OrderResult, position: PositionRecord | None, now: float
     ) -> PositionRecord:
-        price = result.avg_price
+        price = float(result.avg_price)
+        filled = float(result.filled_base)
         stop = copy_stop_price(price, record.fill_price, record.master_stop_price,
                                self.settings.copy_trading.copy_default_stop_fraction)
         if position is not None:  # adding to a copied position: average the entry, keep the tighter data
-            quantity = position.quantity + result.filled_base
-            entry = (position.entry_price * position.quantity + price * result.filled_base) / quantity
+            quantity = position.quantity + filled
+            entry = (position.entry_price * position.quantity + price * filled) / quantity
             stop = min(stop, position.stop_price)
             return replace(
                 position, entry_price=entry, quantity=quantity, initial_quantity=position.initial_quantity
-                + result.filled_base, stop_price=stop, risk_per_unit=max(entry - stop, 0.0),
+                + filled, stop_price=stop, risk_per_unit=max(entry - stop, 0.0),
                 source_signal_id=record.signal_id, is_copy=True,
             )
         return PositionRecord(
             broker=self.broker_name, account_id=follower.account_id, symbol=result.symbol, entry_price=price,
-            quantity=result.filled_base, initial_quantity=result.filled_base, stop_price=stop, initial_stop=stop,
+            quantity=filled, initial_quantity=filled, stop_price=stop, initial_stop=stop,
             risk_per_unit=price - stop, opened_at=now, highest_close=price, is_copy=True,
             source_signal_id=record.signal_id,
         )
@@ -568,3 +571,7 @@ def copy_stop_price(
         return follower_fill * (master_stop / master_fill)
     return follower_fill * (1.0 - default_stop_fraction)
 
+
+def _exact(amount: float | None) -> Decimal | None:
+    """A stored float amount as the broker boundary's Decimal (exact for any value read from an exchange)."""
+    return None if amount is None else Decimal(str(amount))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from bot.brokers.base import OrderRequest, OrderResult, OrderStatus, Side, derived_client_order_id
 from bot.brokers.errors import OrderRejected, TransientError
@@ -154,8 +155,8 @@ class FollowerGuard:
             if result is None:
                 market = broker.market(current.symbol)
                 held = broker.balances().assets.get(market.base)
-                quantity = min(current.quantity, held.available if held is not None else 0.0)
-                request = OrderRequest(current.symbol, Side.SELL, coid, base_qty=quantity)
+                quantity = min(current.quantity, float(held.available) if held is not None else 0.0)
+                request = OrderRequest(current.symbol, Side.SELL, coid, base_qty=Decimal(str(quantity)))
                 try:
                     request = broker.prepare_order(request, price)
                 except OrderRejected as rejected:
@@ -163,7 +164,8 @@ class FollowerGuard:
                     return GuardAction(current.symbol, reason, 0.0, "skipped", coid, str(rejected))
                 self.store.record_order(
                     OrderRecord(coid, self.broker_name, account_id, current.symbol, str(Side.SELL),
-                                str(OrderStatus.IN_FLIGHT), requested_base=request.base_qty, purpose=GUARD_PURPOSE,
+                                str(OrderStatus.IN_FLIGHT), requested_base=float(request.base_qty or 0),
+                                purpose=GUARD_PURPOSE,
                                 signal_id=current.source_signal_id, reason=reason)
                 )
                 result = broker.place_order(request)
@@ -172,7 +174,8 @@ class FollowerGuard:
                 self._apply_sale(current, result)
             log.warning("%s guard %s exit %s: %s %g @ %s", self.follower.label, reason, current.symbol,
                         result.status, result.filled_base, result.avg_price)
-            return GuardAction(current.symbol, reason, result.filled_base, str(result.status), coid, result.reason)
+            return GuardAction(current.symbol, reason, float(result.filled_base), str(result.status), coid,
+                               result.reason)
 
     def _apply_sale(self, position: PositionRecord, result: OrderResult) -> None:
         with self.store.transaction():
@@ -180,8 +183,9 @@ class FollowerGuard:
                 FillRecord(
                     fill_id=f"order:{result.client_order_id}", broker=self.broker_name,
                     account_id=self.follower.account_id, client_order_id=result.client_order_id,
-                    symbol=result.symbol, side=str(result.side), base_qty=result.filled_base, price=result.avg_price,
-                    fee_quote=result.fee_quote, time=result.time or self.clock.now(),
+                    symbol=result.symbol, side=str(result.side), base_qty=float(result.filled_base),
+                    price=float(result.avg_price), fee_quote=float(result.fee_quote),
+                    time=result.time or self.clock.now(),
                     exchange_order_id=result.exchange_order_id,
                 )
             )

@@ -263,7 +263,7 @@ def count_holdings(probe: ProbeResult, cash_assets: tuple[str, ...]) -> int | No
     for asset, balance in snapshot.assets.items():
         if asset in cash_assets:
             continue
-        value = balance.total * snapshot.prices_usd.get(asset, 0.0)
+        value = float(balance.total) * snapshot.prices_usd.get(asset, 0.0)
         if value > 0 and value >= dust:
             count += 1
     return count

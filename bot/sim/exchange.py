@@ -340,11 +340,14 @@ class SimExchange:
         limit_price: float | None = None,
         client_order_id: str | None = None,
         client_id_scope: str = "open",
+        notional_includes_fee: bool = True,
     ) -> SimOrder:
         """Place and (for market orders) fill one order, or raise SimOrderError.
 
         client_id_scope: "open" refuses a client id only while an order with it is open (Kraken's
         cl_ord_id rule), "all" refuses any reuse (Alpaca), "none" never checks.
+        notional_includes_fee: a buy's quote_notional is the total spend, fee included (Coinbase quote_size),
+        or the order's cost with the fee charged on top (Kraken viqc).
         """
         side, order_type = str(side).lower(), str(order_type).lower()
         if side not in ("buy", "sell") or order_type not in ("market", "limit"):
@@ -363,7 +366,7 @@ class SimExchange:
                     if client_id_scope == "all" or existing.status == "open":
                         raise SimOrderError("DUPLICATE_CLIENT_ID", f"client order id {client_order_id} already used")
             mid = self.prices.price(symbol, self.clock.now())
-            qty = self._quantity(market, side, base_qty, quote_notional, mid)
+            qty = self._quantity(market, side, base_qty, quote_notional, mid, notional_includes_fee)
             if order_type == "limit":
                 assert limit_price is not None
                 if _decimals_of(limit_price) > market.price_decimals:
@@ -404,7 +407,8 @@ class SimExchange:
             return order
 
     def _quantity(
-        self, market: SimMarket, side: str, base_qty: float | None, quote_notional: float | None, mid: float
+        self, market: SimMarket, side: str, base_qty: float | None, quote_notional: float | None, mid: float,
+        notional_includes_fee: bool = True,
     ) -> float:
         if base_qty is not None:
             if not math.isfinite(base_qty) or base_qty <= 0:
@@ -417,9 +421,10 @@ class SimExchange:
         assert quote_notional is not None
         if not math.isfinite(quote_notional) or quote_notional <= 0:
             raise SimOrderError("INVALID_ARGUMENTS", f"notional {quote_notional} must be above 0")
-        if side == "buy":  # spend this much quote, fee included (Kraken viqc, Coinbase quote_size)
+        if side == "buy":  # spend this much quote: fee included (Coinbase quote_size) or on top (Kraken viqc)
             taker = self._taker_price(market, side, quote_notional / mid, mid)
-            return _floor(quote_notional / (taker * (1 + market.taker_fee)), market.base_decimals)
+            fee_factor = 1 + market.taker_fee if notional_includes_fee else 1.0
+            return _floor(quote_notional / (taker * fee_factor), market.base_decimals)
         return _floor(quote_notional / mid, market.base_decimals)
 
     def _taker_price(self, market: SimMarket, side: str, qty: float, mid: float) -> float:

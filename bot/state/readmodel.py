@@ -12,6 +12,7 @@ without it (schema 1) has them derived from its fills by average cost, which is 
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -23,6 +24,8 @@ from typing import Any
 
 _BUSY_TIMEOUT_SECONDS = 10.0
 _FLAT = 1e-9  # a position whose quantity falls under this share of what was bought is closed
+#: each order's first fill time, read in one pass (joined per copy, it would scan the fills once per copy)
+_FILL_TIMES = "(SELECT client_order_id, MIN(time) AS t FROM fills GROUP BY client_order_id)"
 DAY_SECONDS = 86_400.0
 
 
@@ -184,6 +187,26 @@ class TrackingView:
     mean_latency_seconds: float | None
 
 
+@dataclass
+class _Book:
+    """One account's closed trades summed once per change of the fills: totals, and running P&L by close time."""
+
+    closed_at: list[float] = field(default_factory=list)
+    running: list[float] = field(default_factory=list)  # realised P&L up to and including each close
+    realised: float = 0.0
+    fees: float = 0.0
+
+    def add(self, trade: TradeView) -> None:
+        self.realised += trade.realised_pnl
+        self.fees += trade.fees
+        self.closed_at.append(trade.closed_at)
+        self.running.append(self.realised)
+
+    def realised_since(self, moment: float) -> float:
+        before = bisect.bisect_left(self.closed_at, moment)
+        return self.realised - (self.running[before - 1] if before else 0.0)
+
+
 def _label(broker: str, account_id: str) -> str:
     return f"{broker}:{account_id}"
 
@@ -207,9 +230,10 @@ class ReadModel:
         if self._tables and "meta" not in self._tables:
             self._conn.close()
             raise ReadModelError(f"{self.path}: an SQLite database that is not a NIJA state store")
-        self._trades_key: tuple[int, int] | None = None
+        self._trades_key: int | None = None
         self._trades_cache: list[TradeView] = []
         self._open_cache: dict[tuple[str, str], float] = {}
+        self._books: dict[tuple[str, str], _Book] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -262,23 +286,21 @@ class ReadModel:
         if not self._has("account_states"):
             return []
         health = self.health()
-        open_pnl = self.open_trip_pnl()
-        by_account: dict[tuple[str, str], list[TradeView]] = defaultdict(list)
-        for trade in self.trades():
-            by_account[(trade.broker, trade.account_id)].append(trade)
+        self._all_trades()
+        with self._lock:
+            books, open_pnl = self._books, self._open_cache
         midnight = now - now % DAY_SECONDS
         views = []
         for row in self._rows("SELECT * FROM account_states ORDER BY broker, role <> 'master', account_id"):
             key = (row["broker"], row["account_id"])
-            trades = by_account.get(key, [])
+            book = books.get(key) or _Book()
             views.append(AccountView(
                 broker=row["broker"], account_id=row["account_id"], label=_label(*key), role=row["role"],
                 state=row["state"], reason=row["reason"], fix=row["fix"], equity=float(row["equity"]),
                 cash=float(row["cash"]), open_positions=int(row["open_positions"]), updated_at=float(row["updated_at"]),
-                health=health.get(key), trades=len(trades),
-                realised_pnl=sum(t.realised_pnl for t in trades),
-                realised_pnl_today=sum(t.realised_pnl for t in trades if t.closed_at >= midnight),
-                fees=sum(t.fees for t in trades), open_trip_pnl=open_pnl.get(key, 0.0),
+                health=health.get(key), trades=len(book.closed_at), realised_pnl=book.realised,
+                realised_pnl_today=book.realised_since(midnight), fees=book.fees,
+                open_trip_pnl=open_pnl.get(key, 0.0),
             ))
         return views
 
@@ -336,15 +358,20 @@ class ReadModel:
     def _all_trades(self) -> list[TradeView]:
         if not self._has("fills"):
             return []
-        count, last = self._rows("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM fills")[0]
-        key = (int(count), int(last))
+        # Fills are only ever added: the newest rowid tells whether the trades must be worked out again
+        # (MAX(rowid) is one B-tree step; COUNT(*) would read the whole table on every page view).
+        key = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM fills")[0][0])
         with self._lock:
             if key == self._trades_key:
                 return self._trades_cache
         trades, open_pnl = _round_trips(self._rows("SELECT * FROM fills ORDER BY time, rowid"), self._order_details(),
                                         self._master_signals())
+        books: dict[tuple[str, str], _Book] = defaultdict(_Book)
+        for trade in sorted(trades, key=lambda t: t.closed_at):
+            books[(trade.broker, trade.account_id)].add(trade)
         with self._lock:
             self._trades_key, self._trades_cache, self._open_cache = key, trades, open_pnl
+            self._books = dict(books)
         return trades
 
     def _order_details(self) -> dict[str, tuple[str, str | None, str]]:
@@ -409,9 +436,8 @@ class ReadModel:
         if not signal_ids or not self._has("copy_events"):
             return {}
         marks = ", ".join("?" for _ in signal_ids)
-        fills = "(SELECT MIN(f.time) FROM fills f WHERE f.client_order_id = c.client_order_id)"
-        rows = self._rows(f"SELECT c.*, {fills} AS fill_time FROM copy_events c WHERE c.signal_id IN ({marks})",
-                          signal_ids)
+        rows = self._rows(f"SELECT c.*, f.t AS fill_time FROM copy_events c LEFT JOIN {_FILL_TIMES} f "
+                          f"ON f.client_order_id = c.client_order_id WHERE c.signal_id IN ({marks})", signal_ids)
         grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
         for row in rows:
             grouped[row["signal_id"]].append(row)
@@ -477,10 +503,10 @@ class ReadModel:
         if not self._has("copy_events"):
             return []
         where, params = ("WHERE c.broker = ?", [broker]) if broker is not None else ("", [])
-        fills = "(SELECT MIN(f.time) FROM fills f WHERE f.client_order_id = c.client_order_id)"
         rows = self._rows(
-            f"SELECT c.broker, c.follower_id, c.status, {fills} - s.time AS latency FROM copy_events c "
-            f"JOIN signals s ON s.signal_id = c.signal_id {where}", params,
+            f"SELECT c.broker, c.follower_id, c.status, f.t - s.time AS latency FROM copy_events c "
+            f"JOIN signals s ON s.signal_id = c.signal_id LEFT JOIN {_FILL_TIMES} f "
+            f"ON f.client_order_id = c.client_order_id {where}", params,
         )
         counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -512,14 +538,20 @@ class ReadModel:
             ))
         return views
 
+    def followers(self) -> set[tuple[str, str]]:
+        """(broker, account) of every account that has copied (or been asked to copy) a master fill."""
+        if not self._has("copy_events"):
+            return set()
+        return {(r[0], r[1]) for r in self._rows("SELECT DISTINCT broker, follower_id FROM copy_events")}
+
     def copy_latencies(self) -> list[tuple[str, str, float]]:
         """(broker, follower, seconds from master fill to follower fill) of every filled copy (metrics)."""
         if not self._has("copy_events"):
             return []
         rows = self._rows(
-            "SELECT c.broker, c.follower_id, MIN(f.time) - s.time FROM copy_events c JOIN signals s "
-            "ON s.signal_id = c.signal_id JOIN fills f ON f.client_order_id = c.client_order_id "
-            "WHERE c.status = 'filled' GROUP BY c.broker, c.follower_id, c.signal_id"
+            f"SELECT c.broker, c.follower_id, f.t - s.time FROM copy_events c JOIN signals s "
+            f"ON s.signal_id = c.signal_id JOIN {_FILL_TIMES} f ON f.client_order_id = c.client_order_id "
+            "WHERE c.status = 'filled'"
         )
         return [(r[0], r[1], max(float(r[2]), 0.0)) for r in rows]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.config.sections.strategy import StrategySettings
+from bot.strategy.fees import breakeven_price
 from bot.strategy.indicators import LastCandle
 
 
@@ -77,6 +78,7 @@ class ExitDecision:
     trigger_price: float  # the level that fired (stop or target), else the price looked at
     stop_price: float  # the stop to keep from now on (trailing updates apply even when nothing is sold)
     highest_close: float
+    breakeven_price: float = 0.0  # where the stop moves once the first target sold: the price that pays both fees
 
     @property
     def sells(self) -> bool:
@@ -103,13 +105,15 @@ def evaluate_exit(
     price: float | None = None,
     low: float | None = None,
     high: float | None = None,
+    fee_rate: float = 0.0,
 ) -> ExitDecision:
     """The exit decision for one position.
 
     `price` is the latest price (live: the ticker; default: the last close). `low`/`high` are the
     lowest/highest price seen since the previous pass (the backtester passes the candle's; live
     passes nothing and they equal `price`). `last` is the last closed candle with indicators; without
-    it (candles unavailable) stops, targets and the time exit still work on `price`.
+    it (candles unavailable) stops, targets and the time exit still work on `price`. `fee_rate` is the
+    account's taker fee: the break-even stop after the first target pays both fees (bot.strategy.fees).
     """
     if price is None:
         if last is None:
@@ -119,14 +123,15 @@ def evaluate_exit(
     high = price if high is None else high
     stop = position.stop_price
     highest = position.highest_close
+    breakeven = breakeven_price(position.entry_price, fee_rate)
 
     def decide(fraction: float, reason: ExitReason, trigger: float) -> ExitDecision:
-        return ExitDecision(position.symbol, fraction, reason, trigger, stop, highest)
+        return ExitDecision(position.symbol, fraction, reason, trigger, stop, highest, breakeven)
 
     if low <= stop:
         if not position.first_target_hit:
             reason = ExitReason.STOP
-        elif stop > position.entry_price:
+        elif stop > max(breakeven, position.entry_price) * (1.0 + 1e-12):
             reason = ExitReason.TRAILING_STOP
         else:
             reason = ExitReason.BREAKEVEN_STOP
@@ -163,7 +168,7 @@ def apply_exit(position: Position, decision: ExitDecision, sold_quantity: float)
     hit = position.first_target_hit
     if decision.reason is ExitReason.FIRST_TARGET and sold_quantity > 0:
         hit = True
-        stop = max(stop, position.entry_price)
+        stop = max(stop, position.entry_price, decision.breakeven_price)
     return replace(
         position, quantity=remaining, stop_price=stop, highest_close=decision.highest_close, first_target_hit=hit
     )

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from bot.config.sections.strategy import StrategySettings
 from bot.strategy.apex import EntrySignal
 from bot.strategy.exits import ExitDecision, Position, evaluate_exit
+from bot.strategy.fees import with_fees
 from bot.strategy.indicators import LastCandle
+
+
+def fee_for(fee_rates: Mapping[str, float] | float, symbol: str) -> float:
+    """One symbol's fee from the account's fee per symbol (or one fee for all); a symbol missing from the
+    mapping is an error, never a silent zero fee."""
+    if isinstance(fee_rates, Mapping):
+        if symbol not in fee_rates:
+            raise KeyError(f"no taker fee given for {symbol}")
+        return float(fee_rates[symbol])
+    return float(fee_rates)
 
 
 def plan_exits(
@@ -23,6 +34,8 @@ def plan_exits(
     now: float,
     s: StrategySettings,
     prices: Mapping[str, float] | None = None,
+    *,
+    fee_rates: Mapping[str, float] | float,
 ) -> list[ExitDecision]:
     """evaluate_exit for every open position that has a price or a candle (including HOLD decisions,
     whose trailing-stop updates the caller applies)."""
@@ -32,7 +45,8 @@ def plan_exits(
         price = (prices or {}).get(position.symbol)
         if last is None and price is None:
             continue
-        decisions.append(evaluate_exit(position, last, now, s, price=price))
+        fee = fee_for(fee_rates, position.symbol)
+        decisions.append(evaluate_exit(position, last, now, s, price=price, fee_rate=fee))
     return decisions
 
 
@@ -62,8 +76,16 @@ def plan_entries(
     *,
     max_positions: int,
     entry_blocking: bool,
+    strategy: StrategySettings,
+    fee_rates: Mapping[str, float] | float,
 ) -> EntryPlan:
-    """The signals that may be entered, strongest first, up to the position cap; the rest with reasons."""
+    """The signals that may be entered, planned for this account's fees, highest confidence first, up to the
+    position cap; the rest with reasons.
+
+    Confidence decides who gets a slot when slots are short, and who is sized first (so who gets the cash)
+    when cash is short: the caller sizes `entries` in order. A signal whose first target cannot clear the
+    fees is skipped before it takes a slot.
+    """
     held = set(open_symbols)
     entries: list[EntrySignal] = []
     skipped: list[tuple[str, str]] = []
@@ -71,9 +93,12 @@ def plan_entries(
         reason = entry_block_reason(
             signal.symbol, held, max_positions=max_positions, entry_blocking=entry_blocking
         )
-        if reason:
-            skipped.append((signal.symbol, reason))
-            continue
-        entries.append(signal)
-        held.add(signal.symbol)
+        if not reason:
+            planned = with_fees(signal, fee_for(fee_rates, signal.symbol), strategy)
+            if isinstance(planned, EntrySignal):
+                entries.append(planned)
+                held.add(signal.symbol)
+                continue
+            reason = planned
+        skipped.append((signal.symbol, reason))
     return EntryPlan(tuple(entries), tuple(skipped))

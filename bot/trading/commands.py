@@ -22,7 +22,6 @@ from types import FrameType
 from typing import Any, TextIO
 
 from bot.clock import SystemClock
-from bot.config.account_loader import load_accounts
 from bot.config.accounts import AccountRegistry
 from bot.config.errors import ConfigError
 from bot.config.settings import Settings, read_environment
@@ -58,6 +57,8 @@ def _has_credentials(registry: AccountRegistry) -> bool:
 def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None,
         stop: threading.Event | None = None) -> int:
     """Trade until Ctrl-C / SIGTERM / --duration; print the start-up table and the final summary."""
+    from bot.config.account_loader import load_accounts  # cryptography: only the commands that load accounts
+
     out = out or sys.stdout
     environ = read_environment()
     registry = load_accounts(settings, environ)

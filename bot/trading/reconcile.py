@@ -63,7 +63,7 @@ def reconcile_account(
             continue
         if found.status.is_final:
             report.settled.append(f"{order.side} {order.symbol} {order.client_order_id[:8]}: {found.status} "
-                                  f"{found.filled_base:g} @ {found.avg_price:g}")
+                                  f"{float(found.filled_base):g} @ {float(found.avg_price):g}")
         else:
             report.still_unknown.append(f"{order.side} {order.symbol} {order.client_order_id[:8]}: {found.status}")
         # The trading thread books the fill (position, copy signal) when it settles this order.
@@ -81,7 +81,7 @@ def reconcile_account(
         market = markets.get(position.symbol)
         base = market.base if market is not None else position.symbol.split("-")[0]
         tracked.add(base)
-        held = snapshot.holding(base)
+        held = float(snapshot.holding(base))
         if held + _TOLERANCE * max(position.quantity, 1.0) < position.quantity:
             if held <= 0:
                 store.delete_position(b, a, position.symbol)
@@ -94,7 +94,8 @@ def reconcile_account(
                     f"{position.symbol}: store had {position.quantity:g} {base}, exchange holds {held:g}; "
                     "position reduced to the holding"
                 )
-        elif held - position.quantity > max(_TOLERANCE * position.quantity, market.min_base_qty if market else 0.0):
+        elif held - position.quantity > max(_TOLERANCE * position.quantity,
+                                            float(market.min_base_qty) if market else 0.0):
             report.position_mismatches.append(
                 f"{position.symbol}: exchange holds {held:g} {base}, more than the stored {position.quantity:g}; "
                 "the extra is left alone"
@@ -104,6 +105,7 @@ def reconcile_account(
         if asset in tracked or asset in cash or balance.total <= 0:
             continue
         price = snapshot.prices_usd.get(asset, 0.0)
-        report.untracked_holdings.append(f"{balance.total:g} {asset} (about {balance.total * price:.2f} USD)")
+        total = float(balance.total)
+        report.untracked_holdings.append(f"{total:g} {asset} (about {total * price:.2f} USD)")
     return report
 

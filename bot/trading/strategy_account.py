@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from bot.brokers.base import (
     BalanceSnapshot,
@@ -149,7 +150,8 @@ class StrategyAccount:
         lasts = self.market_data.last_candles(symbols)
         now = self.clock.now()
         decisions = plan_exits(
-            [to_position(records[s]) for s in symbols], lasts, now, self.settings.strategy, prices
+            [to_position(records[s]) for s in symbols], lasts, now, self.settings.strategy, prices,
+            fee_rates={s: self.broker.market(s).taker_fee for s in symbols},
         )
         for decision in decisions:
             record = records[decision.symbol]
@@ -170,17 +172,18 @@ class StrategyAccount:
         market = self.broker.market(position.symbol)
         snapshot = self.snapshot or self._refresh()
         held = snapshot.assets.get(market.base)
-        available = held.available if held is not None else 0.0
+        available = float(held.available) if held is not None else 0.0
         quantity, problem = exit_quantity(
             min(position.quantity, available), decision.sell_fraction, price,
-            min_notional=market.min_notional, min_base_qty=market.min_base_qty, base_decimals=market.base_decimals,
+            min_notional=float(market.min_notional), min_base_qty=float(market.min_base_qty),
+            base_decimals=market.base_decimals,
         )
         if problem:
             log.warning("exit of %s (%s) not possible: %s", position.symbol, decision.reason, problem)
             return True
         if not self.pacer.wait_turn():
             return False
-        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=quantity)
+        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=Decimal(str(quantity)))
         pending = PendingOrder(
             OrderResult(request.client_order_id, request.symbol, Side.SELL, OrderStatus.IN_FLIGHT),
             EXIT, snapshot.equity, position_quantity=position.quantity, decision=decision,
@@ -203,7 +206,8 @@ class StrategyAccount:
         held += [p.result.symbol for p in self.pending.values() if p.purpose == ENTRY]
         plan = plan_entries(
             signals, held, max_positions=self.settings.general.max_concurrent_positions,
-            entry_blocking=self.settings.general.entry_blocking,
+            entry_blocking=self.settings.general.entry_blocking, strategy=self.settings.strategy,
+            fee_rates={sig.symbol: self.broker.market(sig.symbol).taker_fee for sig in signals},
         )
         for symbol, reason in plan.skipped:
             log.info("no entry on %s: %s", symbol, reason)
@@ -215,7 +219,7 @@ class StrategyAccount:
             snapshot = self._refresh()
             size = size_entry(
                 snapshot.equity, snapshot.cash_available, signal.price, signal.stop_price, self.settings.strategy,
-                min_notional=market.min_notional, min_base_qty=market.min_base_qty,
+                min_notional=float(market.min_notional), min_base_qty=float(market.min_base_qty),
                 base_decimals=market.base_decimals, fee_rate=market.taker_fee,
             )
             if size.skipped:
@@ -224,7 +228,8 @@ class StrategyAccount:
             if not self.pacer.wait_turn():
                 return
             notional = math.floor(size.notional * 100) / 100  # whole cents, never above the sized amount
-            request = OrderRequest(signal.symbol, Side.BUY, new_client_order_id(), quote_notional=notional)
+            request = OrderRequest(signal.symbol, Side.BUY, new_client_order_id(),
+                                   quote_notional=Decimal(str(notional)))
             pending = PendingOrder(
                 OrderResult(request.client_order_id, request.symbol, Side.BUY, OrderStatus.IN_FLIGHT),
                 ENTRY, snapshot.equity, stop_distance=signal.price - signal.stop_price,
@@ -232,7 +237,7 @@ class StrategyAccount:
             log.info("ENTRY %s: buying %.2f %s (about %g %s at %g), stop %g, confidence %.2f",
                      signal.symbol, request.quote_notional, market.quote, size.base_qty, market.base,
                      signal.price, signal.stop_price, signal.confidence)
-            self._send(request, pending, requested_quote=request.quote_notional)
+            self._send(request, pending, requested_quote=notional)
 
     # ---- orders ------------------------------------------------------------------------------------
     def _send(
@@ -295,14 +300,15 @@ class StrategyAccount:
             FillRecord(
                 fill_id=f"order:{result.client_order_id}", broker=self.account.broker,
                 account_id=self.account.account_id, client_order_id=result.client_order_id, symbol=result.symbol,
-                side=str(result.side), base_qty=result.filled_base, price=result.avg_price,
-                fee_quote=result.fee_quote, time=result.time or self.clock.now(),
+                side=str(result.side), base_qty=float(result.filled_base), price=float(result.avg_price),
+                fee_quote=float(result.fee_quote), time=result.time or self.clock.now(),
                 exchange_order_id=result.exchange_order_id,
             )
         )
 
     def _entry_filled(self, pending: PendingOrder, result: OrderResult) -> None:
-        price = result.avg_price
+        price = float(result.avg_price)
+        filled = float(result.filled_base)
         # A run that restarted lost the signal's stop: use the widest stop the strategy allows.
         distance = pending.stop_distance or price * self.settings.strategy.stop_max_fraction
         stop = max(price - distance, price * (1.0 - self.settings.strategy.stop_max_fraction))
@@ -311,22 +317,23 @@ class StrategyAccount:
             self._fill_record(result)
             existing = self.store.get_position(self.account.broker, self.account.account_id, result.symbol)
             if existing is None:
-                position = Position.open(result.symbol, price, result.filled_base, stop, now)
+                position = Position.open(result.symbol, price, filled, stop, now)
                 self.store.save_position(to_record(self.account.broker, self.account.account_id, position))
             else:  # a second fill of the same symbol (a settled retry): average in
-                quantity = existing.quantity + result.filled_base
-                entry = (existing.entry_price * existing.quantity + price * result.filled_base) / quantity
+                quantity = existing.quantity + filled
+                entry = (existing.entry_price * existing.quantity + price * filled) / quantity
                 self.store.save_position(replace(existing, quantity=quantity, entry_price=entry,
-                                                 initial_quantity=existing.initial_quantity + result.filled_base))
+                                                 initial_quantity=existing.initial_quantity + filled))
         log.info("ENTRY FILLED %s: %g @ %g = %.2f USD (fee %.2f), stop %g", result.symbol,
                  result.filled_base, price, result.filled_quote, result.fee_quote, stop)
         self._signal(pending, result, master_stop_price=stop)
 
     def _exit_filled(self, pending: PendingOrder, result: OrderResult) -> None:
         record = self.store.get_position(self.account.broker, self.account.account_id, result.symbol)
-        held_before = pending.position_quantity or (record.quantity if record else result.filled_base)
+        filled = float(result.filled_base)
+        held_before = pending.position_quantity or (record.quantity if record else filled)
         full = pending.decision is not None and pending.decision.sell_fraction >= 1
-        fraction = 1.0 if full else min(result.filled_base / held_before, 1.0) if held_before > 0 else 1.0
+        fraction = 1.0 if full else min(filled / held_before, 1.0) if held_before > 0 else 1.0
         with self.store.transaction():
             self._fill_record(result)
             if record is not None:
@@ -334,9 +341,9 @@ class StrategyAccount:
                 remaining = None
                 if not full:
                     if pending.decision is not None:
-                        remaining = apply_exit(position, pending.decision, result.filled_base)
-                    elif position.quantity - result.filled_base > position.initial_quantity * 1e-9:
-                        remaining = replace(position, quantity=position.quantity - result.filled_base)
+                        remaining = apply_exit(position, pending.decision, filled)
+                    elif position.quantity - filled > position.initial_quantity * 1e-9:
+                        remaining = replace(position, quantity=position.quantity - filled)
                 if remaining is None:
                     self.store.delete_position(self.account.broker, self.account.account_id, result.symbol)
                     fraction = 1.0

@@ -187,7 +187,7 @@ class Board:
         for position in self.read.positions():
             positions[(position.broker, position.account_id)].append(position)
         prices = self._prices(positions)
-        followers = {(t.broker, t.follower_id) for t in self.read.tracking()}
+        followers = self.read.followers()
         pauses = self.operator.entry_pauses()
         return [self._row(v, positions.get((v.broker, v.account_id), []), prices, followers, pauses, now)
                 for v in views]

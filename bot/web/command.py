@@ -22,6 +22,19 @@ from bot.web.metrics import Metrics
 from bot.web.server import WebServer
 
 
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """`python bot.py web`: the store named by --store, else the one `status` reads."""
+    from bot.config.errors import ConfigError
+    from bot.trading.commands import status_path
+
+    try:
+        store = args.store or status_path(settings, args.paper)
+    except ConfigError as error:
+        print(f"nija: configuration error: {error}", file=sys.stderr)
+        return 2
+    return serve(args, settings, store)
+
+
 def serve(args: argparse.Namespace, settings: Settings, store: Path, *, out: TextIO | None = None,
           stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C / SIGTERM (or ``stop``); 2 with one line when the store or the address is refused."""

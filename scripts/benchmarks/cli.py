@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "coinbase"
 
 
-def _make_status_store(state_dir: Path) -> None:
+def make_status_store(state_dir: Path) -> None:
     """A paper store as a short demo run leaves it: a master and two followers with health."""
     paper = state_dir / "paper"
     paper.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
         state_dir = cwd / "state"
-        _make_status_store(state_dir)
+        make_status_store(state_dir)
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_SECRET"))}
         env.update({"NIJA_STATE_DIR": str(state_dir), "NIJA_HOME": folder, "LIVE_TRADING": "false"})
         commands = {

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import tempfile
 import time
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
             for _ in range(repeats):
                 started = time.perf_counter()
                 result = followers[0].broker.place_order(
-                    OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=20.0)
+                    OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal("20"))
                 )
                 single.append(time.perf_counter() - started)
                 assert result.status is not OrderStatus.REJECTED, result
@@ -115,7 +116,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
                     set_latency(0.0)  # the master's own order is not part of the fan-out
                     equity = master.balances().equity
                     fill = master.place_order(
-                        OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=5_000.0)
+                        OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal("5000"))
                     )
                     signal = TradeSignal.from_fill("kraken", master.settle(fill), equity)
                     set_latency(latency)

@@ -12,6 +12,7 @@ import json
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +42,8 @@ def markets(data_dir: Path, count: int = MARKETS, candles: int = CANDLES) -> dic
 def _selection_seconds(count: int) -> float:
     """Market selection over `count` markets with tickers (quote and 24 h volume filters)."""
     markets = {
-        f"M{i:03d}-{quote}": MarketInfo(f"M{i:03d}-{quote}", f"M{i:03d}", quote, f"M{i:03d}{quote}", 0.001, 0.5, 8,
+        f"M{i:03d}-{quote}": MarketInfo(f"M{i:03d}-{quote}", f"M{i:03d}", quote, f"M{i:03d}{quote}", Decimal("0.001"),
+                                        Decimal("0.5"), 8,
                                         4, 0.0026)
         for i, quote in ((i, ("USD", "USDT", "EUR", "BTC")[i % 4]) for i in range(count))
     }

@@ -25,7 +25,7 @@ def test_json_is_one_object_with_every_account(data_dir: Path, capsys: pytest.Ca
     assert run(args, Settings()) == 0
     report = json.loads(capsys.readouterr().out)  # the whole output parses as ONE object
     assert report["pairs"] == ["BTC-USD", "ETH-USD"]
-    assert report["exchange"] == "coinbase" and report["fee_rate"] == Settings().backtest.backtest_coinbase_taker_fee
+    assert report["exchange"] == "coinbase" and report["fee_rate"] == Settings().exchanges.coinbase_taker_fee
     assert [a["account"] for a in report["accounts"]] == ["master", "follower_1", "follower_2"]
     assert all(set(a) >= KEYS for a in report["accounts"])
     assert report["candles"] == 2 * 17_990
@@ -50,7 +50,7 @@ def test_kraken_folder_needs_a_variant_and_uses_kraken_fees(data_dir: Path, caps
     chosen = parse("--data", str(data_dir / "kraken"), "--variant", "cdd", "--json")
     assert run(chosen, Settings()) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["exchange"] == "kraken" and report["fee_rate"] == 0.0026
+    assert report["exchange"] == "kraken" and report["fee_rate"] == Settings().exchanges.kraken_taker_fee
     assert report["pairs"] == ["BTC-USD", "ETH-USD", "LTC-USD", "XRP-USD"]  # STORJ has no -cdd file
 
 

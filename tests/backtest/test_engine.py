@@ -14,7 +14,8 @@ from bot.backtest.engine import Account, BacktestResult, run_backtest
 from bot.backtest.report import account_report
 from bot.backtest.rules import MarketRules, market_rules
 from bot.config.settings import Settings
-from bot.strategy.apex import signal_frame
+from bot.strategy.apex import EntrySignal, signal_frame
+from bot.strategy.fees import with_fees
 from bot.strategy.indicators import compute_indicators
 
 HOUR = 3600
@@ -32,7 +33,7 @@ def coinbase_frames(data_dir: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def full_run(coinbase_frames: dict[str, pd.DataFrame]) -> BacktestResult:
     settings = Settings()
-    return run_backtest(coinbase_frames, settings, market_rules("coinbase", settings.backtest),
+    return run_backtest(coinbase_frames, settings, market_rules("coinbase", settings),
                         balance=1_000.0, followers=6, candle_seconds=HOUR)
 
 
@@ -111,12 +112,17 @@ def test_fills_follow_the_live_exit_rules_exactly(data_dir: Path) -> None:
     eth = read_candles(data_dir / "coinbase" / "ETH-USD_1h.csv.gz").iloc[1900:2169].reset_index(drop=True)
     signals = signal_frame(compute_indicators(eth, s), s)
     assert bool(signals["entry"].iloc[-1])  # the last real candle is an APEX entry
-    close, stop = float(eth["close"].iloc[-1]), float(signals["stop_price"].iloc[-1])
+    close, raw_stop = float(eth["close"].iloc[-1]), float(signals["stop_price"].iloc[-1])
     rules = MarketRules("coinbase", fee_rate=0.006, min_notional=1.0, min_base_qty=0.0, base_decimals=8,
                         slippage=0.001)
+    # the plan for Coinbase's fee: the stop floor clears the 1.21 % round trip + the margin
+    planned = with_fees(EntrySignal("ETH-USD", 0.0, close, raw_stop, 0.0, 1.0, ()), 0.006, s)
+    assert isinstance(planned, EntrySignal) and planned.stop_price < raw_stop
+    stop = planned.stop_price
     fill = close * 1.001
     risk = fill - stop
     target = fill + risk
+    breakeven = fill * 1.006 / 0.994  # where the stop moves after the first target: both fees paid
     frame = scripted(eth, [
         (close, target, close - 0.1 * risk, target - 0.1 * risk),  # touches +1R exactly: sell half there
         (target - 0.1 * risk, target, fill - 0.5 * risk, fill - 0.4 * risk),  # falls through break-even
@@ -128,13 +134,13 @@ def test_fills_follow_the_live_exit_rules_exactly(data_dir: Path) -> None:
     qty = floor8(100.0 / fill)  # 10 % of 1,000 USD (the clamp), floored to 8 decimals
     half = floor8(qty * 0.5)
     spent = qty * fill * 1.006
-    got = half * target * 0.999 * 0.994 + (qty - half) * fill * 0.999 * 0.994
+    got = half * target * 0.999 * 0.994 + (qty - half) * breakeven * 0.999 * 0.994
     assert master.cash == pytest.approx(1_000.0 - spent + got, rel=1e-12)
     assert master.trades[0].cost == pytest.approx(spent)
 
     f_qty = floor8(40.0 / fill)  # 100 x 400 / 1000 = 40 USD, also its 10 % MAX_USER_RISK cap
     f_half = f_qty * 0.5  # the same fraction of its own position the master sold
-    f_got = floor8(f_half) * target * 0.999 * 0.994 + (f_qty - floor8(f_half)) * fill * 0.999 * 0.994
+    f_got = floor8(f_half) * target * 0.999 * 0.994 + (f_qty - floor8(f_half)) * breakeven * 0.999 * 0.994
     assert follower.cash == pytest.approx(400.0 - f_qty * fill * 1.006 + f_got, rel=1e-9)
     assert follower.trades[0].exit_reason == "breakeven_stop"
 

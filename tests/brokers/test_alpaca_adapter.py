@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,8 @@ def env(tmp_path: Path) -> Iterator[ContractEnv]:
         yield ContractEnv(BROKERAGES["alpaca"], "alpaca", exchange, server, clock, tmp_path)
 
 
-def _buy(symbol: str = "BTC-USD", usd: float = 40.0) -> OrderRequest:
-    return OrderRequest(symbol, Side.BUY, new_client_order_id(), quote_notional=usd)
+def _buy(symbol: str = "BTC-USD", usd: str = "40") -> OrderRequest:
+    return OrderRequest(symbol, Side.BUY, new_client_order_id(), quote_notional=Decimal(usd))
 
 
 def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv) -> None:
@@ -83,7 +84,7 @@ def test_stock_entries_wait_for_the_market_to_open(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
     aapl = broker.market("AAPL-USD")
     assert (aapl.exchange_symbol, aapl.asset_class, aapl.base_decimals, aapl.min_notional) == (
-        "AAPL", "stock", 9, 1.0)
+        "AAPL", "stock", 9, Decimal(1))
     assert broker.market_is_open("AAPL-USD") is False and broker.market_is_open("BTC-USD") is True
     _tripwire(env)
     closed = broker.place_order(_buy("AAPL-USD"))
@@ -100,14 +101,14 @@ def test_stock_entries_wait_for_the_market_to_open(env: ContractEnv) -> None:
     opened = broker.place_order(_buy("AAPL-USD"))
     assert opened.status is OrderStatus.FILLED and opened.symbol == "AAPL-USD"
     snapshot = broker.balances()
-    assert snapshot.holding("AAPL") == pytest.approx(opened.filled_base)
+    assert snapshot.holding("AAPL") == opened.filled_base
 
 
 def test_stock_exit_while_closed_is_refused_and_the_position_stays(env: ContractEnv) -> None:
     """A market sell cannot execute on a closed exchange: refused with the reason, retried once it opens."""
     env.clock.set(MONDAY_10AM_NEW_YORK)
     broker = env.broker("acct", {"USD": 1_000.0})
-    bought = broker.place_order(_buy("MSFT-USD", 200.0))
+    bought = broker.place_order(_buy("MSFT-USD", "200"))
     assert bought.status is OrderStatus.FILLED
     env.clock.advance(7 * 3600)  # 17:00 New York: closed
     _tripwire(env)
@@ -117,13 +118,13 @@ def test_stock_exit_while_closed_is_refused_and_the_position_stays(env: Contract
     assert refused.reason == ("MSFT-USD: the stock market is closed (next open 2025-06-17T09:30:00-04:00); "
                               "the sale cannot execute until it opens, the position stays")
     assert env.exchange.faults.counts.get("error") is None
-    assert broker.balances().holding("MSFT") == pytest.approx(bought.filled_base)
+    assert broker.balances().holding("MSFT") == bought.filled_base
     assert [o.side for o in env.exchange.orders("acct")] == ["buy"]
     env.exchange.faults.clear()
     env.clock.advance(17 * 3600)  # Tuesday 10:00: open
     sold = broker.place_order(replace(sell, client_order_id=new_client_order_id()))
-    assert sold.status is OrderStatus.FILLED and sold.filled_base == pytest.approx(bought.filled_base)
-    assert broker.balances().holding("MSFT") == pytest.approx(0.0, abs=1e-9)
+    assert sold.status is OrderStatus.FILLED and sold.filled_base == bought.filled_base
+    assert broker.balances().holding("MSFT") == 0
 
 
 def test_stock_candles_skip_nights_and_weekends(env: ContractEnv) -> None:
@@ -184,12 +185,12 @@ def test_paper_endpoint_unless_live_trading(env: ContractEnv) -> None:
 
 def test_fills_and_fees_match_the_simulator_to_the_cent(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
-    result = broker.place_order(_buy("ETH-USD", 123.0))
+    result = broker.place_order(_buy("ETH-USD", "123"))
     order = env.exchange.order_by_client_id("acct", result.client_order_id)
     assert order is not None
-    assert result.filled_base == pytest.approx(order.filled_base)
-    assert result.filled_quote == pytest.approx(order.cost, abs=0.005)
-    assert result.fee_quote == pytest.approx(order.fee, abs=0.005)
+    assert float(result.filled_base) == pytest.approx(order.filled_base)
+    assert float(result.filled_quote) == pytest.approx(order.cost, abs=0.005)
+    assert float(result.fee_quote) == pytest.approx(order.fee, abs=0.005)
 
 
 def test_tiny_prices_and_whole_unit_lots_survive_the_round_trip(tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ def test_tiny_prices_and_whole_unit_lots_survive_the_round_trip(tmp_path: Path) 
         broker = env.broker("acct", {"USD": 1_000.0})
         pepe = broker.market("PEPE-USD")
         assert pepe.base_decimals == 0 and pepe.price_decimals == exchange.markets()["PEPE-USD"].price_decimals
-        result = broker.place_order(_buy("PEPE-USD", 30.0))
+        result = broker.place_order(_buy("PEPE-USD", "30"))
         order = exchange.order_by_client_id("acct", result.client_order_id)
         assert order is not None and result.filled_base == order.filled_base == int(order.filled_base)
-        assert result.avg_price == pytest.approx(order.avg_price, rel=1e-9)
+        assert float(result.avg_price) == pytest.approx(order.avg_price, rel=1e-9)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_rules_and_fee_come_from_product_data(env: ContractEnv) -> None:
     for symbol, sim in env.exchange.markets().items():
         market = markets[symbol]
         assert market.exchange_symbol == symbol
-        assert market.min_notional == pytest.approx(sim.min_notional)
+        assert float(market.min_notional) == pytest.approx(sim.min_notional)
         assert market.base_decimals == sim.base_decimals and market.price_decimals == sim.price_decimals
         assert market.taker_fee == pytest.approx(sim.taker_fee)  # from the transaction summary's fee tier
 
@@ -51,7 +52,7 @@ def test_expired_jwt_stops_the_account(env: ContractEnv) -> None:
     with pytest.raises(AuthenticationError, match="401"):
         broker.balances()
     with pytest.raises(AuthenticationError):  # never turned into an in-flight or rejected order
-        broker.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=20.0))
+        broker.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("20")))
     assert env.exchange.orders("acct") == []
 
 
@@ -67,24 +68,24 @@ def test_an_unusable_secret_is_named_without_showing_it(env: ContractEnv) -> Non
 
 def test_buy_then_sell_round_trip_and_balances(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
-    bought = broker.place_order(OrderRequest("ETH-USD", Side.BUY, new_client_order_id(), quote_notional=200.0))
+    bought = broker.place_order(OrderRequest("ETH-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("200")))
     assert bought.status is OrderStatus.FILLED and bought.fee_quote > 0
     held = broker.balances().holding("ETH")
-    assert held == pytest.approx(bought.filled_base)
+    assert held == bought.filled_base
     sell = broker.prepare_order(OrderRequest("ETH-USD", Side.SELL, new_client_order_id(), base_qty=held),
                                 broker.tickers(["ETH-USD"])["ETH-USD"].bid)
     sold = broker.place_order(sell)
-    assert sold.status is OrderStatus.FILLED and sold.filled_base == pytest.approx(held)
+    assert sold.status is OrderStatus.FILLED and sold.filled_base == held
     after = broker.balances()
-    assert after.holding("ETH") == pytest.approx(0.0, abs=1e-12)
-    assert after.cash_total == pytest.approx(1_000.0 - bought.fee_quote - sold.fee_quote, abs=1.0)
+    assert after.holding("ETH") == 0
+    assert after.cash_total == pytest.approx(1_000.0 - float(bought.fee_quote + sold.fee_quote), abs=1.0)
     assert {o.side for o in env.exchange.orders("acct")} == {"buy", "sell"}
 
 
 def test_resting_order_listed_and_cancelled(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
     price = broker.tickers(["BTC-USD"])["BTC-USD"].last
-    request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), base_qty=0.001, order_type="limit",
+    request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), base_qty=Decimal("0.001"), order_type="limit",
                            limit_price=broker.market("BTC-USD").round_price(price * 0.5))
     placed = broker.place_order(request)
     assert placed.status is OrderStatus.OPEN
@@ -99,7 +100,7 @@ def test_many_orders_with_lost_acks_and_5xx_each_exist_exactly_once(env: Contrac
     broker.markets()
     env.exchange.faults.reseed(11)
     env.exchange.faults.set(face="coinbase", endpoint="CreateOrder", drop_after_execute_rate=0.2, http_5xx_rate=0.1)
-    requests = [OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=25.0) for _ in range(40)]
+    requests = [OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal(25)) for _ in range(40)]
     results = [broker.place_order(r) for r in requests]
     assert env.exchange.faults.counts["drop"] > 0 and env.exchange.faults.counts["http_5xx"] > 0
     assert all(r.status is OrderStatus.FILLED for r in results)
@@ -130,9 +131,9 @@ def test_server_time_is_the_exchange_clock(env: ContractEnv) -> None:
 
 def test_fills_and_fees_match_the_simulator_to_the_cent(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
-    result = broker.place_order(OrderRequest("SOL-USD", Side.BUY, new_client_order_id(), quote_notional=123.0))
+    result = broker.place_order(OrderRequest("SOL-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("123")))
     order = env.exchange.order_by_client_id("acct", result.client_order_id)
     assert order is not None
-    assert result.filled_base == pytest.approx(order.filled_base)
-    assert result.filled_quote == pytest.approx(order.cost, abs=0.005)
-    assert result.fee_quote == pytest.approx(order.fee, abs=0.005)
+    assert float(result.filled_base) == pytest.approx(order.filled_base)
+    assert float(result.filled_quote) == pytest.approx(order.cost, abs=0.005)
+    assert float(result.fee_quote) == pytest.approx(order.fee, abs=0.005)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
@@ -10,8 +12,8 @@ from bot.config.accounts import Credentials
 from tests.brokers.conftest import ContractEnv
 
 
-def _buy(env: ContractEnv, usd: float = 50.0) -> OrderRequest:
-    return OrderRequest(env.brokerage.symbol, Side.BUY, new_client_order_id(), quote_notional=usd)
+def _buy(env: ContractEnv, usd: str = "50") -> OrderRequest:
+    return OrderRequest(env.brokerage.symbol, Side.BUY, new_client_order_id(), quote_notional=Decimal(usd))
 
 
 def test_balances_report_cash_holdings_and_equity(contract: ContractEnv) -> None:
@@ -19,7 +21,7 @@ def test_balances_report_cash_holdings_and_equity(contract: ContractEnv) -> None
     snapshot = broker.balances()
     eth_price = contract.exchange.price("ETH-USD")
     assert snapshot.cash_total == pytest.approx(1_000.0)
-    assert snapshot.holding("ETH") == pytest.approx(2.0)
+    assert snapshot.holding("ETH") == 2
     assert snapshot.equity == pytest.approx(1_000.0 + 2.0 * eth_price, rel=1e-3)
 
 
@@ -28,7 +30,7 @@ def test_markets_carry_the_exchange_rules(contract: ContractEnv) -> None:
     sim = contract.exchange.markets()
     assert set(markets) >= {"BTC-USD", "ETH-USD"}
     for symbol in ("BTC-USD", "SHIB-USD"):
-        assert markets[symbol].min_base_qty == pytest.approx(sim[symbol].min_base_qty)
+        assert float(markets[symbol].min_base_qty) == pytest.approx(sim[symbol].min_base_qty)
         assert markets[symbol].base_decimals == sim[symbol].base_decimals
         assert markets[symbol].price_decimals == sim[symbol].price_decimals
 
@@ -52,7 +54,7 @@ def test_order_placed_and_filled_once(contract: ContractEnv) -> None:
 
 def test_order_refused_with_the_exchange_reason(contract: ContractEnv) -> None:
     broker = contract.broker("poor", {"USD": 20.0})
-    result = broker.place_order(_buy(contract, 5_000.0))
+    result = broker.place_order(_buy(contract, "5000"))
     assert result.status is OrderStatus.REJECTED
     assert "insufficient" in result.reason.lower()
     assert contract.exchange.orders("poor") == []
@@ -86,7 +88,7 @@ def test_order_looked_up_by_client_id(contract: ContractEnv) -> None:
     placed = broker.place_order(_buy(contract))
     found = broker.get_order(placed.client_order_id, placed.symbol)
     assert found is not None and found.exchange_order_id == placed.exchange_order_id
-    assert found.filled_base == pytest.approx(placed.filled_base)
+    assert found.filled_base == placed.filled_base
     assert broker.get_order(new_client_order_id(), placed.symbol) is None
 
 
@@ -135,3 +137,13 @@ def test_in_flight_order_that_executed_settles_as_filled(contract: ContractEnv) 
         in_flight = broker.settle(in_flight)
     assert in_flight.status is OrderStatus.FILLED
     assert len(contract.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
+
+
+def test_quote_notional_is_the_total_spend_fee_included(contract: ContractEnv) -> None:
+    """A buy of 200 USD costs the account 200 USD with the fee on every venue, whatever the venue's parameter."""
+    broker = contract.broker("acct", {"USD": 1_000.0})
+    result = broker.place_order(_buy(contract, "200"))
+    assert result.status is OrderStatus.FILLED
+    spent = 1_000.0 - contract.exchange.balances("acct")["USD"].total
+    assert float(-result.quote_delta) == pytest.approx(spent, abs=1e-4)
+    assert 199.9 <= spent <= 200.0

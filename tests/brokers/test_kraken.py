@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from decimal import Decimal
 
 import krakenex
 import pytest
@@ -104,7 +105,7 @@ def test_thousand_orders_with_lost_acks_and_5xx_exist_exactly_once(kraken: Contr
     kraken.exchange.faults.set(face="kraken", endpoint="AddOrder", drop_after_execute_rate=0.10, http_5xx_rate=0.05)
     intended: list[str] = []
     for _ in range(1000):
-        request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=10.0)
+        request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("10"))
         intended.append(request.client_order_id)
         result = broker.place_order(request)
         while result.status is OrderStatus.IN_FLIGHT:  # what the trader does: settle, resend only if absent
@@ -170,10 +171,10 @@ def test_symbols_map_kraken_names_both_ways(kraken: ContractEnv) -> None:
 def test_precision_and_minimums_from_asset_pairs(kraken: ContractEnv) -> None:
     broker = kraken.broker("acct", {"USD": 1_000.0, "SHIB": 1_000_000.9})
     shib = broker.market("SHIB-USD")
-    assert shib.base_decimals == 0 and shib.floor_qty(400_000.99) == 400_000
-    sold = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=400_000.99))
+    assert shib.base_decimals == 0 and shib.floor_qty(Decimal("400000.99")) == 400_000
+    sold = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=Decimal("400000.99")))
     assert sold.status is OrderStatus.FILLED and sold.filled_base == 400_000
-    tiny = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=299_999.0))
+    tiny = broker.place_order(OrderRequest("SHIB-USD", Side.SELL, new_client_order_id(), base_qty=Decimal("299999")))
     assert tiny.status is OrderStatus.REJECTED and "minimum" in tiny.reason
     btc = broker.market("BTC-USD")
     with pytest.raises(OrderRejected, match="minimum"):
@@ -238,7 +239,7 @@ def test_order_refused_by_forced_error_is_not_resent_blindly(kraken: ContractEnv
     broker = kraken.broker()
     broker.markets()
     kraken.exchange.faults.set(face="kraken", endpoint="AddOrder", forced_error="EService:Unavailable")
-    request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=20.0)
+    request = OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("20"))
     result = broker.place_order(request)
     assert result.status is OrderStatus.IN_FLIGHT  # unknown is never "rejected"
     assert kraken.exchange.orders("acct") == []

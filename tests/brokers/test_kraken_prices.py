@@ -7,6 +7,7 @@ the same Ticker (100 followers: 100 identical public requests, and one more roun
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 
@@ -77,8 +78,8 @@ def test_a_fill_prices_the_holdings_of_every_account(kraken: ContractEnv) -> Non
     """The master's fill (a trade at that price) values each follower's coins at once: no Ticker per copy."""
     master = kraken.broker("master", {"USD": 10_000.0})
     follower = kraken.broker("follower", {"USD": 100.0, "BTC": 0.01})
-    fill = master.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=500.0))
+    fill = master.place_order(OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), quote_notional=Decimal("500")))
     assert fill.status is OrderStatus.FILLED
     _ticker_refused(kraken)
-    assert follower.balances().prices_usd["BTC"] == pytest.approx(fill.avg_price)
+    assert follower.balances().prices_usd["BTC"] == pytest.approx(float(fill.avg_price))
     assert kraken.exchange.faults.counts.get("error", 0) == 0

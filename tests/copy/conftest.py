@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -162,10 +163,11 @@ def master_trade(
     """A real master order on the simulator and the signal its fill emits."""
     equity = broker.balances().equity
     result: OrderResult = broker.place_order(
-        OrderRequest(SYMBOL, side, new_client_order_id(), base_qty=base, quote_notional=quote)
+        OrderRequest(SYMBOL, side, new_client_order_id(), base_qty=None if base is None else Decimal(str(base)),
+                     quote_notional=None if quote is None else Decimal(str(quote)))
     )
     if result.status is not OrderStatus.FILLED:
         result = broker.settle(result)
     assert result.status is OrderStatus.FILLED, result
-    stop = result.avg_price * (1.0 - stop_fraction) if stop_fraction is not None else None
+    stop = float(result.avg_price) * (1.0 - stop_fraction) if stop_fraction is not None else None
     return TradeSignal.from_fill(broker.name, result, equity, fraction_sold=fraction_sold, master_stop_price=stop)

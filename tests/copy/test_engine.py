@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_exits_sell_the_same_fraction_of_each_followers_own_position(desk: Desk)
 def test_a_sell_without_a_copied_position_is_skipped_with_the_reason(desk: Desk) -> None:
     master_broker, followers = _team(desk)
     engine = CopyEngine(desk.name, desk.store, desk.settings(), followers[:1], clock=desk.clock)
-    master_broker.place_order(OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=500.0))
+    master_broker.place_order(OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal("500")))
     summary = engine.on_master_fill(master_trade(master_broker, Side.SELL, base=desk.base_held("master"),
                                                  fraction_sold=1.0))
     assert "no copied BTC-USD position" in summary.skipped["alice"]
@@ -139,7 +140,8 @@ def test_exactly_once_across_a_kill_between_master_fill_and_copies(desk: Desk) -
     planned_f3 = desk.store.get_copy(record.signal_id, "f3")
     assert planned_f3 is not None
     followers[3].broker.place_order(
-        OrderRequest(SYMBOL, Side.BUY, planned_f3.client_order_id, quote_notional=planned_f3.requested_quote)
+        OrderRequest(SYMBOL, Side.BUY, planned_f3.client_order_id,
+                     quote_notional=Decimal(str(planned_f3.requested_quote)))
     )
     engine.close()
     desk.store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,7 +55,8 @@ def test_old_bot_base_quantity_read_as_usd_bug_is_absent() -> None:
     (4,757.31 units) went into a USD cap. Here the signal carries both units and sizing sees USD only."""
     fill = OrderResult(
         client_order_id="c1", symbol="DOGE-USD", side=Side.BUY, status=OrderStatus.FILLED,
-        exchange_order_id="O-1", filled_base=4_757.31, avg_price=0.08, time=1.0,
+        exchange_order_id="O-1", filled_base=Decimal("4757.31"), avg_price=Decimal("0.08"),
+        filled_quote=Decimal("380.5848"), time=1.0,
     )
     signal = TradeSignal.from_fill("kraken", fill, master_equity=1_000.0, master_stop_price=0.075)
     assert signal.quote_notional == pytest.approx(380.5848)

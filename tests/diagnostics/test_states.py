@@ -5,6 +5,7 @@ the probe's exception mapping, and a permission error from the simulated exchang
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -163,8 +164,9 @@ def test_heartbeat_problem() -> None:
 def test_holdings_count_ignores_cash_and_dust() -> None:
     snapshot = BalanceSnapshot(
         100.0, 100.0,
-        assets={"USD": AssetBalance("USD", 100, 100), "BTC": AssetBalance("BTC", 0.001, 0.001),
-                "DOGE": AssetBalance("DOGE", 1.0, 1.0)},
+        assets={"USD": AssetBalance("USD", Decimal(100), Decimal(100)),
+                "BTC": AssetBalance("BTC", Decimal("0.001"), Decimal("0.001")),
+                "DOGE": AssetBalance("DOGE", Decimal(1), Decimal(1))},
         prices_usd={"USD": 1.0, "BTC": 60_000.0, "DOGE": 0.1}, equity=160.1,
     )
     probe = ProbeResult.from_snapshot(snapshot, 5.0, "XRP-USD")

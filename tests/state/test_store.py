@@ -3,6 +3,7 @@ lifecycles that keep what was known before sending; queries that filter; transac
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_result_keeps_what_was_recorded_before_sending(store: StateStore, clock:
     assert before.created_at == START  # 0 means "now"
     clock.advance(5.0)
     result = OrderResult("coid-1", "BTC-USD", Side.BUY, OrderStatus.FILLED, exchange_order_id="OX-1",
-                         filled_base=0.125, avg_price=64_100.0, fee_quote=2.5, reason="")
+                         filled_base=Decimal("0.125"), avg_price=Decimal("64100"), fee_quote=Decimal("2.5"), reason="")
     after = store.record_order_result("coinbase", "someone-else", result, purpose="entry", signal_id="sig-other")
     assert after == store.get_order("coid-1")
     assert after.created_at == START
@@ -114,7 +115,8 @@ def test_recording_an_order_again_keeps_created_at(store: StateStore, clock: Man
 
 def test_result_for_unknown_order_creates_it(store: StateStore) -> None:
     result = OrderResult("coid-new", "ETH-USD", Side.SELL, OrderStatus.PARTIALLY_FILLED, exchange_order_id="OX-2",
-                         filled_base=1.5, avg_price=3_000.0, fee_quote=0.75, reason="partial")
+                         filled_base=Decimal("1.5"), avg_price=Decimal("3000"), fee_quote=Decimal("0.75"),
+                         reason="partial")
     created = store.record_order_result("alpaca", "bob", result, purpose="exit", signal_id="sig-9")
     assert store.get_order("coid-new") == created
     assert (created.broker, created.account_id, created.symbol, created.side) == ("alpaca", "bob", "ETH-USD", "sell")

@@ -1,4 +1,4 @@
-"""Sizing: 1 % risk to the stop, clamped to 2-10 % of equity, never over free cash, never bumped to a minimum."""
+"""Sizing: risk to the stop, clamped to 2-10 % of equity, never over free cash, never bumped to a minimum."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from bot.config.sections.strategy import StrategySettings
 from bot.strategy.sizing import exit_quantity, size_entry
 
-S = StrategySettings()
+S = StrategySettings(risk_per_trade=0.01)  # 1 %: a 2 % stop asks for 50 % of equity, clamped to 10 %
 
 
 def test_risk_to_the_stop_inside_the_clamp() -> None:
@@ -16,6 +16,14 @@ def test_risk_to_the_stop_inside_the_clamp() -> None:
     assert size.notional == pytest.approx(50.0)
     assert size.base_qty == pytest.approx(0.5)
     assert size.notional * (100.0 - 98.0) / 100.0 == pytest.approx(1_000.0 * 0.001)  # loses exactly the risk
+
+
+def test_the_default_risk_decides_the_size_of_wide_stops() -> None:
+    """With the defaults (0.25 % risk, 10 % cap) the risk rule sizes every stop wider than 2.5 % (issue 14:
+    at 1 % risk every entry hit the cap and the rule never decided a size)."""
+    default = StrategySettings()
+    assert size_entry(1_000.0, 1_000.0, 100.0, 98.0, default).notional == pytest.approx(100.0)  # 2 %: the cap
+    assert size_entry(1_000.0, 1_000.0, 100.0, 96.0, default).notional == pytest.approx(62.5)  # 4 %: 2.5 / 0.04
 
 
 def test_clamped_to_the_maximum_and_minimum_fraction_of_equity() -> None:

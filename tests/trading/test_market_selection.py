@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 from bot.brokers.base import MarketInfo, Ticker
 from bot.config.sections.strategy import StrategySettings
@@ -11,7 +12,8 @@ from bot.trading.market_selection import MarketUniverse, normalise_symbol, selec
 
 def market(symbol: str, tradable: bool = True) -> MarketInfo:
     base, quote = symbol.split("-")
-    return MarketInfo(symbol, base, quote, f"{base}{quote}", 0.0001, 0.5, 8, 2, 0.0026, tradable)
+    return MarketInfo(symbol, base, quote, f"{base}{quote}", Decimal("0.0001"), Decimal("0.5"), 8, 2, 0.0026,
+                      tradable)
 
 
 def ticker(symbol: str, last: float, volume_base: float) -> Ticker:

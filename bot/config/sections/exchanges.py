@@ -45,6 +45,15 @@ class ExchangeSettings(BaseModel):
         3.0, ge=0, le=60, description="seconds alpaca-py waits before each of its own resends (0-60)"
     )
     alpaca_min_notional: float = Field(1.0, ge=0, description="USD, the smallest Alpaca order value (0 or more)")
+    # Taker fees, the lowest-volume tier of each brokerage's published schedule (docs/strategy.md, "Fees"): the
+    # one set of fee numbers. The backtest charges them; live trading prefers the fee the exchange's market list
+    # reports for the account (MarketInfo.taker_fee) and falls back to these.
+    kraken_taker_fee: float = Field(
+        0.004, ge=0, le=0.05, description="a fraction like 0.004 for Kraken's taker fee (0-0.05)"
+    )
+    coinbase_taker_fee: float = Field(
+        0.006, ge=0, le=0.05, description="a fraction like 0.006 for Coinbase Advanced's taker fee (0-0.05)"
+    )
     alpaca_crypto_taker_fee: float = Field(
         0.0025, ge=0, le=0.05, description="a fraction like 0.0025 for Alpaca's crypto taker fee (0-0.05)"
     )

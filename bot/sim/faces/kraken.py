@@ -503,7 +503,7 @@ class KrakenFace(Face):
                 account_id, market.symbol, side, order_type,
                 base_qty=None if in_quote else volume, quote_notional=volume if in_quote else None,
                 limit_price=price if order_type == "limit" else None, client_order_id=cl_ord_id,
-                client_id_scope="open",
+                client_id_scope="open", notional_includes_fee=False,  # viqc: the volume is the cost, the fee on top
             )
         except SimOrderError as refused:
             raise KrakenError(ERRORS.get(refused.code, "EGeneral:Invalid arguments")) from None

@@ -1,0 +1,1 @@
+"""What a person sees: process exits without tracebacks, tables, progress bars and the live status lines."""
