@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import age_text, utc_text
+from bot.state.sqlite import connect, table_names
 
-_BUSY_TIMEOUT_SECONDS = 10.0
 ALL = "*"  # broker and account of the control that blocks new entries on every account
 
 #: (broker, account id) -> why new entries must wait now, or None: asked before every new entry, never before an exit
@@ -129,15 +129,8 @@ class OperatorStore:
         self.read_only = read_only
         self._lock = threading.Lock()
         try:
-            if read_only:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
-            else:
-                self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
-            self._conn.row_factory = sqlite3.Row
-            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._conn = connect(self.path, read_only=read_only)
+            tables = table_names(self._conn)
             if not read_only:
                 if "meta" not in tables:
                     raise OperatorStoreError(f"{self.path}: not a NIJA state store (open the StateStore first)")
@@ -286,6 +279,17 @@ class OperatorStore:
             (broker, account_id, since if since is not None else float("-inf")),
         )
         return [EquitySample(**dict(r)) for r in rows]
+
+    def equity_at(self, broker: str, account_id: str, since: float | None = None) -> EquitySample | None:
+        """The account's first sample at or after ``since`` (its very first without), by the primary key."""
+        rows = self._rows("SELECT * FROM equity_samples WHERE broker = ? AND account_id = ? AND time >= ? "
+                          "ORDER BY time LIMIT 1", (broker, account_id, since if since is not None else float("-inf")))
+        return EquitySample(**dict(rows[0])) if rows else None
+
+    def latest_equity(self, broker: str, account_id: str) -> EquitySample | None:
+        rows = self._rows("SELECT * FROM equity_samples WHERE broker = ? AND account_id = ? ORDER BY time DESC "
+                          "LIMIT 1", (broker, account_id))
+        return EquitySample(**dict(rows[0])) if rows else None
 
     def first_equity(self) -> dict[tuple[str, str], EquitySample]:
         """Each account's earliest sample: where its total P&L and its return start."""

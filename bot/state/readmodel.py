@@ -17,16 +17,23 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-_BUSY_TIMEOUT_SECONDS = 10.0
+from bot.state.sqlite import connect, table_names
+
+_IN_CHUNK = 500  # values per IN (...) list: SQLite's parameter limit is 999 in older builds
 _FLAT = 1e-9  # a position whose quantity falls under this share of what was bought is closed
-#: each order's first fill time, read in one pass (joined per copy, it would scan the fills once per copy)
-_FILL_TIMES = "(SELECT client_order_id, MIN(time) AS t FROM fills GROUP BY client_order_id)"
 DAY_SECONDS = 86_400.0
+#: a copy's fill: the copy engine books it under the fill id "order:<client order id>" (an indexed look-up)
+_COPY_FILL = "f.fill_id = 'order:' || c.client_order_id"
+#: seconds from the master's fill (s) to the follower's (f), never negative
+_LATENCY = "(CASE WHEN f.time > s.time THEN f.time - s.time ELSE 0.0 END)"
+
+
+R = TypeVar("R")
 
 
 class ReadModelError(RuntimeError):
@@ -189,22 +196,50 @@ class TrackingView:
 
 @dataclass
 class _Book:
-    """One account's closed trades summed once per change of the fills: totals, and running P&L by close time."""
+    """One account's closed trades, summed once: totals, and the running P&L by close time (P&L since a moment
+    is then one bisection)."""
 
-    closed_at: list[float] = field(default_factory=list)
+    closed_at: list[float] = field(default_factory=list)  # sorted
+    pnl: list[float] = field(default_factory=list)  # each trade's realised P&L, in the same order
     running: list[float] = field(default_factory=list)  # realised P&L up to and including each close
     realised: float = 0.0
     fees: float = 0.0
 
     def add(self, trade: TradeView) -> None:
+        """Trades come in booking order; one booked late, with an earlier close, is put in its place."""
+        at = bisect.bisect_right(self.closed_at, trade.closed_at)
+        self.closed_at.insert(at, trade.closed_at)
+        self.pnl.insert(at, trade.realised_pnl)
+        self.running.insert(at, 0.0)
+        for i in range(at, len(self.running)):  # only the tail after ``at``: nothing when it is the newest
+            self.running[i] = (self.running[i - 1] if i else 0.0) + self.pnl[i]
         self.realised += trade.realised_pnl
         self.fees += trade.fees
-        self.closed_at.append(trade.closed_at)
-        self.running.append(self.realised)
 
     def realised_since(self, moment: float) -> float:
         before = bisect.bisect_left(self.closed_at, moment)
         return self.realised - (self.running[before - 1] if before else 0.0)
+
+
+def _paired_returns(trades: list[TradeView]) -> dict[tuple[str, str], tuple[int, float, float]]:
+    """(broker, follower) -> (round trips paired with the master's from the same entry, mean follower return,
+    mean master return of those same trips)."""
+    masters = {t.entry_signal_id: t for t in trades if not t.is_copy and t.entry_signal_id is not None}
+    paired: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for trade in trades:
+        master = masters.get(trade.entry_signal_id) if trade.is_copy else None
+        if master is not None and master.broker == trade.broker:
+            paired[(trade.broker, trade.account_id)].append((trade.return_pct, master.return_pct))
+    return {key: (len(found), sum(f for f, _ in found) / len(found), sum(m for _, m in found) / len(found))
+            for key, found in paired.items()}
+
+
+def _where(*conditions: list[Any]) -> tuple[str, list[Any]]:
+    """' WHERE a = ? AND b = ?' and its parameters, from [condition, value] pairs whose value is not None."""
+    used = [(condition, value) for condition, value in conditions if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(c for c, _ in used), [v for _, v in used]
 
 
 def _label(broker: str, account_id: str) -> str:
@@ -220,20 +255,16 @@ class ReadModel:
         if not self.path.is_file():
             raise ReadModelError(f"{self.path}: no state store here")
         try:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                         isolation_level=None)
-            self._conn.row_factory = sqlite3.Row
-            self._tables = self._table_names()
+            self._conn = connect(self.path, read_only=True)
+            self._tables = table_names(self._conn)
         except sqlite3.Error as error:
             raise ReadModelError(f"{self.path}: cannot read the state store ({error})") from error
         if self._tables and "meta" not in self._tables:
             self._conn.close()
             raise ReadModelError(f"{self.path}: an SQLite database that is not a NIJA state store")
-        self._trades_key: int | None = None
-        self._trades_cache: list[TradeView] = []
-        self._open_cache: dict[tuple[str, str], float] = {}
-        self._books: dict[tuple[str, str], _Book] = {}
+        self._trips_lock = threading.Lock()  # one reader at a time works out new fills (never under _lock)
+        self._trips = _RoundTrips()
+        self._memos: dict[str, tuple[tuple[Any, ...], Any]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -246,9 +277,6 @@ class ReadModel:
         self.close()
 
     # ---- plumbing --------------------------------------------------------------------------------
-    def _table_names(self) -> set[str]:
-        return {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
@@ -256,7 +284,7 @@ class ReadModel:
     def _has(self, table: str) -> bool:
         if table not in self._tables:
             with self._lock:
-                self._tables = self._table_names()  # the bot may have created it since we opened
+                self._tables = table_names(self._conn)  # the bot may have created it since we opened
         return table in self._tables
 
     def change_token(self) -> int:
@@ -287,8 +315,8 @@ class ReadModel:
             return []
         health = self.health()
         self._all_trades()
-        with self._lock:
-            books, open_pnl = self._books, self._open_cache
+        with self._trips_lock:
+            books, open_pnl = dict(self._trips.books), self._trips.open_pnl()
         midnight = now - now % DAY_SECONDS
         views = []
         for row in self._rows("SELECT * FROM account_states ORDER BY broker, role <> 'master', account_id"):
@@ -322,17 +350,8 @@ class ReadModel:
     def positions(self, broker: str | None = None, account_id: str | None = None) -> list[PositionView]:
         if not self._has("positions"):
             return []
-        sql, params = "SELECT * FROM positions", []
-        conditions = []
-        if broker is not None:
-            conditions.append("broker = ?")
-            params.append(broker)
-        if account_id is not None:
-            conditions.append("account_id = ?")
-            params.append(account_id)
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        rows = self._rows(sql + " ORDER BY broker, account_id, opened_at", params)
+        where, params = _where(["broker = ?", broker], ["account_id = ?", account_id])
+        rows = self._rows(f"SELECT * FROM positions{where} ORDER BY broker, account_id, opened_at", params)
         return [PositionView(
             broker=r["broker"], account_id=r["account_id"], symbol=r["symbol"], quantity=float(r["quantity"]),
             entry_price=float(r["entry_price"]), stop_price=float(r["stop_price"]), opened_at=float(r["opened_at"]),
@@ -352,39 +371,47 @@ class ReadModel:
     def open_trip_pnl(self) -> dict[tuple[str, str], float]:
         """(broker, account) -> what its still-open trips have realised on partial exits, minus every fee paid."""
         self._all_trades()
-        with self._lock:
-            return dict(self._open_cache)
+        with self._trips_lock:
+            return self._trips.open_pnl()
 
     def _all_trades(self) -> list[TradeView]:
+        """Every closed round trip, worked out fill by fill from where the last read stopped.
+
+        Fills are only ever added, so the newest rowid (one B-tree step) tells whether anything is new, and
+        only the new fills are read: a store with years of fills costs its history once, not at every view.
+        """
         if not self._has("fills"):
             return []
-        # Fills are only ever added: the newest rowid tells whether the trades must be worked out again
-        # (MAX(rowid) is one B-tree step; COUNT(*) would read the whole table on every page view).
-        key = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM fills")[0][0])
-        with self._lock:
-            if key == self._trades_key:
-                return self._trades_cache
-        trades, open_pnl = _round_trips(self._rows("SELECT * FROM fills ORDER BY time, rowid"), self._order_details(),
-                                        self._master_signals())
-        books: dict[tuple[str, str], _Book] = defaultdict(_Book)
-        for trade in sorted(trades, key=lambda t: t.closed_at):
-            books[(trade.broker, trade.account_id)].add(trade)
-        with self._lock:
-            self._trades_key, self._trades_cache, self._open_cache = key, trades, open_pnl
-            self._books = dict(books)
-        return trades
+        newest = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM fills")[0][0])
+        with self._trips_lock:
+            trips = self._trips
+            if newest != trips.last_rowid:
+                fills = self._rows("SELECT rowid AS row_number, * FROM fills WHERE rowid > ? ORDER BY rowid",
+                                   [trips.last_rowid])
+                details = self._order_details([f["client_order_id"] for f in fills])
+                for fill in fills:
+                    trips.add(fill, details.get(fill["client_order_id"], ("", None, "")), self._master_signal)
+                trips.last_rowid = newest
+            return trips.closed
 
-    def _order_details(self) -> dict[str, tuple[str, str | None, str]]:
-        """client order id -> (purpose, signal id, reason) of every order."""
+    def _order_details(self, client_order_ids: list[str]) -> dict[str, tuple[str, str | None, str]]:
+        """client order id -> (purpose, signal id, reason) of these orders."""
         if not self._has("orders"):
             return {}
-        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(
-            "SELECT client_order_id, purpose, signal_id, reason FROM orders")}
+        found: dict[str, tuple[str, str | None, str]] = {}
+        for start in range(0, len(client_order_ids), _IN_CHUNK):
+            chunk = client_order_ids[start:start + _IN_CHUNK]
+            found.update({r[0]: (r[1], r[2], r[3]) for r in self._rows(
+                "SELECT client_order_id, purpose, signal_id, reason FROM orders WHERE client_order_id IN "
+                f"({', '.join('?' for _ in chunk)})", chunk)})
+        return found
 
-    def _master_signals(self) -> dict[str, str]:
+    def _master_signal(self, client_order_id: str) -> str | None:
+        """The signal a master's order emitted (read when its trip closes: the signal exists by then)."""
         if not self._has("signals"):
-            return {}
-        return {r[0]: r[1] for r in self._rows("SELECT master_client_order_id, signal_id FROM signals")}
+            return None
+        rows = self._rows("SELECT signal_id FROM signals WHERE master_client_order_id = ?", [client_order_id])
+        return str(rows[0][0]) if rows else None
 
     # ---- signals and copies ----------------------------------------------------------------------
     def signals(
@@ -394,20 +421,13 @@ class ReadModel:
         """The newest master fills first, each with every follower's copy."""
         if not self._has("signals"):
             return []
-        conditions, params = [], []
-        if broker is not None:
-            conditions.append("broker = ?")
-            params.append(broker)
-        if before is not None:
-            conditions.append("time < ?")
-            params.append(before)
-        if signal_ids is not None:
-            wanted = list(signal_ids)
-            if not wanted:
-                return []
-            conditions.append(f"signal_id IN ({', '.join('?' for _ in wanted)})")
+        wanted = None if signal_ids is None else list(signal_ids)
+        if wanted == []:
+            return []
+        where, params = _where(["broker = ?", broker], ["time < ?", before])
+        if wanted is not None:
+            where += (" AND " if where else " WHERE ") + f"signal_id IN ({', '.join('?' for _ in wanted)})"
             params.extend(wanted)
-        where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
         rows = self._rows(f"SELECT * FROM signals{where} ORDER BY time DESC, signal_id LIMIT ?", [*params, limit])
         copies = self._copies([r["signal_id"] for r in rows])
         return [self._signal_view(r, copies.get(r["signal_id"], [])) for r in rows]
@@ -436,8 +456,8 @@ class ReadModel:
         if not signal_ids or not self._has("copy_events"):
             return {}
         marks = ", ".join("?" for _ in signal_ids)
-        rows = self._rows(f"SELECT c.*, f.t AS fill_time FROM copy_events c LEFT JOIN {_FILL_TIMES} f "
-                          f"ON f.client_order_id = c.client_order_id WHERE c.signal_id IN ({marks})", signal_ids)
+        rows = self._rows(f"SELECT c.*, f.time AS fill_time FROM copy_events c LEFT JOIN fills f ON {_COPY_FILL} "
+                          f"WHERE c.signal_id IN ({marks})", signal_ids)
         grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
         for row in rows:
             grouped[row["signal_id"]].append(row)
@@ -498,43 +518,52 @@ class ReadModel:
         return (float(rows[0][0]), str(rows[0][1]), str(rows[0][2])) if rows else None
 
     # ---- copy trading: tracking ------------------------------------------------------------------
+    def _copies_key(self) -> tuple[Any, ...]:
+        """Changes when a copy is added or booked: a new copy row, a new fill, a fan-out finished. Reads three
+        indexes' ends and the small signals table, where the copies themselves would be a scan of every copy."""
+        return tuple(self._rows(
+            "SELECT (SELECT MAX(rowid) FROM copy_events), (SELECT MAX(rowid) FROM fills), "
+            "(SELECT MAX(completed_at) FROM signals), (SELECT COUNT(*) FROM signals)")[0])
+
+    def _memo(self, name: str, compute: Callable[[], R]) -> R:
+        """``compute()``, again only when the copies changed (the copy page and /metrics ask every few seconds)."""
+        key = self._copies_key()
+        with self._lock:
+            found = self._memos.get(name)
+        if found is not None and found[0] == key:
+            return found[1]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            self._memos[name] = (key, value)
+        return value
+
     def tracking(self, broker: str | None = None) -> list[TrackingView]:
         """Each follower beside its master: copy outcomes, latency, and the return of the same round trips."""
         if not self._has("copy_events"):
             return []
-        where, params = ("WHERE c.broker = ?", [broker]) if broker is not None else ("", [])
+        return self._memo(f"tracking:{broker}", lambda: self._tracking(broker))
+
+    def _tracking(self, broker: str | None) -> list[TrackingView]:
+        pairs = _paired_returns(self._all_trades())
+        where, params = _where(["c.broker = ?", broker])
         rows = self._rows(
-            f"SELECT c.broker, c.follower_id, c.status, f.t - s.time AS latency FROM copy_events c "
-            f"JOIN signals s ON s.signal_id = c.signal_id LEFT JOIN {_FILL_TIMES} f "
-            f"ON f.client_order_id = c.client_order_id {where}", params,
+            "SELECT c.broker, c.follower_id, SUM(CASE WHEN c.status = 'filled' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN c.status = 'skipped' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN c.status = 'failed' THEN 1 ELSE 0 END), "
+            f"AVG({_LATENCY}) FROM copy_events c JOIN signals s ON s.signal_id = c.signal_id "
+            f"LEFT JOIN fills f ON {_COPY_FILL}{where} "
+            "GROUP BY c.broker, c.follower_id ORDER BY c.broker, c.follower_id",
+            params,
         )
-        counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for row in rows:
-            key = (row["broker"], row["follower_id"])
-            counts[key][row["status"]] += 1
-            if row["latency"] is not None:
-                latencies[key].append(max(float(row["latency"]), 0.0))
-        trades = self.trades(broker)
-        master_by_signal = {t.entry_signal_id: t for t in trades
-                            if t.account_id == "master" and t.entry_signal_id is not None}
-        paired: dict[tuple[str, str], list[tuple[TradeView, TradeView]]] = defaultdict(list)
-        for trade in trades:
-            master = master_by_signal.get(trade.entry_signal_id) if trade.is_copy else None
-            if master is not None and master.broker == trade.broker:
-                paired[(trade.broker, trade.account_id)].append((trade, master))
         views = []
-        for key in sorted(counts):
-            pairs = paired.get(key, [])
-            follower = sum(f.return_pct for f, _ in pairs) / len(pairs) if pairs else None
-            master = sum(m.return_pct for _, m in pairs) / len(pairs) if pairs else None
-            lat = latencies.get(key, [])
+        for copy_broker, follower_id, filled, skipped, failed, latency in rows:
+            matched, follower, master = pairs.get((copy_broker, follower_id), (0, None, None))
             views.append(TrackingView(
-                broker=key[0], follower_id=key[1], copies_filled=counts[key].get("filled", 0),
-                copies_skipped=counts[key].get("skipped", 0), copies_failed=counts[key].get("failed", 0),
-                matched_trades=len(pairs), follower_return_pct=follower, master_return_pct=master,
+                broker=copy_broker, follower_id=follower_id, copies_filled=int(filled), copies_skipped=int(skipped),
+                copies_failed=int(failed), matched_trades=matched, follower_return_pct=follower,
+                master_return_pct=master,
                 tracking_difference_pct=None if follower is None or master is None else follower - master,
-                mean_latency_seconds=sum(lat) / len(lat) if lat else None,
+                mean_latency_seconds=None if latency is None else float(latency),
             ))
         return views
 
@@ -544,16 +573,20 @@ class ReadModel:
             return set()
         return {(r[0], r[1]) for r in self._rows("SELECT DISTINCT broker, follower_id FROM copy_events")}
 
-    def copy_latencies(self) -> list[tuple[str, str, float]]:
-        """(broker, follower, seconds from master fill to follower fill) of every filled copy (metrics)."""
+    def copy_latency_histogram(self, bounds: Sequence[float]) -> dict[str, tuple[int, float, list[int]]]:
+        """Per brokerage: (filled copies, sum of their latencies, how many took at most each bound) (metrics)."""
         if not self._has("copy_events"):
-            return []
+            return {}
+        return self._memo(f"latency:{tuple(bounds)}", lambda: self._latency_histogram(bounds))
+
+    def _latency_histogram(self, bounds: Sequence[float]) -> dict[str, tuple[int, float, list[int]]]:
+        buckets = ", ".join(f"SUM(CASE WHEN {_LATENCY} <= {float(b)!r} THEN 1 ELSE 0 END)" for b in bounds)
         rows = self._rows(
-            f"SELECT c.broker, c.follower_id, f.t - s.time FROM copy_events c JOIN signals s "
-            f"ON s.signal_id = c.signal_id JOIN {_FILL_TIMES} f ON f.client_order_id = c.client_order_id "
-            "WHERE c.status = 'filled'"
+            f"SELECT c.broker, COUNT(*), TOTAL({_LATENCY}), {buckets} FROM copy_events c "
+            f"JOIN signals s ON s.signal_id = c.signal_id JOIN fills f ON {_COPY_FILL} "
+            "WHERE c.status = 'filled' GROUP BY c.broker"
         )
-        return [(r[0], r[1], max(float(r[2]), 0.0)) for r in rows]
+        return {r[0]: (int(r[1]), float(r[2]), [int(v or 0) for v in r[3:]]) for r in rows}
 
     # ---- counts (metrics) ------------------------------------------------------------------------
     def order_counts(self) -> list[OrderCount]:
@@ -577,58 +610,84 @@ class ReadModel:
         return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
 
-def _round_trips(
-    fills: Iterable[sqlite3.Row], orders: dict[str, tuple[str, str | None, str]], master_signals: dict[str, str]
-) -> tuple[list[TradeView], dict[tuple[str, str], float]]:
-    """Closed round trips from fills, by average cost: a trip opens on a buy from flat and closes back at flat.
+@dataclass
+class _Trip:
+    """One round trip still open: bought from flat, not yet sold back to flat."""
 
-    ``master_signals`` maps a master order's client order id to the signal its fill emitted, so a master's
-    trip and its followers' copies of it share one entry signal id. Also returns, per account, what its
-    still-open trips have realised so far (partial exits at average cost, minus every fee paid).
-    """
-    open_trips: dict[tuple[str, str, str], dict[str, Any]] = {}
-    closed: list[TradeView] = []
-    for fill in fills:
+    opened_at: float
+    client_order_id: str  # of its first buy
+    is_copy: bool
+    signal_id: str | None  # for a copy, the master fill it copied
+    held: float = 0.0
+    bought: float = 0.0
+    cost: float = 0.0
+    sold: float = 0.0
+    proceeds: float = 0.0
+    fees: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def entry(self) -> float:
+        return self.cost / self.bought if self.bought > 0 else 0.0
+
+    def realised(self) -> float:
+        """What the sales so far made at average cost, minus every fee paid (buys and sells)."""
+        return self.proceeds - self.entry * self.sold - self.fees
+
+
+class _RoundTrips:
+    """Round trips by average cost, fill by fill in booking order: a trip opens on a buy from flat and closes
+    when the account is back at flat (the store's fills are the ledger; the ledger's own trades table, when the
+    store has one, says the same)."""
+
+    def __init__(self) -> None:
+        self.last_rowid = 0
+        self.open: dict[tuple[str, str, str], _Trip] = {}
+        self.closed: list[TradeView] = []
+        self.books: dict[tuple[str, str], _Book] = defaultdict(_Book)
+
+    def add(self, fill: sqlite3.Row, details: tuple[str, str | None, str],
+            master_signal: Callable[[str], str | None]) -> None:
         key = (fill["broker"], fill["account_id"], fill["symbol"])
         quantity, price, fee = float(fill["base_qty"]), float(fill["price"]), float(fill["fee_quote"])
-        purpose, signal_id, reason = orders.get(fill["client_order_id"], ("", None, ""))
-        trip = open_trips.get(key)
+        purpose, signal_id, reason = details
+        trip = self.open.get(key)
         if fill["side"] == "buy":
             if trip is None:
-                trip = open_trips[key] = {
-                    "opened_at": float(fill["time"]), "held": 0.0, "bought": 0.0, "cost": 0.0, "sold": 0.0,
-                    "proceeds": 0.0, "fees": 0.0, "reasons": [], "is_copy": purpose.startswith("copy"),
-                    "signal": signal_id if purpose.startswith("copy") else None, "coid": fill["client_order_id"],
-                }
-            trip["held"] += quantity
-            trip["bought"] += quantity
-            trip["cost"] += quantity * price
-            trip["fees"] += fee
-            continue
-        if trip is None or trip["held"] <= 0:
-            continue  # a sale of coins bought before the store's history: no cost to measure it against
-        sold = min(quantity, trip["held"])
-        trip["held"] -= sold
-        trip["sold"] += sold
-        trip["proceeds"] += sold * price
-        trip["fees"] += fee
+                copy = purpose.startswith("copy")
+                trip = self.open[key] = _Trip(float(fill["time"]), fill["client_order_id"], copy,
+                                              signal_id if copy else None)
+            trip.held += quantity
+            trip.bought += quantity
+            trip.cost += quantity * price
+            trip.fees += fee
+            return
+        if trip is None or trip.held <= 0:
+            return  # a sale of coins bought before the store's history: no cost to measure it against
+        sold = min(quantity, trip.held)
+        trip.held -= sold
+        trip.sold += sold
+        trip.proceeds += sold * price
+        trip.fees += fee
         label = purpose.replace("_", " ") or "exit"
-        trip["reasons"].append(f"{label}: {reason}" if reason else label)
-        if trip["held"] <= trip["bought"] * _FLAT:
-            del open_trips[key]
-            entry = trip["cost"] / trip["bought"]
-            cost_sold = entry * trip["sold"]
-            pnl = trip["proceeds"] - cost_sold - trip["fees"]
-            closed.append(TradeView(
-                broker=key[0], account_id=key[1], symbol=key[2], opened_at=trip["opened_at"],
-                closed_at=float(fill["time"]), quantity=trip["bought"], entry_price=entry,
-                exit_price=trip["proceeds"] / trip["sold"], fees=trip["fees"], realised_pnl=pnl,
-                return_pct=100.0 * pnl / cost_sold if cost_sold > 0 else 0.0,
-                exit_reasons=tuple(dict.fromkeys(trip["reasons"])), is_copy=trip["is_copy"],
-                entry_signal_id=trip["signal"] if trip["is_copy"] else master_signals.get(trip["coid"]),
-            ))
-    open_pnl: dict[tuple[str, str], float] = defaultdict(float)
-    for (broker, account_id, _), trip in open_trips.items():
-        entry = trip["cost"] / trip["bought"] if trip["bought"] > 0 else 0.0
-        open_pnl[(broker, account_id)] += trip["proceeds"] - entry * trip["sold"] - trip["fees"]
-    return closed, dict(open_pnl)
+        trip.reasons.append(f"{label}: {reason}" if reason else label)
+        if trip.held > trip.bought * _FLAT:
+            return
+        del self.open[key]
+        cost_sold = trip.entry * trip.sold
+        pnl = trip.realised()
+        trade = TradeView(
+            broker=key[0], account_id=key[1], symbol=key[2], opened_at=trip.opened_at, closed_at=float(fill["time"]),
+            quantity=trip.bought, entry_price=trip.entry, exit_price=trip.proceeds / trip.sold, fees=trip.fees,
+            realised_pnl=pnl, return_pct=100.0 * pnl / cost_sold if cost_sold > 0 else 0.0,
+            exit_reasons=tuple(dict.fromkeys(trip.reasons)), is_copy=trip.is_copy,
+            entry_signal_id=trip.signal_id if trip.is_copy else master_signal(trip.client_order_id),
+        )
+        self.closed.append(trade)
+        self.books[(trade.broker, trade.account_id)].add(trade)
+
+    def open_pnl(self) -> dict[tuple[str, str], float]:
+        found: dict[tuple[str, str], float] = defaultdict(float)
+        for (broker, account_id, _), trip in self.open.items():
+            found[(broker, account_id)] += trip.realised()
+        return dict(found)

@@ -277,23 +277,29 @@ def status_report(read: ReadModel, operator: OperatorStore, settings: Settings) 
     }
 
 
+def open_views(path: Path) -> tuple[ReadModel, OperatorStore] | str:
+    """Read-only views of the store at ``path`` (`status`, `trades`, `web`), or the one line saying why not."""
+    if not path.is_file():
+        return (f"no state store at {path}: start the bot first (python bot.py), or run the verify_*.py scripts "
+                "to check accounts without a running bot")
+    try:
+        return ReadModel(path), OperatorStore(path, read_only=True)
+    except ReadModelError as error:
+        return f"state store error: {error}"
+
+
 def _open_views(settings: Settings, paper: bool) -> tuple[Path, ReadModel, OperatorStore] | int:
-    """The store `status` and `trades` read (read-only), or an exit code after one line on stderr."""
+    """The store `status` and `trades` read, or an exit code after one line on stderr."""
     try:
         path = status_path(settings, paper)
     except ConfigError as error:
         print(f"nija: configuration error: {error}", file=sys.stderr)
         return 2
-    if not path.is_file():
-        print(f"nija: no state store at {path}: start the bot first (python bot.py), or run the verify_*.py "
-              "scripts to check accounts without a running bot", file=sys.stderr)
-        return 1
-    try:
-        read = ReadModel(path)
-    except ReadModelError as error:
-        print(f"nija: state store error: {error}", file=sys.stderr)
-        return 2
-    return path, read, OperatorStore(path, read_only=True)
+    opened = open_views(path)
+    if isinstance(opened, str):
+        print(f"nija: {opened}", file=sys.stderr)
+        return 1 if not path.is_file() else 2
+    return path, *opened
 
 
 def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:

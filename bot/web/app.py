@@ -39,6 +39,7 @@ from bot.web.render import STATIC, Pages, curve
 
 API = "/api/v1"
 OPEN_PATHS = ("/healthz",)  # answered without the token even off loopback: no money, no secret
+COPY_PAGE_FILLS = 20  # master fills per copy page, each with every follower's copy (a page, not an archive)
 _ACTOR = re.compile(r"[^A-Za-z0-9 _.@:-]")
 
 
@@ -146,8 +147,8 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
         totals = {
             "equity": sum(r.equity for r in rows), "today": sum(r.realised_pnl_today for r in rows),
             "total": sum(r.pnl_total for r in rows), "positions": sum(r.open_positions for r in rows),
-            "attention": sum(1 for r in rows if r.state not in ("TRADING", "FOLLOWING") or r.health in (
-                "degraded", "failed")),
+            "attention": sum(1 for r in rows if r.state not in ("TRADING", "FOLLOWING") or (
+                r.health is not None and r.health.status != "healthy")),
         }
         positions = [p for r in rows for p in r.positions]
         return page(request, "accounts.html", "accounts", "Accounts", brokerages=list(brokerages.items()),
@@ -163,12 +164,14 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
                     sample_seconds=options.equity_sample_seconds)
 
     @app.get("/copy", response_class=HTMLResponse, include_in_schema=False)
-    def copy_page(request: Request) -> HTMLResponse:
+    def copy_page(request: Request, before: float | None = None) -> HTMLResponse:
         grouped: dict[str, list[TrackingRow]] = defaultdict(list)
         for row in board.tracking():
             grouped[row.broker].append(row)
-        return page(request, "copy.html", "copy", "Copy trading", tracking=list(grouped.items()),
-                    signals=board.read.signals(limit=40))
+        signals = board.read.signals(limit=COPY_PAGE_FILLS, before=before)
+        older = signals[-1].time if len(signals) == COPY_PAGE_FILLS else None
+        return page(request, "copy.html", "copy", "Copy trading", tracking=list(grouped.items()), signals=signals,
+                    older=older, paged=before is not None)
 
     @app.get("/trades", response_class=HTMLResponse, include_in_schema=False)
     def trades_page(request: Request, account: str = "") -> HTMLResponse:

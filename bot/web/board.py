@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from bot.clock import age_text
 from bot.config.settings import Settings
@@ -15,7 +15,6 @@ from bot.state.operator import (
     ALL,
     ControlEvent,
     EntryPause,
-    EquitySample,
     OperatorStore,
     RunStatus,
     process_alive,
@@ -49,33 +48,14 @@ class PositionRow:
 
 
 @dataclass(frozen=True)
-class AccountRow:
-    """One account for the accounts page and /api/v1/accounts."""
+class AccountRow(AccountView):
+    """One account for the accounts page and /api/v1/accounts: the stored view plus what the cockpit adds."""
 
-    broker: str
-    account_id: str
-    label: str
-    role: str
-    follows: str | None  # the master a follower copies
-    state: str
-    reason: str
-    fix: str
-    equity: float
-    cash: float
-    open_positions: int
-    trades: int
-    realised_pnl: float
-    realised_pnl_today: float
-    unrealised_pnl: float | None  # open positions at the last price; None when unknown (no bot running)
-    pnl_total: float  # closed trades, plus open ones (partial exits, fees paid, and at the last price when known)
-    fees: float
-    health: str | None  # healthy | degraded | failed
-    consecutive_errors: int
-    last_error: str
-    last_cycle_at: float | None
-    last_cycle_age: float | None  # bot-clock seconds
-    entries_paused: str | None  # why new entries are refused by an operator control
-    updated_at: float
+    follows: str | None = None  # the master a follower copies
+    unrealised_pnl: float | None = None  # open positions at the last price; None when unknown (no bot running)
+    pnl_total: float = 0.0  # closed trades, plus open ones (partial exits, fees paid, and at the last price)
+    last_cycle_age: float | None = None  # bot-clock seconds since its last pass
+    entries_paused: str | None = None  # why new entries are refused by an operator control
     positions: list[PositionRow] = field(default_factory=list)
 
 
@@ -216,16 +196,11 @@ class Board:
                                                  in followers)
         health = view.health
         return AccountRow(
-            broker=view.broker, account_id=view.account_id, label=view.label, role=view.role,
-            follows=f"{view.broker}:master" if is_follower else None, state=view.state, reason=view.reason,
-            fix=view.fix, equity=view.equity, cash=view.cash, open_positions=len(held), trades=view.trades,
-            realised_pnl=view.realised_pnl, realised_pnl_today=view.realised_pnl_today, unrealised_pnl=unrealised,
-            pnl_total=view.realised_pnl + view.open_trip_pnl + (unrealised or 0.0), fees=view.fees,
-            health=health.status if health else None, consecutive_errors=health.consecutive_errors if health else 0,
-            last_error=health.last_error if health else "", last_cycle_at=health.last_cycle_at if health else None,
+            **{f.name: getattr(view, f.name) for f in fields(AccountView)},
+            follows=f"{view.broker}:master" if is_follower else None, unrealised_pnl=unrealised,
+            pnl_total=view.realised_pnl + view.open_trip_pnl + (unrealised or 0.0),
             last_cycle_age=(now - health.last_cycle_at) if health and health.last_cycle_at is not None else None,
-            entries_paused=pause.describe() if pause is not None else None, updated_at=view.updated_at,
-            positions=rows,
+            entries_paused=pause.describe() if pause is not None else None, positions=rows,
         )
 
     def account(self, broker: str, account_id: str) -> AccountDetail | None:
@@ -262,13 +237,19 @@ class Board:
         return rows
 
     def _equity_returns(self, broker: str, follower_id: str) -> tuple[float | None, float | None, float | None]:
-        """Both accounts' equity return since the first moment both have an equity sample."""
-        follower = self.operator.equity_samples(broker, follower_id)
-        master = self.operator.equity_samples(broker, "master")
-        if not follower or not master:
+        """Both accounts' equity return since the first moment both have an equity sample (index look-ups only:
+        an account's samples grow by hundreds a day)."""
+        operator = self.operator
+        follower_first, master_first = operator.equity_at(broker, follower_id), operator.equity_at(broker, "master")
+        if follower_first is None or master_first is None:
             return None, None, None
-        start = max(follower[0].time, master[0].time)
-        return start, _return_since(follower, start), _return_since(master, start)
+        start = max(follower_first.time, master_first.time)
+        returns = []
+        for account_id in (follower_id, "master"):
+            first, last = operator.equity_at(broker, account_id, start), operator.latest_equity(broker, account_id)
+            ok = first is not None and last is not None and first.equity > 0
+            returns.append(100.0 * (last.equity / first.equity - 1.0) if ok else None)  # type: ignore[union-attr]
+        return start, returns[0], returns[1]
 
     # ---- controls ------------------------------------------------------------------------------------
     def controls(self, writable: bool, why_not: str) -> ControlsView:
@@ -318,14 +299,6 @@ def _position_row(position: PositionView, price: float | None) -> PositionRow:
 def _pause_for(pauses: list[EntryPause], broker: str, account_id: str) -> EntryPause | None:
     return next((p for p in pauses if p.everywhere), None) or next(
         (p for p in pauses if p.broker == broker and p.account_id == account_id), None)
-
-
-def _return_since(samples: list[EquitySample], start: float) -> float | None:
-    first = next((s for s in samples if s.time >= start), None)
-    last = samples[-1]
-    if first is None or first.equity <= 0:
-        return None
-    return 100.0 * (last.equity / first.equity - 1.0)
 
 
 def describe_age(seconds: float | None) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from bot.config.errors import ConfigError
 from bot.config.settings import Settings
-from bot.state.operator import OperatorStore
-from bot.state.readmodel import ReadModel, ReadModelError
+from bot.trading.commands import open_views, status_path
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate, WebSafetyError
 from bot.web.board import Board
@@ -24,9 +24,6 @@ from bot.web.server import WebServer
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """`python bot.py web`: the store named by --store, else the one `status` reads."""
-    from bot.config.errors import ConfigError
-    from bot.trading.commands import status_path
-
     try:
         store = args.store or status_path(settings, args.paper)
     except ConfigError as error:
@@ -48,16 +45,11 @@ def serve(args: argparse.Namespace, settings: Settings, store: Path, *, out: Tex
     except WebSafetyError as error:
         print(f"nija: {error}", file=sys.stderr)
         return 2
-    if not store.is_file():
-        print(f"nija: no state store at {store}: start the bot first (python bot.py), or name one with --store",
-              file=sys.stderr)
+    opened = open_views(store)
+    if isinstance(opened, str):
+        print(f"nija: {opened} (or name one with --store)", file=sys.stderr)
         return 2
-    try:
-        read = ReadModel(store)
-    except ReadModelError as error:
-        print(f"nija: state store error: {error}", file=sys.stderr)
-        return 2
-    operator = OperatorStore(store, read_only=True)
+    read, operator = opened
     board = Board(read, operator, settings)
     app = create_app(board, gate, Metrics(board), WebOptions(False, web.web_refresh_seconds, web.equity_sample_seconds))
     try:

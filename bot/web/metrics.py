@@ -10,7 +10,6 @@ telemetry hook when the running bot registers it.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -24,13 +23,15 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 EXCHANGE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def latency_histogram(name: str, doc: str, values: dict[str, list[float]], label: str) -> HistogramMetricFamily:
-    """A Prometheus histogram family from raw observations grouped by one label (cumulative buckets)."""
+def latency_histogram(
+    name: str, doc: str, counted: dict[str, tuple[int, float, list[int]]], label: str
+) -> HistogramMetricFamily:
+    """A Prometheus histogram family from (count, sum, cumulative count per LATENCY_BUCKETS bound) per label."""
     family = HistogramMetricFamily(name, doc, labels=[label])
-    for key, observed in sorted(values.items()):
-        buckets = [(repr(bound), float(sum(1 for v in observed if v <= bound))) for bound in LATENCY_BUCKETS]
-        buckets.append(("+Inf", float(len(observed))))
-        family.add_metric([key], buckets, sum(observed))
+    for key, (count, total, cumulative) in sorted(counted.items()):
+        buckets = [(repr(bound), float(n)) for bound, n in zip(LATENCY_BUCKETS, cumulative)]
+        buckets.append(("+Inf", float(count)))
+        family.add_metric([key], buckets, total)
     return family
 
 
@@ -90,11 +91,8 @@ class StoreCollector(Collector):
                                   ("failed", row.copies_failed)):
                 copies.add_metric([row.broker, row.follower_id, status], float(value))
         yield copies
-        latencies: dict[str, list[float]] = defaultdict(list)
-        for broker, _, seconds in read.copy_latencies():
-            latencies[broker].append(seconds)
         yield latency_histogram("nija_copy_latency_seconds", "master fill to follower fill, bot-clock seconds",
-                                latencies, "broker")
+                                read.copy_latency_histogram(LATENCY_BUCKETS), "broker")
 
         if board.live is not None:
             alive = GaugeMetricFamily("nija_thread_alive", "1 when the account's thread runs",

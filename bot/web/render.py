@@ -93,11 +93,17 @@ class Curve:
     height: int = 160
 
 
-def curve(points: Sequence[tuple[float, float]], width: int = 600, height: int = 160) -> Curve | None:
-    """Scale (time, value) points into the box; None when there is nothing to draw."""
+def curve(
+    points: Sequence[tuple[float, float]], width: int = 600, height: int = 160, most: int = 600
+) -> Curve | None:
+    """Scale (time, value) points into the box, at most ``most`` of them (a month of samples is thousands:
+    evenly thinned, the last always kept); None when there is nothing to draw."""
     finite = [(t, v) for t, v in points if math.isfinite(v)]
     if len(finite) < 2:
         return None
+    if len(finite) > most:
+        step = len(finite) / (most - 1)
+        finite = [finite[int(i * step)] for i in range(most - 1)] + [finite[-1]]
     t0, t1 = finite[0][0], finite[-1][0]
     low, high = min(v for _, v in finite), max(v for _, v in finite)
     span_t = (t1 - t0) or 1.0

