@@ -12,6 +12,14 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 
+def describe_seconds(seconds: float, clock: object) -> str:
+    """A duration as a person should read it: "150 s", or on a sped-up paper clock "150 simulated s (0.25 s real)"."""
+    speed = getattr(clock, "speed", None)
+    if not isinstance(speed, int | float) or speed in (0, 1) or seconds == 0:
+        return f"{seconds:g} s"
+    return f"{seconds:g} simulated s ({seconds / speed:.3g} s real)"
+
+
 class Clock(Protocol):
     def now(self) -> float:
         """Unix seconds in this clock's time."""

@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import logging.handlers
+import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 REDACTED = "***"
@@ -100,6 +103,14 @@ def account_context(label: str) -> Iterator[None]:
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(account)s] %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # dates too: a log read the next morning (or a file) must say which day
+
+
+def _nija_handler(handler: logging.Handler) -> logging.Handler:
+    handler._nija = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactionFilter(redactor))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt=DATE_FORMAT))
+    return handler
 
 
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: TextIO | None = None) -> logging.Handler:
@@ -109,15 +120,27 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Text
     for handler in list(root.handlers):
         if getattr(handler, "_nija", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler._nija = True  # type: ignore[attr-defined]
-    handler.addFilter(RedactionFilter(redactor))
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    handler = _nija_handler(logging.StreamHandler(stream or sys.stderr))
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party chatter stays at warning level unless we debug.
     for noisy in ("urllib3", "requests", "alpaca", "coinbase", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
+    return handler
+
+
+def add_log_file(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """Also write every record (redacted, like the console) to a rotating file; returns the handler.
+
+    The file is created owner-only (0600): it names accounts and balances. OSError when it cannot be opened.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    handler = _nija_handler(
+        logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    )
+    logging.getLogger().addHandler(handler)
     return handler
 
 

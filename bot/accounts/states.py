@@ -276,10 +276,13 @@ def follower_problem(
 ) -> AccountStatus | None:
     master = registry.master(account.broker)
     label = master_label(registry, account.broker)
-    independent = (
-        f'or set "copy_from_master": false in {account.source} (or COPY_TRADING_MODE=INDEPENDENT) '
-        "so it runs the strategy itself"
-    )
+    if account.demo:  # a paper demo follower has no user file to edit
+        independent = "or set COPY_TRADING_MODE=INDEPENDENT so the demo followers run the strategy themselves"
+    else:
+        independent = (
+            f'or set "copy_from_master": false in {account.source} (or COPY_TRADING_MODE=INDEPENDENT) '
+            "so it runs the strategy itself"
+        )
     if settings.general.copy_observe_only:
         return AccountStatus(
             AccountState.STANDING_DOWN,

@@ -7,12 +7,24 @@ carries a client_order_id and a "client_order_id must be unique" answer means ou
 went through: the adapter then fetches that order instead of reporting a refusal.
 
 Symbols: the bot's ``BTC-USD`` is Alpaca's ``BTC/USD`` (positions say ``BTCUSD``); a stock is
-``AAPL-USD`` in the bot and ``AAPL`` on Alpaca. Stocks trade in market hours only: while Alpaca's
-clock (``GET /v2/clock``) says closed, every stock order is refused here before it is sent, with the
-next open in the reason. That holds for exits too: a market sell cannot execute on a closed
-exchange (Alpaca would only queue it for the open, at whatever price the open brings), so the exit
-is refused, the position stays, and the caller's next pass tries again once the market is open.
-Crypto trades around the clock and is never checked.
+``AAPL-USD`` in the bot and ``AAPL`` on Alpaca.
+
+How Alpaca handles an order, and what the adapter reports (docs/rules.md §6):
+- A market order is answered ``pending_new`` / ``accepted`` and fills a moment later: the result is
+  OPEN (PARTIALLY_FILLED between two executions), never final; ``Broker.settle`` and ``get_order``
+  (``orders:by_client_order_id``) bring it to FILLED.
+- A stock order while the market is closed is sent all the same: Alpaca accepts a ``day`` market
+  order and fills it at the next open. ``market_is_open`` stays for callers that prefer to wait.
+- Crypto fees are taken out of what the fill credits: the coin on a buy (``fee_base``), the dollars
+  on a sale (``fee_quote``). The order JSON carries no fee; Alpaca posts CFEE account activities
+  at the end of the day, too late to book a fill. So the fee is computed as Alpaca charges it: the
+  filled quantity (or value) times the account's crypto taker rate (ALPACA_CRYPTO_TAKER_FEE, the
+  fee tier of the account), rounded half up to 9 decimals. Stocks are commission-free
+  (ALPACA_STOCK_TAKER_FEE, 0 by default).
+- Quantities and notionals are sent as decimal strings, exactly (the SDK's request models hold
+  floats, which cannot carry every 9-decimal quantity).
+- A refused key answers 401 or 403 (``{"message": "forbidden."}``): both are AuthenticationError.
+  An order refused for its own reasons (403 insufficient balance, 422) carries an Alpaca error code.
 """
 
 from __future__ import annotations
@@ -34,9 +46,10 @@ from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, Stock
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetStatus, OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import Order
 from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 
-from bot.brokers.amounts import ZERO, decimals_of, to_decimal
+from bot.brokers.amounts import ZERO, decimals_of, plain, round_half_up, to_decimal
 from bot.brokers.base import (
     CANDLE_COLUMNS,
     AssetBalance,
@@ -67,6 +80,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DUPLICATE = "client_order_id must be unique"
+_FEE_DECIMALS = 9  # Alpaca's precision for quantities and amounts
 _STATUS = {
     "new": OrderStatus.OPEN,
     "accepted": OrderStatus.OPEN,
@@ -148,8 +162,15 @@ class AlpacaBroker(Broker):
             message = str(exc.message)
         except (ValueError, KeyError, TypeError):
             message = str(exc)[:300]
+        try:
+            code: int | None = int(exc.code)
+        except (ValueError, KeyError, TypeError):
+            code = None
         text = f"alpaca {what} (HTTP {status}): {message}"
-        if status == 401 or (status == 403 and "not authorized" in message.lower()):
+        # A refused key is 401, or 403 {"message": "forbidden."} without an Alpaca error code; a 403 about one
+        # order (insufficient balance) carries a code such as 40310000.
+        if status == 401 or (status == 403 and (code is None or "forbidden" in message.lower()
+                                                  or "not authorized" in message.lower())):
             return AuthenticationError(text, broker=self.name)
         if status == 429:
             return RateLimitError(text, broker=self.name)
@@ -205,17 +226,6 @@ class AlpacaBroker(Broker):
         if self.market(symbol).asset_class != "stock":
             return True
         return bool(self._call("clock", self.trading.get_clock).is_open)
-
-    def _closed_reason(self, request: OrderRequest) -> str | None:
-        """Why a stock order cannot go now (None while the market is open): asked of Alpaca's clock."""
-        clock = self._call("clock", self.trading.get_clock)
-        if clock.is_open:
-            return None
-        opens = f" (next open {clock.next_open.isoformat()})" if clock.next_open else ""
-        if request.side is Side.BUY:
-            return f"{request.symbol}: the stock market is closed{opens}; no entries until it opens"
-        return (f"{request.symbol}: the stock market is closed{opens}; the sale cannot execute until it opens, "
-                "the position stays")
 
     # ---- market data --------------------------------------------------------------------------------
     def tickers(self, symbols: Iterable[str]) -> dict[str, Ticker]:
@@ -313,15 +323,15 @@ class AlpacaBroker(Broker):
 
     # ---- orders ----------------------------------------------------------------------------------------
     def _submit_order(self, request: OrderRequest, market: MarketInfo) -> OrderResult:
-        if market.asset_class == "stock" and (closed := self._closed_reason(request)) is not None:
-            raise OrderRejected(closed, broker=self.name)
+        """POST /v2/orders; the answer is usually pending (OPEN): settle it by look-up."""
         side = OrderSide.BUY if request.side is Side.BUY else OrderSide.SELL
-        tif = TimeInForce.GTC if market.asset_class == "crypto" else TimeInForce.DAY
+        tif = TimeInForce.GTC if market.asset_class == "crypto" else TimeInForce.DAY  # fractional stocks: day only
         # notional: the total spend; Alpaca takes a crypto fee out of the coin received, never on top of it.
-        size: dict[str, float] = (
-            {"notional": float(market.floor_notional(request.quote_notional))} if request.quote_notional is not None
-            else {"qty": float(market.floor_qty(request.base_qty or ZERO))}
-        )
+        if request.quote_notional is not None:
+            exact = {"notional": plain(market.floor_notional(request.quote_notional))}
+        else:
+            exact = {"qty": plain(market.floor_qty(request.base_qty or ZERO))}
+        size = {name: float(value) for name, value in exact.items()}  # for the SDK's validation only
         order_request: MarketOrderRequest | LimitOrderRequest
         if request.order_type == "limit":
             if request.limit_price is None:
@@ -335,8 +345,9 @@ class AlpacaBroker(Broker):
                 symbol=market.exchange_symbol, side=side, time_in_force=tif,
                 client_order_id=request.client_order_id, **size,
             )
+        fields = {**order_request.to_request_fields(), **exact}  # the amounts as exact decimal strings
         try:
-            order = self._call("submit order", self.trading.submit_order, order_request)
+            answer = self._call("submit order", self.trading.post, "/orders", fields)
         except OrderRejected as refused:
             if _DUPLICATE in str(refused):
                 # The SDK resent our POST after a 429/504 and the first one had gone through.
@@ -344,27 +355,35 @@ class AlpacaBroker(Broker):
                 if found is not None:
                     return found
             raise
-        return self._result(order, request.symbol)
+        return self._result(Order(**answer) if isinstance(answer, dict) else answer, request.symbol)
 
     def _result(self, order: Any, symbol: str | None = None) -> OrderResult:
+        """An order with its amounts exact and its fee where Alpaca takes it (see the module docstring)."""
         status = _STATUS.get(_enum_text(order.status), OrderStatus.OPEN)
         filled = to_decimal(order.filled_qty)
         avg = to_decimal(order.filled_avg_price)
         if symbol is None:
             symbol = self._bot_symbol(str(order.symbol), "crypto" if "/" in str(order.symbol) else "stock") or ""
         market = self.markets().get(symbol)
-        fee_rate = Decimal(repr(market.taker_fee)) if market else ZERO
+        side = Side.BUY if _enum_text(order.side) == "buy" else Side.SELL
         value = filled * avg  # Alpaca reports no filled value: quantity x average price, exactly
+        rate = Decimal(repr(market.taker_fee)) if market else ZERO
+        fee_base = fee_quote = ZERO
+        if market is not None and market.asset_class == "crypto" and side is Side.BUY:
+            fee_base = round_half_up(filled * rate, _FEE_DECIMALS)  # out of the coin received
+        else:
+            fee_quote = round_half_up(value * rate, _FEE_DECIMALS)  # out of the dollars received
         return OrderResult(
             client_order_id=order.client_order_id,
             symbol=symbol,
-            side=Side.BUY if _enum_text(order.side) == "buy" else Side.SELL,
+            side=side,
             status=status,
             exchange_order_id=str(order.id),
             filled_base=filled,
             avg_price=avg,
             filled_quote=value,
-            fee_quote=value * fee_rate,  # Alpaca reports fees as account activities, not on the order
+            fee_quote=fee_quote,
+            fee_base=fee_base,
             reason="",
             time=self.clock.now(),
         )

@@ -401,7 +401,9 @@ class KrakenBroker(Broker):
         symbol = self.symbols().symbol_of_pair(str(descr.get("pair", ""))) or str(descr.get("pair", ""))
         filled = to_decimal(order.get("vol_exec"))
         cost = to_decimal(order.get("cost"))
-        price = to_decimal(order.get("price")) or (cost / filled if filled else ZERO)
+        # "price" is rounded to the pair's decimals (cents per fill on a SOL-sized order); cost / vol_exec is the exact
+        # average, so filled x price agrees with what the account was charged.
+        price = (cost / filled if filled and cost else ZERO) or to_decimal(order.get("price"))
         status = str(order.get("status", ""))
         if status in ("pending", "open"):
             state = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN

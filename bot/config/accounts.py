@@ -47,6 +47,7 @@ class AccountConfig:
     credential_problem: str | None = None  # why credentials are missing or malformed (one line)
     credential_state: str = "missing"  # ok | missing | incomplete | malformed | conflict
     source: str = "environment"  # where the account was defined (a file path for users)
+    demo: bool = False  # a paper-mode demo account on the simulator (no file to edit)
 
     @property
     def label(self) -> str:
@@ -64,6 +65,7 @@ class AccountRegistry:
 
     accounts: list[AccountConfig] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    stray_credentials: list[str] = field(default_factory=list)  # user variable prefixes no user file reads
 
     def __iter__(self) -> Iterator[AccountConfig]:
         return iter(self.accounts)

@@ -2,7 +2,8 @@
 
 Sections live in ``bot.config.sections``; each field's environment variable is its
 name upper-cased (or the ``env`` given in ``json_schema_extra``). ``.env`` is read
-with python-dotenv and the real environment wins.
+with python-dotenv from the project folder (or NIJA_HOME), never from the current
+directory, and the real environment wins. Relative paths are taken from that folder too.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from bot.config.errors import ConfigError
+from bot.config.paths import env_file as home_env_file
+from bot.config.paths import under_home
 from bot.config.sections.backtest import BacktestSettings
 from bot.config.sections.copy import CopySettings
 from bot.config.sections.exchanges import ExchangeSettings
@@ -75,8 +78,16 @@ def all_env_names() -> dict[str, tuple[str, str]]:
     return names
 
 
-def read_environment(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> dict[str, str]:
+EnvFile = Path | Literal["home"] | None  # "home": NIJA_HOME/.env or the project's .env; None: no file
+
+
+def resolve_env_file(env_file: EnvFile, environ: Mapping[str, str] | None = None) -> Path | None:
+    return home_env_file(environ) if env_file == "home" else env_file  # type: ignore[return-value]
+
+
+def read_environment(env_file: EnvFile = "home", environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The .env file's values overlaid by the real environment (the real environment wins)."""
+    env_file = resolve_env_file(env_file, environ)
     merged: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
@@ -113,8 +124,23 @@ def _describe(name: str, raw: str, field: FieldInfo, error: ValidationError) -> 
     return f"{name}={raw!r}: {problem}; expected {expected}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+def _is_path(annotation: Any) -> bool:
+    return annotation is Path or annotation == Path | None
+
+
+def _paths_from_home(section: BaseModel, environ: Mapping[str, str] | None) -> BaseModel:
+    """Every relative path setting taken from the project folder (or NIJA_HOME), whatever the current directory."""
+    updates = {
+        name: under_home(value, environ)
+        for name, field in type(section).model_fields.items()
+        if _is_path(field.annotation) and isinstance(value := getattr(section, name), Path)
+    }
+    return section.model_copy(update=updates) if updates else section
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: EnvFile = "home") -> Settings:
     """Build Settings from .env and the environment; raise ConfigError with one line on a bad value."""
+    env_file = resolve_env_file(env_file, environ)
     values = read_environment(env_file, environ)
     real = os.environ if environ is None else environ
 
@@ -141,4 +167,20 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             field_name = str(location[0])
             name, raw = raws.get(field_name, (field_name.upper(), ""))
             raise ConfigError(_describe(name, raw, model.model_fields[field_name], error) + origin(name)) from None
+        sections[section_name] = _paths_from_home(sections[section_name], environ)
     return Settings(**sections)
+
+
+def override(settings: Settings, section: str, field: str, value: Any, flag: str) -> Settings:
+    """Settings with one field replaced by a command-line value, checked like the variable would be.
+
+    ConfigError names the flag: `--speed inf: Input should be a finite number; expected ...`.
+    """
+    current = getattr(settings, section)
+    model = type(current)
+    try:
+        updated = model.model_validate({**current.model_dump(), field: value})
+    except ValidationError as error:
+        problem = error.errors()[0].get("msg", "invalid value")
+        raise ConfigError(f"{flag} {value}: {problem}; expected {model.model_fields[field].description}") from None
+    return settings.model_copy(update={section: updated})

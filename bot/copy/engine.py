@@ -33,6 +33,7 @@ from bot.copy.followers import Follower, is_follower_of, position_lock
 from bot.copy.signal import TradeSignal
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity, is_full_close
 from bot.logsetup import account_context
+from bot.lots import decimal_amount
 from bot.state.operator import EntryGate
 from bot.state.records import (
     CopyEventRecord,
@@ -399,7 +400,7 @@ class CopyEngine:
             )
             if size.notional <= 0:
                 return CopyStatus.SKIPPED, f"nothing to copy with: {size.reason}", None, 0.0
-            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=Decimal(str(size.notional)))
+            request = OrderRequest(record.symbol, Side.BUY, coid, quote_notional=decimal_amount(size.notional))
             try:
                 prepared = broker.prepare_order(request, record.fill_price)
             except OrderRejected as rejected:
@@ -418,7 +419,7 @@ class CopyEngine:
             # Sell what is really there (fees or a manual sale may have reduced it); never more.
             quantity = available
         try:
-            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=Decimal(str(quantity)))
+            request = OrderRequest(record.symbol, Side.SELL, coid, base_qty=decimal_amount(quantity))
             prepared = broker.prepare_order(request, record.fill_price)
         except OrderRejected as rejected:
             return CopyStatus.SKIPPED, f"under the exchange minimum: {rejected}", quantity, None
@@ -526,7 +527,7 @@ class CopyEngine:
             return
         if position is None:
             return
-        remaining = position.quantity - float(result.filled_base)
+        remaining = position.quantity - float(-result.base_delta)  # what left the account
         if is_full_close(record.fraction_sold or 0.0) or remaining <= position.initial_quantity * 1e-9:
             self.store.delete_position(self.broker_name, follower.account_id, result.symbol)
         else:
@@ -536,7 +537,7 @@ class CopyEngine:
         self, record: SignalRecord, follower: Follower, result: OrderResult, position: PositionRecord | None, now: float
     ) -> PositionRecord:
         price = float(result.avg_price)
-        filled = float(result.filled_base)
+        filled = float(result.base_delta)  # what the account received (net of a fee taken in the coin)
         stop = copy_stop_price(price, record.fill_price, record.master_stop_price,
                                self.settings.copy_trading.copy_default_stop_fraction)
         if position is not None:  # adding to a copied position: average the entry, keep the tighter data
@@ -574,4 +575,4 @@ def copy_stop_price(
 
 def _exact(amount: float | None) -> Decimal | None:
     """A stored float amount as the broker boundary's Decimal (exact for any value read from an exchange)."""
-    return None if amount is None else Decimal(str(amount))
+    return None if amount is None else decimal_amount(amount)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from bot.brokers.base import OrderRequest, OrderResult, OrderStatus, Side, derived_client_order_id
 from bot.brokers.errors import OrderRejected, TransientError
@@ -20,6 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.config.settings import Settings
 from bot.copy.followers import Follower, position_lock
 from bot.copy.sizing import is_full_close
+from bot.lots import decimal_amount
 from bot.state.records import FillRecord, OrderRecord, PositionRecord
 from bot.state.store import StateStore
 
@@ -156,7 +156,7 @@ class FollowerGuard:
                 market = broker.market(current.symbol)
                 held = broker.balances().assets.get(market.base)
                 quantity = min(current.quantity, float(held.available) if held is not None else 0.0)
-                request = OrderRequest(current.symbol, Side.SELL, coid, base_qty=Decimal(str(quantity)))
+                request = OrderRequest(current.symbol, Side.SELL, coid, base_qty=decimal_amount(quantity))
                 try:
                     request = broker.prepare_order(request, price)
                 except OrderRejected as rejected:

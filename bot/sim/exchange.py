@@ -6,6 +6,16 @@ at once at the current price plus spread and a size-dependent slippage, with the
 orders that cross fill as takers, the others rest with funds on hold and fill when the price comes
 to them (checked whenever the exchange is touched). Every state change happens under one lock.
 
+What differs between venues is given per order by the face:
+- ``FeeModel``: the fee rates and where the fee is taken: in the quote currency (Kraken, Coinbase),
+  or out of what the fill credits (Alpaca crypto: the coin on a buy, the dollars on a sale), and how
+  a fee is rounded.
+- ``FillTiming``: a market order that the venue accepts first and executes later (Alpaca answers
+  ``pending_new`` and fills a moment later; a stock order while the market is closed waits for the
+  open). Such an order is pending with its funds on hold; it executes at its simulated time (at that
+  moment's price), or once a real-time cap passed when the simulated clock is paused, optionally in
+  several parts (a partial fill first).
+
 Persistence (bot/sim/persistence.py, when a state file is given): every change is marked where it is
 made (``_touch`` for an account's balances or holds, ``_put`` for an order, ``_record_trade``), and
 what one call changed is committed in one transaction when the lock's outermost hold is released,
@@ -22,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from bot.clock import Clock
 from bot.config.sections.simulator import SimulatorSettings
@@ -75,6 +85,39 @@ class SimOrder:
     closed_at: float | None
     hold_asset: str | None = None  # what a resting order keeps on hold
     hold_amount: float = 0.0
+    fee_base: float = 0.0  # fee taken out of the base asset (FeeModel charged_in "received", on a buy)
+    fee_rate: float | None = None  # the rate that applies when a resting or pending order executes
+    fee_in: str = "quote"  # FeeModel.charged_in
+    fee_base_decimals: int | None = None
+    fee_quote_decimals: int | None = None
+    execute_at: float | None = None  # a pending market order executes at this simulated time ...
+    execute_by_wall: float | None = None  # ... or once the wall clock passes this (a paused simulated clock)
+    steps_left: int = 0  # executions still to come (more than one: partial fills)
+    step_seconds: float = 0.0  # simulated time between two executions
+    wall_cap_seconds: float | None = None
+    reason: str = ""  # why an accepted order was canceled by the exchange
+    lot_decimals: int | None = None  # the venue's quantity precision when it differs from the market's (Alpaca)
+
+
+@dataclass(frozen=True)
+class FeeModel:
+    """How a venue charges the fee of a fill."""
+
+    taker: float | None = None  # None: the market's rate
+    maker: float | None = None
+    charged_in: str = "quote"  # "quote", or "received": the coin on a buy, the quote on a sale (Alpaca crypto)
+    base_decimals: int | None = None  # a fee taken in the base asset is rounded half up to this; None: exact
+    quote_decimals: int | None = None  # the same for a fee in the quote currency
+
+
+@dataclass(frozen=True)
+class FillTiming:
+    """When an accepted market order executes, for venues that answer before the fill."""
+
+    at: float  # simulated time of the (first) execution: a delay after acceptance, or the next market open
+    wall_cap_seconds: float | None = None  # executes anyway once this much real time passed (None: never early)
+    steps: int = 1  # executions the order fills in (2: a partial fill first)
+    step_seconds: float = 0.0  # simulated time between executions
 
 
 @dataclass(frozen=True)
@@ -90,6 +133,7 @@ class SimTrade:
     cost: float
     fee: float
     time: float
+    fee_base: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +170,13 @@ def _decimals_of(value: float) -> int:
 
 def _floor(value: float, decimals: int) -> float:
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN))
+
+
+def _round_fee(value: float, decimals: int | None) -> float:
+    """A fee rounded half up to the venue's precision (exactly, in decimal), or as computed when None."""
+    if decimals is None:
+        return value
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
 class _CommitLock:
@@ -175,6 +226,7 @@ class SimExchange:
         self._by_client_id: dict[str, dict[str, list[str]]] = {}  # account -> client id -> order ids
         self._trades: dict[str, list[SimTrade]] = {}
         self._resting: dict[str, SimOrder] = {}  # open limit orders by id
+        self._pending: dict[str, SimOrder] = {}  # accepted market orders waiting for their execution
         self._ticker_cache: dict[tuple[str, int], tuple[float, float, float, float]] = {}
         self._markets = {symbol: self._market_for(symbol) for symbol in prices.symbols()}
         if state is not None:
@@ -235,7 +287,7 @@ class SimExchange:
                 order = decode_record(SimOrder, text)
                 self._store(order)
                 if order.status == "open":
-                    self._resting[order.order_id] = order
+                    (self._pending if order.order_type == "market" else self._resting)[order.order_id] = order
             for text in snapshot.trades:
                 trade = decode_record(SimTrade, text)
                 self._trades[trade.account_id].append(trade)
@@ -341,14 +393,22 @@ class SimExchange:
         client_order_id: str | None = None,
         client_id_scope: str = "open",
         notional_includes_fee: bool = True,
+        fees: FeeModel | None = None,
+        timing: FillTiming | None = None,
+        lot_decimals: int | None = None,
     ) -> SimOrder:
-        """Place and (for market orders) fill one order, or raise SimOrderError.
+        """Place and (for market orders without `timing`) fill one order, or raise SimOrderError.
 
         client_id_scope: "open" refuses a client id only while an order with it is open (Kraken's
         cl_ord_id rule), "all" refuses any reuse (Alpaca), "none" never checks.
         notional_includes_fee: a buy's quote_notional is the total spend, fee included (Coinbase quote_size),
-        or the order's cost with the fee charged on top (Kraken viqc).
+        or the order's cost with the fee charged on top (Kraken viqc). A fee taken out of the coin received
+        (FeeModel charged_in "received") is never on top: the notional is then the cost.
+        fees: the venue's fee model (default: the market's rates, in the quote currency).
+        timing: a market order accepted now and executed later (see FillTiming); None executes at once.
+        lot_decimals: the venue's quantity precision when it is not the market's (Alpaca crypto: 9).
         """
+        fees = fees or FeeModel()
         side, order_type = str(side).lower(), str(order_type).lower()
         if side not in ("buy", "sell") or order_type not in ("market", "limit"):
             raise SimOrderError("INVALID_ARGUMENTS", f"side {side!r} / order type {order_type!r}")
@@ -356,7 +416,10 @@ class SimExchange:
             raise SimOrderError("INVALID_ARGUMENTS", "give exactly one of base quantity or quote notional")
         if order_type == "limit" and (limit_price is None or limit_price <= 0 or base_qty is None):
             raise SimOrderError("INVALID_ARGUMENTS", "a limit order needs a positive price and a base quantity")
-        market = self.market(symbol)
+        market = self._lots(self.market(symbol), lot_decimals)
+        taker = market.taker_fee if fees.taker is None else fees.taker
+        maker = market.maker_fee if fees.maker is None else fees.maker
+        fee_on_top = fees.charged_in == "quote"
         with self._lock:
             self._sweep()
             wallet = self._wallet(account_id)
@@ -366,7 +429,8 @@ class SimExchange:
                     if client_id_scope == "all" or existing.status == "open":
                         raise SimOrderError("DUPLICATE_CLIENT_ID", f"client order id {client_order_id} already used")
             mid = self.prices.price(symbol, self.clock.now())
-            qty = self._quantity(market, side, base_qty, quote_notional, mid, notional_includes_fee)
+            qty = self._quantity(market, side, base_qty, quote_notional, mid,
+                                 notional_includes_fee and fee_on_top, taker)
             if order_type == "limit":
                 assert limit_price is not None
                 if _decimals_of(limit_price) > market.price_decimals:
@@ -382,33 +446,58 @@ class SimExchange:
                 order_id=self._new_id(), account_id=account_id, client_order_id=client_order_id, symbol=symbol,
                 side=side, order_type=order_type, status="open", base_qty=qty if base_qty is not None else None,
                 quote_notional=quote_notional, limit_price=limit_price, filled_base=0.0, avg_price=0.0, cost=0.0,
-                fee=0.0, created_at=self.clock.now(), closed_at=None,
+                fee=0.0, created_at=self.clock.now(), closed_at=None, fee_rate=taker, fee_in=fees.charged_in,
+                fee_base_decimals=fees.base_decimals, fee_quote_decimals=fees.quote_decimals, lot_decimals=lot_decimals,
             )
             fill_price = self._taker_price(market, side, qty, mid)
             limit = limit_price or 0.0
             crosses = order_type == "market" or (side == "buy" and fill_price <= limit) or (
                 side == "sell" and fill_price >= limit
             )
-            if crosses:
-                self._check_funds(wallet, self._holds[account_id], market, side, qty, fill_price, market.taker_fee)
-                order = self._fill(order, market, qty, fill_price, market.taker_fee)
+            holds = self._holds[account_id]
+            on_top = taker if fee_on_top else 0.0
+            if crosses and (timing is None or order_type == "limit"):
+                self._check_funds(wallet, holds, market, side, qty, fill_price, on_top)
+                order = self._fill_part(order, market, qty, fill_price, taker, self.clock.now(), last=True)
+            elif crosses:
+                # Accepted now, executed later: the funds it needs stay on hold until then.
+                self._check_funds(wallet, holds, market, side, qty, fill_price, on_top)
+                if side == "buy":
+                    amount = quote_notional if quote_notional is not None else qty * fill_price * (1 + on_top)
+                    order = replace(order, hold_asset=market.quote, hold_amount=amount)
+                else:
+                    order = replace(order, hold_asset=market.base, hold_amount=qty)
+                asset = order.hold_asset or ""
+                holds[asset] = holds.get(asset, 0.0) + order.hold_amount
+                self._touch(account_id)
+                assert timing is not None
+                order = replace(
+                    order, execute_at=timing.at, steps_left=max(timing.steps, 1), step_seconds=timing.step_seconds,
+                    wall_cap_seconds=timing.wall_cap_seconds,
+                    execute_by_wall=None if timing.wall_cap_seconds is None else time.time() + timing.wall_cap_seconds,
+                )
+                self._pending[order.order_id] = order
             else:
                 assert limit_price is not None
+                maker_on_top = maker if fee_on_top else 0.0
                 hold_asset, hold_amount = (
-                    (market.quote, qty * limit_price * (1 + market.maker_fee)) if side == "buy" else (market.base, qty)
+                    (market.quote, qty * limit_price * (1 + maker_on_top)) if side == "buy" else (market.base, qty)
                 )
-                self._check_funds(wallet, self._holds[account_id], market, side, qty, limit_price, market.maker_fee)
-                holds = self._holds[account_id]
+                self._check_funds(wallet, holds, market, side, qty, limit_price, maker_on_top)
                 holds[hold_asset] = holds.get(hold_asset, 0.0) + hold_amount
                 self._touch(account_id)
-                order = replace(order, hold_asset=hold_asset, hold_amount=hold_amount)
+                order = replace(order, hold_asset=hold_asset, hold_amount=hold_amount, fee_rate=maker)
                 self._resting[order.order_id] = order
             self._store(order)
             return order
 
+    @staticmethod
+    def _lots(market: SimMarket, lot_decimals: int | None) -> SimMarket:
+        return market if lot_decimals is None else replace(market, base_decimals=lot_decimals)
+
     def _quantity(
         self, market: SimMarket, side: str, base_qty: float | None, quote_notional: float | None, mid: float,
-        notional_includes_fee: bool = True,
+        notional_includes_fee: bool = True, taker_fee: float | None = None,
     ) -> float:
         if base_qty is not None:
             if not math.isfinite(base_qty) or base_qty <= 0:
@@ -423,7 +512,8 @@ class SimExchange:
             raise SimOrderError("INVALID_ARGUMENTS", f"notional {quote_notional} must be above 0")
         if side == "buy":  # spend this much quote: fee included (Coinbase quote_size) or on top (Kraken viqc)
             taker = self._taker_price(market, side, quote_notional / mid, mid)
-            fee_factor = 1 + market.taker_fee if notional_includes_fee else 1.0
+            rate = market.taker_fee if taker_fee is None else taker_fee
+            fee_factor = 1 + rate if notional_includes_fee else 1.0
             return _floor(quote_notional / (taker * fee_factor), market.base_decimals)
         return _floor(quote_notional / mid, market.base_decimals)
 
@@ -445,29 +535,46 @@ class SimExchange:
         if need > free + 1e-12:
             raise SimOrderError("INSUFFICIENT_FUNDS", f"needs {need:.8g} {asset}, {max(free, 0.0):.8g} available")
 
-    def _fill(self, order: SimOrder, market: SimMarket, qty: float, price: float, fee_rate: float) -> SimOrder:
+    def _fill_part(
+        self, order: SimOrder, market: SimMarket, qty: float, price: float, fee_rate: float, at: float, *, last: bool
+    ) -> SimOrder:
+        """Execute `qty` of the order at `price` (simulated time `at`): wallet, trade and the order's totals.
+
+        The fee is charged where the order's fee model says: in quote on top of a buy and out of a
+        sale's proceeds, or ("received") out of what the fill credits: the coin bought, the quote of a sale.
+        """
         wallet = self._balances[order.account_id]
         cost = qty * price
-        fee = cost * fee_rate
+        fee_quote = fee_base = 0.0
+        if order.fee_in == "received" and order.side == "buy":
+            fee_base = _round_fee(qty * fee_rate, order.fee_base_decimals)
+        else:
+            fee_quote = _round_fee(cost * fee_rate, order.fee_quote_decimals)
         if order.side == "buy":
-            wallet[market.quote] = wallet.get(market.quote, 0.0) - cost - fee
-            wallet[market.base] = wallet.get(market.base, 0.0) + qty
+            wallet[market.quote] = wallet.get(market.quote, 0.0) - cost - fee_quote
+            wallet[market.base] = wallet.get(market.base, 0.0) + qty - fee_base
         else:
             wallet[market.base] = wallet.get(market.base, 0.0) - qty
-            wallet[market.quote] = wallet.get(market.quote, 0.0) + cost - fee
-        now = self.clock.now()
+            wallet[market.quote] = wallet.get(market.quote, 0.0) + cost - fee_quote
         self._touch(order.account_id)
         self._record_trade(
             SimTrade(self._new_id(), order.order_id, order.account_id, order.symbol, order.side, order.order_type,
-                     price, qty, cost, fee, now)
+                     price, qty, cost, fee_quote, at, fee_base)
         )
+        filled = order.filled_base + qty
+        total_cost = order.cost + cost
         return replace(
-            order, status="closed", filled_base=qty, avg_price=price, cost=cost, fee=fee, closed_at=now,
-            hold_asset=None, hold_amount=0.0,
+            order, status="closed" if last else "open", filled_base=filled,
+            avg_price=total_cost / filled if filled else 0.0, cost=total_cost, fee=order.fee + fee_quote,
+            fee_base=order.fee_base + fee_base, closed_at=at if last else None,
+            hold_asset=None if last else order.hold_asset, hold_amount=0.0 if last else order.hold_amount,
         )
 
     def _sweep(self) -> None:
-        """Fill resting limit orders the price has reached (lazily: whenever the exchange is touched)."""
+        """Execute what is due (lazily: whenever the exchange is touched): accepted market orders whose
+        time has come, and resting limit orders the price has reached."""
+        if self._pending:
+            self._execute_pending()
         if not self._resting:
             return
         now = self.clock.now()
@@ -480,9 +587,81 @@ class SimExchange:
             ):
                 self._release_hold(order)
                 qty = order.base_qty or 0.0
-                filled = self._fill(order, market, qty, order.limit_price, market.maker_fee)
+                rate = market.maker_fee if order.fee_rate is None else order.fee_rate
+                filled = self._fill_part(order, market, qty, order.limit_price, rate, now, last=True)
                 del self._resting[order.order_id]
                 self._put(filled)
+
+    def _execute_pending(self) -> None:
+        now, wall = self.clock.now(), time.time()
+        for order in sorted(self._pending.values(), key=lambda o: (o.execute_at or 0.0, o.created_at)):
+            while order.status == "open" and order.execute_at is not None and (
+                now >= order.execute_at or (order.execute_by_wall is not None and wall >= order.execute_by_wall)
+            ):
+                order = self._execute_step(order, at=order.execute_at if now >= order.execute_at else now)
+            if order.status != "open":
+                self._pending.pop(order.order_id, None)
+            else:
+                self._pending[order.order_id] = order
+
+    def _execute_step(self, order: SimOrder, at: float) -> SimOrder:
+        """One execution of a pending market order at simulated time `at`, at that moment's price."""
+        market = self._lots(self._markets[order.symbol], order.lot_decimals)
+        last = order.steps_left <= 1
+        self._release_hold(order)
+        order = replace(order, hold_asset=None, hold_amount=0.0)
+        mid = self.prices.price(order.symbol, at)
+        rate = market.taker_fee if order.fee_rate is None else order.fee_rate
+        on_top = rate if order.fee_in == "quote" else 0.0
+        if order.quote_notional is not None:
+            remaining = max(order.quote_notional - order.cost - (order.fee if on_top else 0.0), 0.0)
+            part = remaining if last else remaining / order.steps_left
+            price = self._taker_price(market, order.side, part / mid, mid)
+            factor = 1 + on_top if order.side == "buy" else 1.0
+            qty = _floor(part / (price * factor), market.base_decimals)
+        else:
+            remaining_qty = (order.base_qty or 0.0) - order.filled_base
+            qty = remaining_qty if last else _floor(remaining_qty / order.steps_left, market.base_decimals)
+            price = self._taker_price(market, order.side, qty, mid)
+        try:
+            if qty <= 0:
+                raise SimOrderError("ORDER_MINIMUM", "nothing left to execute")
+            self._check_funds(self._balances[order.account_id], self._holds[order.account_id], market, order.side,
+                              qty, price, on_top)
+        except SimOrderError as refused:
+            if order.filled_base > 0:  # what executed stands; the rest is done
+                done = replace(order, status="closed", closed_at=at, steps_left=0)
+            else:
+                done = replace(order, status="canceled", closed_at=at, steps_left=0, reason=refused.message)
+            self._put(done)
+            return done
+        order = self._fill_part(order, market, qty, price, rate, at, last=last)
+        if last:
+            order = replace(order, steps_left=0)
+        else:
+            cap = order.wall_cap_seconds
+            order = replace(
+                order, steps_left=order.steps_left - 1, execute_at=(order.execute_at or at) + order.step_seconds,
+                execute_by_wall=None if cap is None else time.time() + cap,
+            )
+            order = self._hold_rest(order, market, price, on_top)
+        self._put(order)
+        return order
+
+    def _hold_rest(self, order: SimOrder, market: SimMarket, price: float, on_top: float) -> SimOrder:
+        """Put back on hold what a partly executed order still needs."""
+        if order.side == "buy":
+            if order.quote_notional is not None:
+                amount = max(order.quote_notional - order.cost - (order.fee if on_top else 0.0), 0.0)
+            else:
+                amount = ((order.base_qty or 0.0) - order.filled_base) * price * (1 + on_top)
+            asset = market.quote
+        else:
+            amount, asset = (order.base_qty or 0.0) - order.filled_base, market.base
+        holds = self._holds[order.account_id]
+        holds[asset] = holds.get(asset, 0.0) + amount
+        self._touch(order.account_id)
+        return replace(order, hold_asset=asset, hold_amount=amount)
 
     def _release_hold(self, order: SimOrder) -> None:
         if order.hold_asset:
@@ -510,6 +689,7 @@ class SimExchange:
                 return order
             self._release_hold(order)
             self._resting.pop(order_id, None)
+            self._pending.pop(order_id, None)
             canceled = replace(order, status="canceled", closed_at=self.clock.now(), hold_asset=None, hold_amount=0.0)
             self._put(canceled)
             return canceled
@@ -535,6 +715,7 @@ class SimExchange:
     def orders_by_client_id(self, account_id: str, client_order_id: str) -> list[SimOrder]:
         """All orders carrying this client id (tests prove 'exactly once' with it)."""
         with self._lock:
+            self._sweep()
             ids = self._by_client_id.get(account_id, {}).get(client_order_id, [])
             return [self._orders[account_id][i] for i in ids]
 

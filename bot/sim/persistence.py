@@ -167,14 +167,22 @@ class ClockAnchor:
 class SimStateFile:
     """One SQLite connection (shared by the server's threads behind a lock) to a simulator state file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """read_only: a reader beside the running simulator (an audit); it never writes, nor creates the file."""
         self.path = Path(path)
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        if created:  # 0600 from the first byte: the file holds API secrets
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
+            if read_only:
+                if not self.path.is_file():
+                    raise SimStateError(f"{self.path}: no simulator state file there")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                           isolation_level=None)
+                if self._db.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
+                    raise SimStateError(f"{self.path}: not a simulator state file")
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # 0600 from the first byte: the file holds API secrets
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._check_or_create()
         except sqlite3.DatabaseError as error:

@@ -101,62 +101,102 @@ def _uniform(key: np.uint64, index: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Shape:
-    """Amplitudes (log-price, scaled by the market's volatility) of the layers of the synthetic path."""
+class _Cycle:
+    """The set-up every synthetic market repeats, in bars (the paper candle) around its trigger bar, in log price.
 
-    long_spacing: int = 4 * 1440  # minutes between knots of the slow drift
-    long_amp: float = 0.12
-    trend_spacing: int = 360  # trends: straight segments of 6 hours
-    trend_amp: float = 0.035
-    swing_spacing: int = 45
-    swing_amp: float = 0.003
-    dip_slot: int = 60  # at most one sharp pull-back per slot
-    dip_chance: float = 0.9  # while the trend rises
-    dip_chance_falling: float = 0.2
-    dip_depth: tuple[float, float] = (0.003, 0.009)
-    dip_fall: tuple[float, float] = (8.0, 16.0)  # minutes down
-    dip_recover: tuple[float, float] = (4.0, 10.0)  # minutes back
-    jitter: float = 0.0004
+    Built so that APEX's rules (docs/rules.md §4) fire on the trigger bar with every confirmation met and a
+    margin on each, whatever the seed: a steep up-leg puts EMA 21 above EMA 50 with a strong ADX and leaves
+    EMA 50 far below; a gentle drift lets the RSIs cool; a sharp 3-bar pull-back takes RSI 9 under 30; a
+    10-bar base, edging lower, keeps RSI 9 there while EMA 9 comes down to the price; then one bullish bar
+    closes back above EMA 9 with RSI 14 still under 50, near EMA 21 and on rising volume. The price then
+    recovers past the pull-back's top (targets), drifts on (trailing stop) and falls back to the cycle's
+    low (stops), so a demo shows exits too and prices never run away. Markets take turns: market i's
+    trigger bar is first_trigger_bar + i x spacing_bars after the start (modulo the cycle), so the first
+    set-up comes within a few bars of any start and a new one every spacing_bars after it.
+    """
+
+    knots: tuple[tuple[float, float], ...] = (
+        (-73.0, 0.0),  # the cycle's low
+        (-29.0, 0.176),  # steep up-leg: 0.4 % a bar
+        (-13.0, 0.1824),  # gentle drift: 0.04 % a bar
+        (-10.0, 0.1464),  # the pull-back: 1.2 % a bar for 3 bars
+        (0.0, 0.1424),  # the base, edging 0.04 % a bar lower; the trigger bar opens here
+        (1.0, 0.1494),  # the trigger bar closes 0.7 % higher
+        (5.0, 0.1924),  # recovery to 1 % over the pull-back's top
+        (29.0, 0.2212),  # the trend resumes at 0.12 % a bar, then the fall back to the low
+    )
+    cycle_bars: int = 144
+    first_trigger_bar: int = 3
+    spacing_bars: int = 6
+    knots_per_bar: int = 5
+    wick: float = 0.003  # x the market's volatility: the 2nd knot of each bar is this high, the 4th this low
+    jitter: float = 0.0002  # per-bar noise of the path
+    drift_bars: int = 1152  # slow drift between price levels: a new random level every 1152 bars (4 days of 5 min)
+    drift_amp: float = 0.03  # small next to the cycle (0.01 % a bar at most), so it never spoils a set-up
 
 
 class SyntheticMarket:
-    """A few dozen USD pairs with trends, sharp pull-backs and volume, fully determined by the seed.
+    """A few dozen USD pairs that repeat APEX's set-up in turns, with volume, fully determined by the seed.
 
-    log price(minute k) = slow drift + 6-hour straight trends + 45-minute swings - pull-back dips +
-    per-minute jitter, each layer hashed from (seed, symbol, layer, index): any minute is computed
-    directly. Prices are anchored so each market trades at its catalogue level at start_time.
+    log price(knot k) = the demo cycle (_Cycle) + a slow drift between price levels + candle wicks + a
+    little per-bar noise, each random layer hashed from (seed, symbol, layer, index), so any instant is
+    computed directly. Time is counted in bars from the start's bar, so every start sees the same market
+    relative to it: the demo trades within seconds of any start, not only of a lucky one. Prices are
+    anchored so each market trades at its catalogue level at start_time.
     """
 
     def __init__(
-        self, seed: int, n_markets: int, start_time: float, candle_seconds: int = 60,
+        self, seed: int, n_markets: int, start_time: float, bar_seconds: int = 300,
         stocks: Sequence[MarketSpec] = (),
     ) -> None:
-        """`stocks`: extra markets (catalog.STOCKS) on top of the n_markets crypto pairs, for the Alpaca face."""
+        """`bar_seconds`: the candle length the set-ups are drawn for (paper mode's PAPER_CANDLE_MINUTES).
+        `stocks`: extra markets (catalog.STOCKS) on top of the n_markets crypto pairs, for the Alpaca face."""
         if n_markets < 1:
             raise ValueError("n_markets must be at least 1")
-        if candle_seconds < 1:
-            raise ValueError("candle_seconds must be at least 1")
+        if bar_seconds < 5:
+            raise ValueError("bar_seconds must be at least 5")
         self.seed = seed
         self.start_time = float(start_time)
-        self.step = int(candle_seconds)  # seconds between path knots
+        self.bar_seconds = int(bar_seconds)
+        self._cycle = _Cycle()
+        self.step = max(1, self.bar_seconds // self._cycle.knots_per_bar)  # seconds between path knots
         specs = [spec for spec in CATALOG if spec.volatility > 0][:n_markets]
         if n_markets > len(specs):
             specs += [spec for spec in CATALOG if spec.volatility == 0]
         self._specs = {spec.symbol: spec for spec in (*specs, *stocks)}
-        self._shape = _Shape()
         self._knot_cache: dict[tuple[str, int], float] = {}
-        self._keys = {
-            symbol: {layer: _key(seed, symbol, layer) for layer in ("long", "trend", "swing", "dip", "jit", "vol")}
-            for symbol in self._specs
+        self._keys = {symbol: {layer: _key(seed, symbol, layer) for layer in ("long", "jit", "vol")}
+                      for symbol in self._specs}
+        cycle = self._cycle
+        self._origin_bar = math.floor(self.start_time / self.bar_seconds)
+        self._trigger_bar = {
+            symbol: (cycle.first_trigger_bar + i * cycle.spacing_bars) % cycle.cycle_bars
+            for i, symbol in enumerate(self._specs)
         }
-        anchor = np.array([math.floor(self.start_time / self.step)], dtype=np.int64)
-        self._anchor = {symbol: float(self._log_path(symbol, anchor)[0]) for symbol in self._specs}
+        xs = [x for x, _ in cycle.knots]
+        self._cycle_x = np.array([*xs, xs[0] + cycle.cycle_bars], dtype=np.float64)
+        self._cycle_y = np.array([*(y for _, y in cycle.knots), cycle.knots[0][1]], dtype=np.float64)
+        # The anchor makes price(start_time), interpolated between its two knots as price() does, the catalogue level.
+        position = self.start_time / self.step
+        around = np.array([math.floor(position), math.floor(position) + 1], dtype=np.int64)
+        weight = position - math.floor(position)
+        self._anchor = {}
+        for symbol in self._specs:
+            low, high = np.exp(self._log_path(symbol, around))
+            self._anchor[symbol] = math.log(low * (1.0 - weight) + high * weight)
 
     def symbols(self) -> list[str]:
         return list(self._specs)
 
     def spec(self, symbol: str) -> MarketSpec:
         return self._specs[symbol]
+
+    def trigger_times(self, symbol: str, until: float) -> list[float]:
+        """When `symbol`'s set-up candles open, from the start to `until` (tests and the demo's own checks)."""
+        cycle = self._cycle
+        first = self._origin_bar + self._trigger_bar[symbol]
+        last = math.floor(until / self.bar_seconds)
+        return [float(b * self.bar_seconds) for b in range(first, last + 1, cycle.cycle_bars)]
 
     # the path, in knot indices (k = time // step)
     def _octave(self, key: np.uint64, k: np.ndarray, spacing: int, amp: float, smooth: bool) -> np.ndarray:
@@ -168,44 +208,24 @@ class SyntheticMarket:
             f = (1.0 - np.cos(np.pi * f)) * 0.5
         return (v0 + (v1 - v0) * f) * amp
 
-    def _dips(self, key: np.uint64, trend_key: np.uint64, k: np.ndarray) -> np.ndarray:
-        """Sharp V-shaped pull-backs, frequent while the 6-hour trend points up (APEX buys those)."""
-        shape = self._shape
-        trend_len = round(shape.trend_spacing * 60 / self.step)
-        slot_len = max(1, round(shape.dip_slot * 60 / self.step))
-        per_minute = 60.0 / self.step
-        total = np.zeros(k.shape, dtype=np.float64)
-        slot = np.floor_divide(k, slot_len)
-        for back in (0, 1):
-            s = slot - back
-            u = [_uniform(key, s * 8 + n) for n in range(5)]
-            segment = np.floor_divide(s * slot_len, trend_len)
-            rising = _uniform(trend_key, segment + 1) > _uniform(trend_key, segment)
-            present = u[0] < np.where(rising, shape.dip_chance, shape.dip_chance_falling)
-            start = s * slot_len + u[1] * slot_len * 0.5
-            fall = (shape.dip_fall[0] + u[2] * (shape.dip_fall[1] - shape.dip_fall[0])) * per_minute
-            recover = (shape.dip_recover[0] + u[3] * (shape.dip_recover[1] - shape.dip_recover[0])) * per_minute
-            depth = shape.dip_depth[0] + u[4] * (shape.dip_depth[1] - shape.dip_depth[0])
-            x = k - start
-            down = np.clip(x / fall, 0.0, 1.0)
-            up = np.clip((x - fall) / recover, 0.0, 1.0)
-            profile = np.where(x < fall, down, 1.0 - up) * (x >= 0)
-            total += np.where(present, depth * profile, 0.0)
-        return total
-
     def _log_path(self, symbol: str, k: np.ndarray) -> np.ndarray:
-        spec, keys, shape = self._specs[symbol], self._keys[symbol], self._shape
+        spec, keys, cycle = self._specs[symbol], self._keys[symbol], self._cycle
         if spec.volatility == 0:
             return np.full(k.shape, math.log(spec.ref_price))
-        per_minute = 60.0 / self.step
-        value = (
-            self._octave(keys["long"], k, round(shape.long_spacing * per_minute), shape.long_amp, True)
-            + self._octave(keys["trend"], k, round(shape.trend_spacing * per_minute), shape.trend_amp, False)
-            + self._octave(keys["swing"], k, max(1, round(shape.swing_spacing * per_minute)), shape.swing_amp, True)
-            - self._dips(keys["dip"], keys["trend"], k)
-            + (_uniform(keys["jit"], k) * 2.0 - 1.0) * shape.jitter
-        )
-        return value * spec.volatility
+        knots_per_bar = self.bar_seconds / self.step
+        bars = k / knots_per_bar  # absolute bar position of each knot
+        first = self._cycle_x[0]
+        position = np.mod(bars - self._origin_bar - self._trigger_bar[symbol] - first, cycle.cycle_bars) + first
+        demo = np.interp(position, self._cycle_x, self._cycle_y)
+        whole = np.floor(bars).astype(np.int64)
+        noise_now = _uniform(keys["jit"], whole) * 2.0 - 1.0
+        noise_next = _uniform(keys["jit"], whole + 1) * 2.0 - 1.0
+        noise = (noise_now + (noise_next - noise_now) * (bars - whole)) * cycle.jitter
+        in_bar = np.mod(k, round(knots_per_bar)) if knots_per_bar >= 4 else np.full(k.shape, -1)
+        wick = np.where(in_bar == 1, 1.0, np.where(in_bar == 3, -1.0, 0.0)) * cycle.wick * spec.volatility
+        wick[(position >= 0.0) & (position < 1.0)] = 0.0  # the trigger bar is all body: a clean bullish candle
+        drift = self._octave(keys["long"], k, round(cycle.drift_bars * knots_per_bar), cycle.drift_amp, True)
+        return demo + noise + wick + drift
 
     def _prices(self, symbol: str, k: np.ndarray) -> np.ndarray:
         spec = self._specs[symbol]
@@ -382,10 +402,11 @@ class ReplayMarket:
 
 def make_price_source(
     data_dir: Path | None, seed: int, n_markets: int, start_time: float, symbols: Sequence[str] | None = None,
-    stocks: Sequence[MarketSpec] = (),
+    stocks: Sequence[MarketSpec] = (), bar_seconds: int = 300,
 ) -> SyntheticMarket | ReplayMarket:
     """Replay when a data directory is given, else the seeded synthetic market (paper mode's choice), with
-    `stocks` added to it (a replay trades only what its files hold)."""
+    `stocks` added to it (a replay trades only what its files hold) and its set-ups drawn for `bar_seconds`
+    candles."""
     if data_dir is not None:
         return ReplayMarket(data_dir, symbols, align_to=start_time)
-    return SyntheticMarket(seed, n_markets, start_time, stocks=stocks)
+    return SyntheticMarket(seed, n_markets, start_time, bar_seconds=bar_seconds, stocks=stocks)

@@ -1,10 +1,12 @@
-"""Where the live store lives: DATABASE_URL when it names a SQLite file, else NIJA_STATE_DIR."""
+"""Where the live store lives: DATABASE_URL when it names a SQLite file, else NIJA_STATE_DIR (relative paths are
+taken from the project folder, or NIJA_HOME, never from the current directory)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bot.config.errors import ConfigError
+from bot.config.paths import under_home
 from bot.config.settings import Settings
 from bot.state.store import DEFAULT_FILE_NAME
 
@@ -21,4 +23,4 @@ def store_path(settings: Settings) -> Path:
             f"DATABASE_URL: scheme {scheme!r} is not supported; expected sqlite:///PATH "
             f"(or leave it unset for NIJA_STATE_DIR/{DEFAULT_FILE_NAME})"
         )
-    return Path(url[len(SQLITE_PREFIX):])
+    return under_home(Path(url[len(SQLITE_PREFIX):]))  # a relative file is in the project folder (or NIJA_HOME)

@@ -10,9 +10,9 @@ under 20 in another). Exchange rules come in as plain numbers so this module kno
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
 
 from bot.config.sections.strategy import StrategySettings
+from bot.lots import floor_to_lot
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ def floor_to_decimals(qty: float, decimals: int | None) -> float:
     """Round a quantity down to the lot precision (never up: never spend or sell more than allowed)."""
     if decimals is None:
         return max(qty, 0.0)
-    step = Decimal(1).scaleb(-decimals)
-    return float(Decimal(str(max(qty, 0.0))).quantize(step, rounding=ROUND_DOWN))
+    return floor_to_lot(qty, decimals)
 
 
 def minimum_violation(base_qty: float, price: float, min_base_qty: float, min_notional: float) -> str:

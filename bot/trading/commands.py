@@ -24,13 +24,15 @@ from typing import Any, TextIO
 from bot.clock import SystemClock
 from bot.config.accounts import AccountRegistry
 from bot.config.errors import ConfigError
-from bot.config.settings import Settings, read_environment
-from bot.logsetup import setup_logging
+from bot.config.paths import env_file as home_env_file
+from bot.config.settings import Settings, override, read_environment
+from bot.console.arguments import duration_seconds
+from bot.logsetup import add_log_file, setup_logging
 from bot.state.open import store_path
 from bot.state.operator import OperatorStore, process_alive, run_status
 from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
-from bot.trading.modes import PAPER_SUBDIR, paper_state_dir, parse_brokers
+from bot.trading.modes import PAPER_SUBDIR, choose_mode, paper_state_dir, parse_brokers
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paper mode: simulated seconds per real second (default SIM_SPEED)")
     parser.add_argument("--seed", metavar="N", type=int, default=None,
                         help="paper mode: seed of the synthetic market (default SIM_SEED)")
-    parser.add_argument("--duration", metavar="SECONDS", type=float, default=None,
+    parser.add_argument("--duration", metavar="SECONDS", type=duration_seconds, default=None,
                         help="stop cleanly after SECONDS of real time (default: run until Ctrl-C)")
-
-
-def _has_credentials(registry: AccountRegistry) -> bool:
-    return any(a.credentials is not None for a in registry.accounts)
 
 
 def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None,
@@ -62,57 +60,96 @@ def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = No
     out = out or sys.stdout
     environ = read_environment()
     registry = load_accounts(settings, environ)
-    handler = setup_logging(settings.general.log_level, registry.secrets())
+    general = settings.general
+    handlers = [setup_logging(general.log_level, registry.secrets())]
     try:
+        if general.log_file is not None:
+            try:
+                handlers.append(add_log_file(general.log_file, general.log_file_max_bytes, general.log_file_backups))
+            except OSError as error:
+                print(f"nija: LOG_FILE={general.log_file}: cannot be written ({error.strerror})", file=sys.stderr)
+                return 2
         return _run(args, settings, registry, out, stop)
     finally:
-        # The console handler belongs to this run (a caller's stream may close after it).
-        logging.getLogger().removeHandler(handler)
+        # The handlers belong to this run (a caller's stream may close after it).
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+            handler.close() if handler is not handlers[0] else None
+
+
+def _with_options(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--speed and --seed checked exactly as SIM_SPEED and SIM_SEED are; ConfigError names the flag."""
+    if args.speed is not None:
+        settings = override(settings, "paper", "sim_speed", args.speed, "--speed")
+    if args.seed is not None:
+        settings = override(settings, "paper", "sim_seed", args.seed, "--seed")
+    return settings
+
+
+def source_lines(settings: Settings, live: bool) -> list[str]:
+    """Which files this start-up read and where it writes, so nobody wonders which .env or folder counts."""
+    env_file = home_env_file()
+    users_dir = settings.general.users_dir
+    user_files = sorted(p.name for p in users_dir.glob("*.json")) if users_dir.is_dir() else []
+    lines = [
+        f"settings: {env_file}" if env_file.is_file() else f"settings: no {env_file}; defaults and the environment",
+        f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}"
+        f"{': ' + ', '.join(user_files) if user_files else ''})" if users_dir.is_dir()
+        else f"user accounts: no folder {users_dir}",
+        f"state: {store_path(settings) if live else paper_state_dir(settings)}",
+    ]
+    if settings.general.log_file is not None:
+        lines.append(f"log file: {settings.general.log_file}")
+    return lines
 
 
 def _run(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
          stop: threading.Event | None) -> int:
-    if args.speed is not None and args.speed <= 0:
-        print(f"nija: --speed {args.speed:g}: expected a number of simulated seconds per real second above 0",
-              file=sys.stderr)
-        return 2
     try:
+        settings = _with_options(args, settings)
         brokers = parse_brokers(args.brokers)
-    except ValueError as error:
+        mode = choose_mode(settings, registry)
+        sources = source_lines(settings, mode.live)
+    except (ConfigError, ValueError) as error:
         print(f"nija: {error}", file=sys.stderr)
         return 2
-    live = settings.general.live_trading and _has_credentials(registry)
-    if live:
+    if mode.refusals:
+        for line in mode.refusals:
+            print(f"nija: {line}", file=sys.stderr)
+        return 2
+    for line in sources:
+        print(line, file=out)
+    if mode.live:
         return _run_live(args, settings, registry, out, stop)
-    if _has_credentials(registry):
-        print("!" * 100, file=out)
-        print("Live credentials found, but LIVE_TRADING is not true: NO ORDER GOES TO A REAL EXCHANGE.", file=out)
-        print("Running paper mode on the built-in simulator. Set LIVE_TRADING=true to trade live.", file=out)
-        print("!" * 100, file=out)
-    elif settings.general.live_trading:
-        print("LIVE_TRADING=true but no account has credentials: running paper mode on the simulator.", file=out)
-    return _run_paper(args, settings, brokers, out, stop)
+    for line in mode.banner:
+        print(line, file=out)
+    return _run_paper(args, settings, registry, brokers, out, stop)
 
 
-def _run_paper(args: argparse.Namespace, settings: Settings, brokers: tuple[str, ...], out: TextIO,
-               stop: threading.Event | None) -> int:
+def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, brokers: tuple[str, ...],
+               out: TextIO, stop: threading.Event | None) -> int:
     from bot.brokers.factory import make_broker
     from bot.trading.paper import start_paper
     from bot.trading.trader import Trader
 
     try:
-        session = start_paper(settings, brokers, data_dir=args.data, speed=args.speed, seed=args.seed)
+        session = start_paper(settings, brokers, data_dir=args.data)
     except ValueError as error:
         print(f"nija: {error}", file=sys.stderr)
         return 2
+    # Malformed user files are reported exactly as in live mode (the trader logs the registry's problems).
+    session.registry.problems.extend(registry.problems)
     print(f"PAPER MODE: simulator on 127.0.0.1 for {', '.join(brokers)}; simulated time runs "
-          f"{args.speed or settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
+          f"{settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
+    if args.data is None:
+        print("Prices: a synthetic demo market built so APEX's set-ups come every few seconds; it shows the "
+              "machinery, not what APEX earns (run `python bot.py backtest` on real candles for that).", file=out)
     path = fresh_paper_store(session.settings)
     store = StateStore(path, clock=session.clock)
     controls = OperatorStore(path)
     try:
         trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
-                        paper=True, out=out, seed=args.seed, entry_gate=controls.entry_gate)
+                        paper=True, out=out, seed=settings.paper.sim_seed, entry_gate=controls.entry_gate)
         cockpit = _cockpit(session.settings, path, trader, "paper", controls, out)
         if cockpit is None:
             return 2

@@ -110,11 +110,11 @@ def start_paper(
     # A replay is shifted to begin far enough back that the first scan already has its candles.
     history = (settings.strategy.candle_count + 2) * settings.paper.paper_candle_minutes * 60
     prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now,
-                               stocks=paper_stocks(brokers))
+                               stocks=paper_stocks(brokers), bar_seconds=settings.paper.paper_candle_minutes * 60)
     speed = speed or settings.paper.sim_speed
     if clock is None:
         clock = SimClock(now, speed)
-    exchange = SimExchange(prices, clock, seed=seed)
+    exchange = SimExchange(prices, clock, seed=seed, settings=settings.simulator)  # the SIM_* settings apply
     server = SimulatorServer(exchange, faces=tuple(brokers))
     server.start()
     try:
@@ -149,7 +149,7 @@ def _demo_accounts(
             AccountConfig(
                 broker=broker, account_id=account_id, role=role, display_name=name,
                 copy_from_master=role is Role.USER, credentials=credentials, credential_state="ok",
-                source="paper mode (demo account on the simulator)",
+                source="paper mode (demo account on the simulator)", demo=True,
             )
         )
         ids[f"{broker}:{account_id}"] = exchange_id

@@ -14,7 +14,6 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 
 from bot.brokers.base import (
     BalanceSnapshot,
@@ -30,6 +29,7 @@ from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
 from bot.copy.signal import TradeSignal
+from bot.lots import decimal_amount
 from bot.state.operator import EntryGate
 from bot.state.positions import to_position, to_record
 from bot.state.records import FillRecord, OrderRecord, PositionRecord
@@ -183,7 +183,7 @@ class StrategyAccount:
             return True
         if not self.pacer.wait_turn():
             return False
-        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=Decimal(str(quantity)))
+        request = OrderRequest(position.symbol, Side.SELL, new_client_order_id(), base_qty=decimal_amount(quantity))
         pending = PendingOrder(
             OrderResult(request.client_order_id, request.symbol, Side.SELL, OrderStatus.IN_FLIGHT),
             EXIT, snapshot.equity, position_quantity=position.quantity, decision=decision,
@@ -229,7 +229,7 @@ class StrategyAccount:
                 return
             notional = math.floor(size.notional * 100) / 100  # whole cents, never above the sized amount
             request = OrderRequest(signal.symbol, Side.BUY, new_client_order_id(),
-                                   quote_notional=Decimal(str(notional)))
+                                   quote_notional=decimal_amount(notional))
             pending = PendingOrder(
                 OrderResult(request.client_order_id, request.symbol, Side.BUY, OrderStatus.IN_FLIGHT),
                 ENTRY, snapshot.equity, stop_distance=signal.price - signal.stop_price,
@@ -308,7 +308,7 @@ class StrategyAccount:
 
     def _entry_filled(self, pending: PendingOrder, result: OrderResult) -> None:
         price = float(result.avg_price)
-        filled = float(result.filled_base)
+        filled = float(result.base_delta)  # what the account received (net of a fee taken in the coin)
         # A run that restarted lost the signal's stop: use the widest stop the strategy allows.
         distance = pending.stop_distance or price * self.settings.strategy.stop_max_fraction
         stop = max(price - distance, price * (1.0 - self.settings.strategy.stop_max_fraction))
@@ -330,7 +330,7 @@ class StrategyAccount:
 
     def _exit_filled(self, pending: PendingOrder, result: OrderResult) -> None:
         record = self.store.get_position(self.account.broker, self.account.account_id, result.symbol)
-        filled = float(result.filled_base)
+        filled = float(-result.base_delta)  # what left the account
         held_before = pending.position_quantity or (record.quantity if record else filled)
         full = pending.decision is not None and pending.decision.sell_fraction >= 1
         fraction = 1.0 if full else min(filled / held_before, 1.0) if held_before > 0 else 1.0

@@ -34,7 +34,7 @@ from bot.accounts.states import (
 )
 from bot.brokers.base import BalanceSnapshot, Broker
 from bot.brokers.errors import AuthenticationError, BrokerError
-from bot.clock import Clock
+from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
 from bot.config.settings import Settings
 from bot.copy.engine import CopyEngine
@@ -296,8 +296,8 @@ class Trader:
             )
             pacer.spacing_seconds = slot.worker.pace.order_spacing_seconds
             slot.worker.start()
-            log.info("%s thread started (%s, first pass in %.0f s)", slot.label,
-                     "APEX" if work.runs_strategy else "follower guard", first_wait)
+            log.info("%s thread started (%s, first pass in %s)", slot.label,
+                     "APEX" if work.runs_strategy else "follower guard", describe_seconds(first_wait, self.clock))
 
     def _first_wait(self) -> float:
         """Thread i waits i x THREAD_STAGGER_SECONDS plus a random FIRST_WAIT (none in paper mode)."""

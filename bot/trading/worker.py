@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.brokers.errors import AuthenticationError
-from bot.clock import Clock
+from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig
 from bot.config.sections.trader import TraderSettings
 from bot.logsetup import account_context
@@ -172,8 +172,9 @@ class AccountWorker(threading.Thread):
     def _update_pace(self) -> None:
         pace = pace_for(self.work.equity(), self.settings)
         if pace != self.pace:
-            log.info("pace %s: orders %g s apart, exits checked every %g s", pace.profile,
-                     pace.order_spacing_seconds, pace.monitor_seconds)
+            log.info("pace %s: orders %s apart, exits checked every %s", pace.profile,
+                     describe_seconds(pace.order_spacing_seconds, self.clock),
+                     describe_seconds(pace.monitor_seconds, self.clock))
             self.pace = pace
         if self._on_pace is not None:
             self._on_pace(pace)

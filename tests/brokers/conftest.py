@@ -92,15 +92,6 @@ class ContractEnv:
         return make_broker(account, self.settings(**settings), self.clock, self.tmp / "brokers")
 
 
-@pytest.fixture(params=sorted(BROKERAGES))
-def contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractEnv]:
-    brokerage = BROKERAGES[request.param]
-    clock = ManualClock(START)
-    exchange = SimExchange(SyntheticMarket(seed=7, n_markets=24, start_time=START), clock, seed=7)
-    with SimulatorServer(exchange, faces=(brokerage.face,)) as server:
-        yield ContractEnv(brokerage, request.param, exchange, server, clock, tmp_path)
-
-
 @pytest.fixture
 def kraken(tmp_path: Path) -> Iterator[ContractEnv]:
     brokerage = BROKERAGES["kraken"]

@@ -1,13 +1,14 @@
-"""Alpaca adapter specifics (beyond the shared contract suite): the SDK's own resends, stocks and market hours.
+"""Alpaca adapter specifics (beyond the shared contract suite, tests/brokers/contract.py): the SDK's own
+resends, stock candles and market hours, the catalogue, the paper endpoint.
 
 Stocks come from the simulator catalogue (catalog.STOCKS) with NYSE hours on the simulator's clock: Sunday
-is closed, Monday 10:00 New York is open, Monday 17:00 is closed again.
+is closed, Monday 10:00 New York is open, Monday 17:00 is closed again. Market orders are answered
+pending_new and fill after the face's delay of simulated time: these tests settle them by advancing the clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from alpaca.common.enums import BaseURL
 
 from bot.brokers.alpaca import AlpacaBroker
-from bot.brokers.base import MarketInfo, OrderRequest, OrderStatus, Side, new_client_order_id
+from bot.brokers.base import Broker, MarketInfo, OrderRequest, OrderResult, OrderStatus, Side, new_client_order_id
 from bot.brokers.errors import AuthenticationError
 from bot.clock import ManualClock
 from bot.config.accounts import Credentials
@@ -33,7 +34,13 @@ def env(tmp_path: Path) -> Iterator[ContractEnv]:
     clock = ManualClock(SUNDAY)
     exchange = SimExchange(with_stocks(seed=4, start=SUNDAY), clock, seed=4)
     with SimulatorServer(exchange, faces=("alpaca",)) as server:
+        server.face("alpaca").fill_wall_cap_seconds = None  # fills follow the simulated clock only
         yield ContractEnv(BROKERAGES["alpaca"], "alpaca", exchange, server, clock, tmp_path)
+
+
+def _settled(env: ContractEnv, broker: Broker, result: OrderResult) -> OrderResult:
+    env.clock.advance(env.server.face("alpaca").fill_delay_seconds)
+    return broker.settle(result)
 
 
 def _buy(symbol: str = "BTC-USD", usd: str = "40") -> OrderRequest:
@@ -47,7 +54,8 @@ def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv
     faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
     request = _buy()
     result = broker.place_order(request)  # every answer is 504: the SDK resent 3 times, then we looked it up
-    assert result.status is OrderStatus.FILLED
+    assert result.status is OrderStatus.OPEN  # found by its client id, accepted, filled a moment later
+    assert _settled(env, broker, result).status is OrderStatus.FILLED
     assert faults.counts["error"] == 4
     assert len(env.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
 
@@ -55,7 +63,7 @@ def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv
     faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute", error_rate=0.5)
     requests = [_buy() for _ in range(20)]
     results = [broker.place_order(r) for r in requests]
-    assert all(r.status is OrderStatus.FILLED for r in results)
+    assert all(r.status is OrderStatus.OPEN for r in results)
     for sent in requests:
         assert len(env.exchange.orders_by_client_id("acct", sent.client_order_id)) == 1
     assert len(env.exchange.orders("acct")) == 21
@@ -69,62 +77,28 @@ def test_sdk_resends_on_429_before_execution_create_exactly_one_order(env: Contr
     requests = [_buy() for _ in range(12)]
     results = [broker.place_order(r) for r in requests]
     assert env.exchange.faults.counts["error"] > 0
-    assert all(r.status is OrderStatus.FILLED for r in results)
+    assert all(r.status is OrderStatus.OPEN for r in results)
     assert sorted(o.client_order_id or "" for o in env.exchange.orders("acct")) == sorted(
         r.client_order_id for r in requests
     )
 
 
-def _tripwire(env: ContractEnv) -> None:
-    """Any order that reaches the face from now on is counted as a forced error (and refused)."""
-    env.exchange.faults.set(face="alpaca", endpoint="submit_order", forced_error="tripwire: an order was sent")
-
-
-def test_stock_entries_wait_for_the_market_to_open(env: ContractEnv) -> None:
+def test_stock_orders_are_sent_while_the_market_is_closed(env: ContractEnv) -> None:
+    """Failure 10: the adapter refused a closed-market stock order before sending; Alpaca accepts a day order."""
     broker = env.broker("acct", {"USD": 1_000.0})
     aapl = broker.market("AAPL-USD")
     assert (aapl.exchange_symbol, aapl.asset_class, aapl.base_decimals, aapl.min_notional) == (
         "AAPL", "stock", 9, Decimal(1))
     assert broker.market_is_open("AAPL-USD") is False and broker.market_is_open("BTC-USD") is True
-    _tripwire(env)
-    closed = broker.place_order(_buy("AAPL-USD"))
-    assert closed.status is OrderStatus.REJECTED
-    assert closed.reason == ("AAPL-USD: the stock market is closed (next open 2025-06-16T09:30:00-04:00); "
-                             "no entries until it opens")
-    assert env.exchange.faults.counts.get("error") is None  # refused before sending: the face saw no order
-    assert env.exchange.orders("acct") == []
-    env.exchange.faults.clear()
-    crypto = broker.place_order(_buy("BTC-USD"))  # crypto trades around the clock
-    assert crypto.status is OrderStatus.FILLED
+    entry = broker.place_order(_buy("AAPL-USD"))
+    assert entry.status is OrderStatus.OPEN and entry.reason == ""
+    order = env.exchange.order_by_client_id("acct", entry.client_order_id)
+    assert order is not None and order.status == "open"  # on the exchange, waiting for the open
     env.clock.set(MONDAY_10AM_NEW_YORK)
     assert broker.market_is_open("AAPL-USD") is True
-    opened = broker.place_order(_buy("AAPL-USD"))
-    assert opened.status is OrderStatus.FILLED and opened.symbol == "AAPL-USD"
-    snapshot = broker.balances()
-    assert snapshot.holding("AAPL") == opened.filled_base
-
-
-def test_stock_exit_while_closed_is_refused_and_the_position_stays(env: ContractEnv) -> None:
-    """A market sell cannot execute on a closed exchange: refused with the reason, retried once it opens."""
-    env.clock.set(MONDAY_10AM_NEW_YORK)
-    broker = env.broker("acct", {"USD": 1_000.0})
-    bought = broker.place_order(_buy("MSFT-USD", "200"))
-    assert bought.status is OrderStatus.FILLED
-    env.clock.advance(7 * 3600)  # 17:00 New York: closed
-    _tripwire(env)
-    sell = OrderRequest("MSFT-USD", Side.SELL, new_client_order_id(), base_qty=bought.filled_base)
-    refused = broker.place_order(sell)
-    assert refused.status is OrderStatus.REJECTED
-    assert refused.reason == ("MSFT-USD: the stock market is closed (next open 2025-06-17T09:30:00-04:00); "
-                              "the sale cannot execute until it opens, the position stays")
-    assert env.exchange.faults.counts.get("error") is None
-    assert broker.balances().holding("MSFT") == bought.filled_base
-    assert [o.side for o in env.exchange.orders("acct")] == ["buy"]
-    env.exchange.faults.clear()
-    env.clock.advance(17 * 3600)  # Tuesday 10:00: open
-    sold = broker.place_order(replace(sell, client_order_id=new_client_order_id()))
-    assert sold.status is OrderStatus.FILLED and sold.filled_base == bought.filled_base
-    assert broker.balances().holding("MSFT") == 0
+    filled = broker.settle(entry)
+    assert filled.status is OrderStatus.FILLED and filled.fee_quote == 0  # commission-free
+    assert broker.balances().holding("AAPL") == filled.base_delta
 
 
 def test_stock_candles_skip_nights_and_weekends(env: ContractEnv) -> None:
@@ -165,12 +139,15 @@ def test_catalogue_stocks_are_not_offered_on_kraken(tmp_path: Path) -> None:
     assert "BTC-USD" in kraken and not {spec.symbol for spec in STOCKS} & set(kraken)
 
 
-def test_wrong_secret_is_an_authentication_error_everywhere(env: ContractEnv) -> None:
+def test_refused_keys_are_authentication_errors_everywhere(env: ContractEnv) -> None:
     real = env.provision("acct", {"USD": 100.0})
-    broker = env.broker("acct", credentials=Credentials(real.api_key, "x" * 40, source="ALPACA_MASTER"))
-    for call in (broker.balances, broker.markets, broker.open_orders):
-        with pytest.raises(AuthenticationError, match="401"):
-            call()
+    refused = {"403": Credentials(real.api_key, "x" * 40, source="ALPACA_MASTER"),  # {"message": "forbidden."}
+               "401": Credentials("PKNOSUCHKEY000000000", real.api_secret, source="ALPACA_MASTER")}
+    for status, credentials in refused.items():
+        broker = env.broker("acct", credentials=credentials)
+        for call in (broker.balances, broker.markets, broker.open_orders):
+            with pytest.raises(AuthenticationError, match=status):
+                call()
 
 
 def test_paper_endpoint_unless_live_trading(env: ContractEnv) -> None:
@@ -185,12 +162,12 @@ def test_paper_endpoint_unless_live_trading(env: ContractEnv) -> None:
 
 def test_fills_and_fees_match_the_simulator_to_the_cent(env: ContractEnv) -> None:
     broker = env.broker("acct", {"USD": 1_000.0})
-    result = broker.place_order(_buy("ETH-USD", "123"))
+    result = _settled(env, broker, broker.place_order(_buy("ETH-USD", "123")))
     order = env.exchange.order_by_client_id("acct", result.client_order_id)
-    assert order is not None
-    assert float(result.filled_base) == pytest.approx(order.filled_base)
-    assert float(result.filled_quote) == pytest.approx(order.cost, abs=0.005)
-    assert float(result.fee_quote) == pytest.approx(order.fee, abs=0.005)
+    assert order is not None and order.status == "closed"
+    assert result.filled_base == Decimal(repr(order.filled_base))
+    assert float(result.filled_quote) == pytest.approx(order.cost, abs=1e-6)
+    assert result.fee_base == Decimal(repr(order.fee_base)) and result.fee_quote == order.fee == 0
 
 
 def test_tiny_prices_and_whole_unit_lots_survive_the_round_trip(tmp_path: Path) -> None:
@@ -198,10 +175,12 @@ def test_tiny_prices_and_whole_unit_lots_survive_the_round_trip(tmp_path: Path) 
     exchange = SimExchange(SyntheticMarket(seed=7, n_markets=24, start_time=START), clock, seed=7)
     with SimulatorServer(exchange, faces=("alpaca",)) as server:
         env = ContractEnv(BROKERAGES["alpaca"], "alpaca", exchange, server, clock, tmp_path)
+        server.face("alpaca").fill_wall_cap_seconds = None
         broker = env.broker("acct", {"USD": 1_000.0})
         pepe = broker.market("PEPE-USD")
-        assert pepe.base_decimals == 0 and pepe.price_decimals == exchange.markets()["PEPE-USD"].price_decimals
-        result = broker.place_order(_buy("PEPE-USD", "30"))
+        assert pepe.base_decimals == 9 and pepe.price_decimals == exchange.markets()["PEPE-USD"].price_decimals
+        result = _settled(env, broker, broker.place_order(_buy("PEPE-USD", "30")))
         order = exchange.order_by_client_id("acct", result.client_order_id)
-        assert order is not None and result.filled_base == order.filled_base == int(order.filled_base)
+        assert order is not None and result.filled_base == Decimal(repr(order.filled_base))
+        assert broker.balances().holding("PEPE") == result.base_delta
         assert float(result.avg_price) == pytest.approx(order.avg_price, rel=1e-9)

@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_bot(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_SECRET"))}
+    base["NIJA_HOME"] = str(cwd)  # the test's folder stands in for the project folder (.env, state, users)
     return subprocess.run(
         [sys.executable, str(REPO / "bot.py"), *args], capture_output=True, text=True, timeout=120,
         env={**base, **(env or {})}, cwd=cwd, check=False,

@@ -228,6 +228,8 @@ def test_sigkill_and_restart_keeps_keys_balances_orders_and_the_nonce_high_water
     alpaca = _alpaca(sim, "bob")
     alpaca_order = alpaca.submit_order(MarketOrderRequest(symbol="SOL/USD", qty=1.5, side=OrderSide.BUY,
                                                           time_in_force=TimeInForce.GTC, client_order_id="al-1"))
+    # Alpaca answers pending_new and fills a moment later: wait for the fill before reading the balances.
+    wait_for(lambda: alpaca.get_order_by_client_id("al-1")["status"] == "filled", 10.0, "the Alpaca fill")
     before = {
         "kraken": kraken.query_private("Balance")["result"],
         "coinbase": _coinbase_balances(coinbase),

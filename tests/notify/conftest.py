@@ -59,6 +59,13 @@ class Receiver:
                 raise AssertionError(f"{len(self.messages)} of {count} messages arrived: {self.messages}")
             return list(self.messages)
 
+    def wait_for_title(self, title: str, seconds: float = 20.0) -> dict[str, Any]:
+        """Block until a message with this title has arrived; that message."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: any(m["title"] == title for m in self.messages), seconds):
+                raise AssertionError(f"no {title!r} among {[m['title'] for m in self.messages]}")
+            return next(m for m in self.messages if m["title"] == title)
+
     def wait_arrived(self, count: int, seconds: float = 20.0) -> None:
         with self.changed:
             assert self.changed.wait_for(lambda: self.arrived >= count, seconds), "no request arrived"

@@ -11,6 +11,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.config.errors import ConfigError
+from bot.config.paths import PROJECT_DIR
 from bot.config.settings import load_settings
 from bot.state.open import store_path
 from bot.state.records import MasterHeartbeat
@@ -89,12 +90,12 @@ def test_store_creates_its_directory(tmp_path: Path) -> None:
 def test_unset_database_url_uses_state_dir(tmp_path: Path) -> None:
     settings = load_settings({"NIJA_STATE_DIR": str(tmp_path / "live")}, env_file=None)
     assert store_path(settings) == tmp_path / "live" / "nija.sqlite3"
-    assert store_path(load_settings({}, env_file=None)) == Path("state") / "nija.sqlite3"
+    assert store_path(load_settings({}, env_file=None)) == PROJECT_DIR / "state" / "nija.sqlite3"
 
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("sqlite:///x", Path("x")), ("sqlite:///data/nija.db", Path("data/nija.db")),
+    [("sqlite:///x", PROJECT_DIR / "x"), ("sqlite:///data/nija.db", PROJECT_DIR / "data/nija.db"),
      ("sqlite:////var/lib/nija/nija.db", Path("/var/lib/nija/nija.db"))],
 )
 def test_sqlite_url_names_the_file(url: str, expected: Path, tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_exit_quantity_never_leaves_unsellable_dust() -> None:
     assert exit_quantity(1.0, 0.5, 100.0, min_notional=1.0) == (0.5, "")
     # half of 0.015 at 100 = 0.75 USD < 1 USD minimum: sell everything instead
     assert exit_quantity(0.015, 0.5, 100.0, min_notional=1.0) == (0.015, "")
-    # selling half would leave 0.0049 at 100 = 0.49 USD unsellable: sell everything
-    assert exit_quantity(0.0249, 0.8, 100.0, min_notional=0.5, base_decimals=4) == (0.0249, "")
+    # selling 80 % would leave 0.0050 at 100 = 0.50 USD, under a 0.51 USD minimum: sell everything
+    assert exit_quantity(0.0249, 0.8, 100.0, min_notional=0.51, base_decimals=4) == (0.0249, "")
     qty, reason = exit_quantity(0.005, 1.0, 100.0, min_notional=1.0)
     assert qty == 0.0 and "cannot sell" in reason

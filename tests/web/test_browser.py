@@ -20,7 +20,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 if not CHROMIUM.exists():  # .ci/run installs it (apt-get install chromium chromium-driver): CI never skips
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium chromium-driver)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402 - only when there is a browser
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402 - only when there is a browser
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,13 @@ def test_every_account_is_listed_and_a_copy_appears_without_a_reload(browser: Br
     page.evaluate("window.nijaMarker = 'same page'")  # a reload would lose it
     bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
     bot.step()
-    page.wait_for_selector("tr.copy[data-status=filled]", timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('tr.copy[data-status=filled]').length === 2", timeout=30_000)
-    followers = page.eval_on_selector_all("tr.copy", "rows => rows.map(r => r.dataset.follower)")
+    first = bot.store.signals("kraken")[0]
+    fill = page.locator(f'article[data-signal="{first.signal_id}"]')
+    expect(fill.locator("tr.copy[data-status=filled]")).to_have_count(2, timeout=30_000)  # no reload: the script
+    followers = fill.locator("tr.copy").evaluate_all("rows => rows.map(r => r.dataset.follower)")
     assert followers == ["demo_user_1", "demo_user_2"]
     assert page.evaluate("window.nijaMarker") == "same page"
-    assert "x 2500.00 / 10000.00" in page.inner_text("article.signal")  # how the copy was sized, in the row
+    assert "x 2500.00 / 10000.00" in fill.inner_text()  # how each copy was sized, under its row
     shot(page, "copy-trading")
 
     page.goto(url)

@@ -31,12 +31,12 @@ def test_the_running_bot_tells_its_start_each_master_fill_and_its_stop(tmp_path:
         bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
         bot.step()
         fill = receiver.wait_for(2)[1]
-        assert fill["title"] == "NIJA: master fill"
+        assert fill["title"] in ("NIJA: master fill", "NIJA: 2 x master fill")
         assert str(fill["message"]).startswith("kraken:master BUY") and "copies: 2 filled" in str(fill["message"])
     finally:
         bot.stop()
-    stopped = receiver.wait_for(3)[2]
-    assert stopped["title"] == "NIJA: stopped" and "stopped cleanly" in str(stopped["message"])
+    stopped = receiver.wait_for_title("NIJA: stopped")
+    assert "stopped cleanly" in str(stopped["message"]) and receiver.messages[-1] == stopped
     assert receiver.url.split("/")[2] not in json.dumps(receiver.messages)  # where it posts is never in the text
 
 
@@ -47,7 +47,7 @@ def test_a_hung_notification_service_never_holds_the_trader(tmp_path: Path, rece
         receiver.wait_arrived(1)  # the start message is stuck in the service
         bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
         bot.step()
-        [signal] = bot.store.signals("kraken")
+        signal = bot.store.signals("kraken")[0]  # the first master fill and its copies, all done meanwhile
         copies = bot.store.copy_events(signal_id=signal.signal_id)
         assert sorted(str(c.status) for c in copies) == ["filled", "filled"]
         assert bot.cockpit.notifier is not None and bot.cockpit.notifier.pending() >= 1

@@ -66,7 +66,7 @@ def test_a_paused_follower_skips_copied_entries_with_the_reason(bot: CockpitRun)
     assert control(bot, "accounts/kraken/demo_user_2", paused=True, reason="withdrawing").status_code == 200
     bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
     bot.step()
-    [signal] = bot.store.signals("kraken")
+    signal = bot.store.signals("kraken")[0]  # the master's first entry
     copies = {e.follower_id: e for e in bot.store.copy_events(signal_id=signal.signal_id)}
     assert copies["demo_user_1"].status is CopyStatus.FILLED
     assert copies["demo_user_2"].status is CopyStatus.SKIPPED

@@ -66,7 +66,8 @@ def test_copy_page_shows_every_outcome_with_its_reason_and_the_tracking_differen
     copies = rows(page, "data-status")
     signals = client.get("/api/v1/signals").json()
     assert len(copies) == sum(len(s["copies"]) for s in signals)
-    assert {c["data-status"] for c in copies} == {"filled"}
+    statuses = {c["data-status"] for c in copies}
+    assert "filled" in statuses and statuses <= {"filled", "skipped"}
     for signal in signals:
         for copy in signal["copies"]:
             assert copy["reason"].replace("&", "&amp;") in page  # the sizing arithmetic or the sale, in words

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class CopySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CopySettings(SettingsSection):
     master_offline_seconds: float = Field(
-        600.0, gt=0, description="seconds without a master heartbeat before followers guard themselves"
+        600.0, gt=0, le=604_800,
+        description="seconds without a master heartbeat before followers guard themselves (0-604800, a week)",
     )
     copy_max_parallel: int = Field(
         128, ge=1, le=1024, description="followers sent their orders at once (1-1024)"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class ExchangeSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ExchangeSettings(SettingsSection):
     kraken_api_url: str = Field("https://api.kraken.com", description="a URL like https://api.kraken.com")
     coinbase_api_url: str = Field(
         "api.coinbase.com", description="a host[:port] without scheme, like api.coinbase.com"
@@ -35,8 +35,8 @@ class ExchangeSettings(BaseModel):
     )
     # A request that hung may still be executed after our client gave up: keep this over EXCHANGE_TIMEOUT_SECONDS.
     unknown_order_grace_seconds: float = Field(
-        120.0, gt=0,
-        description="seconds before a sent order the exchange does not know counts as never placed (above 0)",
+        120.0, gt=0, le=86_400,
+        description="seconds before a sent order the exchange does not know counts as never placed (0-86400)",
     )
     alpaca_sdk_retries: int = Field(
         3, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10)"
@@ -44,7 +44,9 @@ class ExchangeSettings(BaseModel):
     alpaca_sdk_retry_wait_seconds: float = Field(
         3.0, ge=0, le=60, description="seconds alpaca-py waits before each of its own resends (0-60)"
     )
-    alpaca_min_notional: float = Field(1.0, ge=0, description="USD, the smallest Alpaca order value (0 or more)")
+    alpaca_min_notional: float = Field(
+        1.0, ge=0, le=10_000, description="USD, the smallest Alpaca order value (0-10000)"
+    )
     # Taker fees, the lowest-volume tier of each brokerage's published schedule (docs/strategy.md, "Fees"): the
     # one set of fee numbers. The backtest charges them; live trading prefers the fee the exchange's market list
     # reports for the account (MarketInfo.taker_fee) and falls back to these.
@@ -63,19 +65,22 @@ class ExchangeSettings(BaseModel):
     )
     alpaca_stock_price_decimals: int = Field(2, ge=0, le=6, description="price decimals for Alpaca stocks (0-6)")
     kraken_rate_counter_max: float | None = Field(
-        None, gt=0, description="Kraken rate counter ceiling, above 0, or unset to use KRAKEN_RATE_TIER's"
+        None, gt=0, le=1e9, description="Kraken rate counter ceiling (0-1e9), or unset to use KRAKEN_RATE_TIER's"
     )
     kraken_rate_decay_per_second: float | None = Field(
-        None, gt=0, description="Kraken rate counter decay per second, above 0, or unset to use KRAKEN_RATE_TIER's"
+        None, gt=0, le=1e9,
+        description="Kraken rate counter decay per second (0-1e9), or unset to use KRAKEN_RATE_TIER's",
     )
     kraken_nonce_reserve: int = Field(
-        60_000_000, ge=1, description="nonces (microseconds) reserved on disk ahead of use, a whole number of 1 or more"
+        60_000_000, ge=1, le=3_600_000_000,
+        description="nonces (microseconds) reserved on disk ahead of use, a whole number from 1 to 3600000000",
     )
     kraken_nonce_resync_step: int = Field(
-        1_000_000, ge=1, description="how far (microseconds) to jump the nonce after EAPI:Invalid nonce (1 or more)"
+        1_000_000, ge=1, le=3_600_000_000,
+        description="how far (microseconds) to jump the nonce after EAPI:Invalid nonce (1-3600000000)",
     )
     kraken_rate_headroom: float = Field(
-        1.0, ge=0, description="calls of Kraken's rate counter left unused for network jitter (0 or more)"
+        1.0, ge=0, le=100, description="calls of Kraken's rate counter left unused for network jitter (0-100)"
     )
     kraken_price_max_age_seconds: float = Field(
         5.0, ge=0, le=300,

@@ -5,12 +5,12 @@ NOTIFY_URLS carries the services' tokens, so it is a secret: environment only, r
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from bot.config.sections.base import SettingsSection
 
 
-class NotifySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class NotifySettings(SettingsSection):
     notify_urls: SecretStr | None = Field(
         None, description="one or more Apprise URLs separated by spaces or commas (tgram://..., discord://..., "
         "mailto://..., json://host/path); unset sends nothing",

@@ -8,29 +8,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class StrategySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class StrategySettings(SettingsSection):
     candle_minutes: int = Field(5, ge=1, le=1440, description="candle length in minutes (1-1440)")
     candle_count: int = Field(100, ge=60, le=720, description="candles fetched per market (60-720)")
     candle_retry_seconds: float = Field(
-        20.0, gt=0, description="seconds before asking again when the exchange has not yet published the last candle"
+        20.0, gt=0, le=3_600,
+        description="seconds (0-3600) before asking again when the exchange has not yet published the last candle",
     )
 
-    rsi_fast_period: int = Field(9, ge=2, description="a period of 2 or more")
-    rsi_slow_period: int = Field(14, ge=2, description="a period of 2 or more")
-    ema_fast_period: int = Field(9, ge=2, description="a period of 2 or more")
-    ema_mid_period: int = Field(21, ge=2, description="a period of 2 or more")
-    ema_slow_period: int = Field(50, ge=2, description="a period of 2 or more")
-    macd_fast_period: int = Field(12, ge=2, description="a period of 2 or more")
-    macd_slow_period: int = Field(26, ge=2, description="a period of 2 or more")
-    macd_signal_period: int = Field(9, ge=2, description="a period of 2 or more")
-    atr_period: int = Field(14, ge=2, description="a period of 2 or more")
-    adx_period: int = Field(14, ge=2, description="a period of 2 or more")
-    volume_avg_period: int = Field(20, ge=2, description="a period of 2 or more")
+    rsi_fast_period: int = Field(9, ge=2, le=500, description="a period from 2 to 500")
+    rsi_slow_period: int = Field(14, ge=2, le=500, description="a period from 2 to 500")
+    ema_fast_period: int = Field(9, ge=2, le=500, description="a period from 2 to 500")
+    ema_mid_period: int = Field(21, ge=2, le=500, description="a period from 2 to 500")
+    ema_slow_period: int = Field(50, ge=2, le=500, description="a period from 2 to 500")
+    macd_fast_period: int = Field(12, ge=2, le=500, description="a period from 2 to 500")
+    macd_slow_period: int = Field(26, ge=2, le=500, description="a period from 2 to 500")
+    macd_signal_period: int = Field(9, ge=2, le=500, description="a period from 2 to 500")
+    atr_period: int = Field(14, ge=2, le=500, description="a period from 2 to 500")
+    adx_period: int = Field(14, ge=2, le=500, description="a period from 2 to 500")
+    volume_avg_period: int = Field(20, ge=2, le=500, description="a period from 2 to 500")
 
     adx_min: float = Field(18.0, ge=0, le=100, description="an ADX level from 0 to 100")
     adx_strong: float = Field(25.0, ge=0, le=100, description="an ADX level from 0 to 100")
@@ -43,13 +44,13 @@ class StrategySettings(BaseModel):
     )
     rsi_slow_max: float = Field(50.0, gt=0, lt=100, description="an RSI level between 0 and 100")
     rsi_overbought: float = Field(70.0, gt=0, lt=100, description="an RSI level between 0 and 100")
-    volume_min_ratio: float = Field(0.5, ge=0, description="a ratio of last volume to its average, 0 or more")
+    volume_min_ratio: float = Field(0.5, ge=0, le=100, description="a ratio of last volume to its average (0-100)")
     ema_mid_proximity: float = Field(0.01, ge=0, lt=1, description="a fraction of price, e.g. 0.01 for 1 %")
     min_confidence: float = Field(
         0.75, ge=0, le=1, description="a confidence from 0 to 1: the mean strength of the four confirmations"
     )
 
-    stop_atr_multiple: float = Field(1.5, gt=0, description="a positive ATR multiple")
+    stop_atr_multiple: float = Field(1.5, gt=0, le=50, description="an ATR multiple (0-50)")
     stop_min_fraction: float = Field(0.008, gt=0, lt=1, description="a fraction of entry, e.g. 0.008 for 0.8 %")
     stop_max_fraction: float = Field(0.05, gt=0, lt=1, description="a fraction of entry, e.g. 0.05 for 5 %")
     fee_margin: float = Field(
@@ -57,11 +58,11 @@ class StrategySettings(BaseModel):
         description="a fraction of price, e.g. 0.002: how far the stop floor and the first target must clear "
         "the round-trip taker fees",
     )
-    first_target_r: float = Field(1.0, gt=0, description="a positive multiple of the initial risk R")
+    first_target_r: float = Field(1.0, gt=0, le=100, description="a multiple of the initial risk R (0-100)")
     first_target_sell_fraction: float = Field(0.5, gt=0, le=1, description="a fraction of the position (0-1]")
-    second_target_r: float = Field(2.0, gt=0, description="a positive multiple of the initial risk R")
-    trail_atr_multiple: float = Field(1.5, gt=0, description="a positive ATR multiple")
-    max_hold_hours: float = Field(24.0, gt=0, description="hours, above 0")
+    second_target_r: float = Field(2.0, gt=0, le=100, description="a multiple of the initial risk R (0-100)")
+    trail_atr_multiple: float = Field(1.5, gt=0, le=50, description="an ATR multiple (0-50)")
+    max_hold_hours: float = Field(24.0, gt=0, le=8_760, description="hours (0-8760, a year)")
 
     risk_per_trade: float = Field(0.0025, gt=0, lt=1, description="a fraction of equity, e.g. 0.0025 for 0.25 %")
     position_min_fraction: float = Field(0.02, gt=0, le=1, description="a fraction of equity, e.g. 0.02")
@@ -71,5 +72,5 @@ class StrategySettings(BaseModel):
         ("USD",), description="a comma-separated list of quote currencies, e.g. USD,USDT"
     )
     min_volume_24h_quote: float = Field(
-        0.0, ge=0, description="minimum 24 h traded value in the quote currency, 0 or more"
+        0.0, ge=0, le=1e12, description="minimum 24 h traded value in the quote currency (0-1e12)"
     )

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from bot.config.sections.base import SettingsSection
 
 
-class TraderSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    strategy_cycle_seconds: float = Field(150.0, gt=0, description="seconds between strategy scans, above 0")
-    thread_stagger_seconds: float = Field(10.0, ge=0, description="seconds between thread starts, 0 or more")
-    first_wait_min_seconds: float = Field(30.0, ge=0, description="seconds, 0 or more")
-    first_wait_max_seconds: float = Field(60.0, ge=0, description="seconds, 0 or more")
-    recheck_interval_seconds: float = Field(
-        300.0, gt=0, description="seconds between re-checks of unfunded or unreachable accounts"
+class TraderSettings(SettingsSection):
+    strategy_cycle_seconds: float = Field(
+        150.0, gt=0, le=86_400, description="seconds between strategy scans (0-86400)"
     )
-    backoff_base_seconds: float = Field(5.0, gt=0, description="seconds, above 0")
-    backoff_max_seconds: float = Field(300.0, gt=0, description="seconds, above 0")
-    degraded_after_errors: int = Field(3, ge=1, description="consecutive errors before 'degraded' (1+)")
-    failed_after_errors: int = Field(10, ge=1, description="consecutive errors before 'failed' (1+)")
-    shutdown_timeout_seconds: float = Field(5.0, gt=0, description="seconds, above 0")
+    thread_stagger_seconds: float = Field(10.0, ge=0, le=3_600, description="seconds between thread starts (0-3600)")
+    first_wait_min_seconds: float = Field(30.0, ge=0, le=3_600, description="seconds (0-3600)")
+    first_wait_max_seconds: float = Field(60.0, ge=0, le=3_600, description="seconds (0-3600)")
+    recheck_interval_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="seconds between re-checks of unfunded or unreachable accounts (0-86400)"
+    )
+    backoff_base_seconds: float = Field(5.0, gt=0, le=3_600, description="seconds (0-3600)")
+    backoff_max_seconds: float = Field(300.0, gt=0, le=86_400, description="seconds (0-86400)")
+    degraded_after_errors: int = Field(3, ge=1, le=1_000, description="consecutive errors before 'degraded' (1-1000)")
+    failed_after_errors: int = Field(10, ge=1, le=1_000, description="consecutive errors before 'failed' (1-1000)")
+    shutdown_timeout_seconds: float = Field(5.0, gt=0, le=300, description="seconds (0-300)")
 
-    low_capital_equity: float = Field(100.0, ge=0, description="USD equity below which the low-capital pacing applies")
-    low_capital_order_spacing_seconds: float = Field(3.0, ge=0, description="seconds between order actions")
-    low_capital_monitor_seconds: float = Field(30.0, gt=0, description="seconds between exit-monitoring passes")
-    order_spacing_seconds: float = Field(1.0, ge=0, description="seconds between order actions")
-    monitor_seconds: float = Field(15.0, gt=0, description="seconds between exit-monitoring passes")
+    low_capital_equity: float = Field(
+        100.0, ge=0, le=1_000_000, description="USD equity below which the low-capital pacing applies (0-1,000,000)"
+    )
+    low_capital_order_spacing_seconds: float = Field(
+        3.0, ge=0, le=3_600, description="seconds between order actions (0-3600)"
+    )
+    low_capital_monitor_seconds: float = Field(
+        30.0, gt=0, le=86_400, description="seconds between exit-monitoring passes (0-86400)"
+    )
+    order_spacing_seconds: float = Field(1.0, ge=0, le=3_600, description="seconds between order actions (0-3600)")
+    monitor_seconds: float = Field(
+        15.0, gt=0, le=86_400, description="seconds between exit-monitoring passes (0-86400)"
+    )

@@ -6,12 +6,12 @@ constant time. Binding to any address other than loopback needs it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from bot.config.sections.base import SettingsSection
 
 
-class WebSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class WebSettings(SettingsSection):
     web_enabled: bool = Field(True, description="true or false: serve the dashboard, API and /metrics from the bot")
     web_host: str = Field(
         "127.0.0.1", min_length=1,
@@ -29,8 +29,10 @@ class WebSettings(BaseModel):
         5.0, ge=0.5, le=300, description="real seconds between the running bot's heartbeats in the store (0.5-300)"
     )
     healthz_stuck_seconds: float = Field(
-        600.0, gt=0, description="real seconds one pass of an account thread may run before /healthz calls it stuck",
+        600.0, gt=0, le=86_400,
+        description="real seconds one pass of an account thread may run before /healthz calls it stuck (0-86400)",
     )
     equity_sample_seconds: float = Field(
-        300.0, gt=0, description="seconds of bot time between two points of an account's equity curve",
+        300.0, gt=0, le=86_400,
+        description="seconds of bot time between two points of an account's equity curve (0-86400)",
     )

@@ -2,13 +2,23 @@
 
 What the real API does and this face copies: plain key headers (APCA-API-KEY-ID and
 APCA-API-SECRET-KEY) on every call; errors as ``{"code": int, "message": str}`` with the HTTP status
-(401 unauthorised, 403 insufficient balance, 404 not found, 422 invalid / duplicate client id);
+(401 unknown key, 403 ``{"message": "forbidden."}`` for a key whose secret does not match, 403
+insufficient balance on an order, 404 not found, 422 invalid / duplicate client id);
 crypto symbols ``BTC/USD`` (positions drop the slash: ``BTCUSD``); stocks by plain ticker with
 NYSE regular hours 09:30-16:00 America/New_York on weekdays (holidays are not modelled), told by
 ``GET /v2/clock`` on the simulator's clock. Stock bars exist only for time the market traded (a bar
 overlapping a regular session), so nights and weekends are gaps, as in real equity data.
-Stock market orders while the market is closed are refused here (Alpaca would queue them for
-the open; the simulator's core only fills at once), so an adapter must check the clock first.
+
+Orders as Alpaca handles them: a market order is answered ``pending_new`` and fills a moment later
+(``sim_alpaca_fill_delay_seconds`` of simulated time, or ``sim_fill_wall_cap_seconds`` of real time
+when the simulated clock stands still); a large one (over ``sim_alpaca_partial_fill_above_usd``)
+fills in two parts and reads ``partially_filled`` in between. A stock market order while the market
+is closed is ``accepted`` and fills at the next open, at the opening price. Amounts (qty, notional)
+are read exactly from strings or numbers: qty up to 9 decimals, notional up to 2. Crypto fees are
+taken out of what the fill credits (the coin on a buy, the dollars on a sale), rounded to 9 decimals,
+and never appear on the order: they are posted as ``CFEE`` account activities; stocks trade
+commission-free. Crypto orders take time_in_force gtc or ioc; fractional and notional stock orders
+take day only.
 The stock markets are the core's markets of asset class "stock" (catalog.STOCKS, when the price
 source was given them); the Kraken and Coinbase faces are not meant to offer them.
 """
@@ -22,12 +32,13 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config.accounts import Credentials
-from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
-from bot.sim.faces.base import Face, SimRequest, SimResponse
+from bot.sim.exchange import FeeModel, FillTiming, SimExchange, SimMarket, SimOrder, SimOrderError
+from bot.sim.faces.base import Face, SimRequest, SimResponse, decimal_text
 
 _NS = uuid.UUID("3e0a3e55-9a3c-4d8e-bb0d-0f4a8b1c7d21")
 _NEW_YORK = ZoneInfo("America/New_York")
@@ -35,7 +46,11 @@ _OPEN = (9, 30)
 _CLOSE = (16, 0)
 _TIMEFRAME = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W)$")
 _UNIT_MINUTES = {"Min": 1, "T": 1, "Hour": 60, "H": 60, "Day": 1440, "D": 1440, "Week": 10080, "W": 10080}
-_STATUS = {"open": "new", "closed": "filled", "canceled": "canceled"}
+_FEE_DECIMALS = 9  # Alpaca quantities and amounts carry up to 9 decimals
+_QTY_DECIMALS = 9
+_NOTIONAL_DECIMALS = 2
+_CRYPTO_TIF = frozenset({"gtc", "ioc"})
+_STOCK_TIF = frozenset({"day", "gtc", "opg", "cls", "ioc", "fok"})
 _MAX_BARS_PAGE = 10_000
 _EXECUTE_THEN_504 = "504 after execute"
 Query = Callable[..., str]  # q(name, default="") -> the first value of a query parameter
@@ -65,8 +80,8 @@ def _iso(ts: float) -> str:
 
 
 def _num(value: float, decimals: int = 9) -> str:
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+    """Every amount as a decimal string without exponent (Alpaca sends strings)."""
+    return decimal_text(value, decimals)
 
 
 def _parse_time(text: str) -> float:
@@ -144,21 +159,29 @@ class AlpacaFace(Face):
 
     def __init__(self, exchange: SimExchange) -> None:
         super().__init__(exchange)
+        self.partial_fill_above_usd = exchange.settings.sim_alpaca_partial_fill_above_usd  # tests may change it
         self.hours = MarketHours()
         self._keys: dict[str, tuple[str, str]] = {}  # key id -> (secret, account)
         self._order_ids: dict[str, str] = {}  # Alpaca order UUID -> core order id
+        self._tif: dict[str, str] = {}  # core order id -> time_in_force as sent
         self._lock = threading.Lock()
 
     def client_settings(self) -> dict[str, str]:
-        """Alpaca's order JSON carries no fee, so the adapter estimates it at a settings rate: make that the
-        rate this simulator charges, so paper fills match the simulator's cash to the cent."""
-        fees = {m.asset_class: m.taker_fee for m in self.exchange.markets().values()}
-        settings = {}
-        if "crypto" in fees:
-            settings["ALPACA_CRYPTO_TAKER_FEE"] = repr(fees["crypto"])
-        if "stock" in fees:
-            settings["ALPACA_STOCK_TAKER_FEE"] = repr(fees["stock"])
-        return settings
+        """Alpaca's order JSON carries no fee, so the adapter computes it at the account's fee tier (a setting):
+        make that the rate this simulator charges. Stocks are commission-free, as on Alpaca."""
+        fees = [m.taker_fee for m in self.exchange.markets().values() if m.asset_class == "crypto"]
+        return {"ALPACA_CRYPTO_TAKER_FEE": repr(fees[0])} if fees else {}
+
+    @staticmethod
+    def lot_decimals(market: SimMarket) -> int:
+        """Alpaca trades every crypto pair to 9 decimals (the precision of its fees, so a whole position can
+        always be sold); stocks by the catalogue's share decimals."""
+        return _QTY_DECIMALS if market.asset_class == "crypto" else market.base_decimals
+
+    def fee_model(self, market: SimMarket) -> FeeModel:
+        if market.asset_class == "stock":
+            return FeeModel(taker=0.0, maker=0.0)
+        return FeeModel(charged_in="received", base_decimals=_FEE_DECIMALS, quote_decimals=_FEE_DECIMALS)
 
     # ---- credentials --------------------------------------------------------------------------
     def new_credentials(self, account_id: str) -> Credentials:
@@ -172,13 +195,16 @@ class AlpacaFace(Face):
             self._keys[credentials.api_key] = (credentials.api_secret, account_id)
             self._issued[account_id] = credentials
 
-    def authenticate(self, headers: Mapping[str, str]) -> str | None:
+    def authenticate(self, headers: Mapping[str, str]) -> str | SimResponse:
+        """The account the key headers prove, or the refusal: 401 for an unknown key, 403 for a wrong secret."""
         lowered = {k.lower(): v for k, v in headers.items()}
         key = lowered.get("apca-api-key-id", "")
         with self._lock:
             known = self._keys.get(key)
-        if known is None or not secrets.compare_digest(known[0], lowered.get("apca-api-secret-key", "")):
-            return None
+        if known is None:
+            return _error(401, 40110000, "request is not authorized")
+        if not secrets.compare_digest(known[0], lowered.get("apca-api-secret-key", "")):
+            return _json(403, {"message": "forbidden."})
         return known[1]
 
     # ---- markets ---------------------------------------------------------------------------------
@@ -213,6 +239,8 @@ class AlpacaFace(Face):
             return "cancel_order" if rest[0] == "orders" else ""
         if rest == ["orders:by_client_order_id"]:
             return "get_order_by_client_id"
+        if rest[:2] == ["account", "activities"]:
+            return "get_account_activities"
         if rest[0] == "orders":
             return "get_orders" if len(rest) == 1 else "get_order_by_id"
         return {"account": "get_account", "clock": "get_clock", "calendar": "get_calendar", "assets": "get_assets",
@@ -243,8 +271,8 @@ class AlpacaFace(Face):
     def route(self, method: str, path: str, query: Mapping[str, list[str]],
               headers: Mapping[str, str], payload: Mapping[str, Any]) -> SimResponse:
         account = self.authenticate(headers)
-        if account is None:
-            return _error(401, 40110000, "request is not authorized")
+        if isinstance(account, SimResponse):
+            return account
         parts = [p for p in path.split("/") if p]
 
         def q(name: str, default: str = "") -> str:
@@ -279,6 +307,9 @@ class AlpacaFace(Face):
                 return _json(200, self._asset_json(market))
             if rest == ["positions"]:
                 return _json(200, self._positions(account))
+            if rest[:2] == ["account", "activities"] and len(rest) <= 3:
+                wanted = rest[2] if len(rest) == 3 else q("activity_types")
+                return _json(200, self._fee_activities(account) if "CFEE" in wanted.split(",") else [])
             if len(rest) == 2 and rest[0] == "positions":
                 found = [p for p in self._positions(account) if p["symbol"] == rest[1].replace("/", "")]
                 return _json(200, found[0]) if found else _error(404, 40410000, "position does not exist")
@@ -309,11 +340,11 @@ class AlpacaFace(Face):
             "status": "ACTIVE",
             "crypto_status": "ACTIVE",
             "currency": "USD",
-            "buying_power": _num(cash_free, 2),
-            "regt_buying_power": _num(cash_free, 2),
+            "buying_power": _num(cash_free),
+            "regt_buying_power": _num(cash_free),
             "daytrading_buying_power": "0",
-            "non_marginable_buying_power": _num(cash_free, 2),
-            "cash": _num(cash_total, 2),
+            "non_marginable_buying_power": _num(cash_free),
+            "cash": _num(cash_total),
             "accrued_fees": "0",
             "portfolio_value": _num(cash_total + long_value, 2),
             "pattern_day_trader": False,
@@ -381,7 +412,7 @@ class AlpacaFace(Face):
         }
         if is_crypto:
             row["min_order_size"] = _num(market.min_base_qty)
-            row["min_trade_increment"] = _num(10.0 ** -market.base_decimals)
+            row["min_trade_increment"] = _num(10.0 ** -self.lot_decimals(market))
             row["price_increment"] = _num(10.0 ** -market.price_decimals)
         return row
 
@@ -517,17 +548,46 @@ class AlpacaFace(Face):
             "order_type": order.order_type,
             "type": order.order_type,
             "side": order.side,
-            "time_in_force": "gtc" if is_crypto else "day",
+            "time_in_force": self._tif.get(order.order_id, "gtc" if is_crypto else "day"),
             "limit_price": _num(order.limit_price, 12) if order.limit_price else None,
             "stop_price": None,
-            "status": _STATUS.get(order.status, "new"),
+            "status": self.status_of(order),
             "extended_hours": False,
             "legs": None,
             "trail_percent": None,
             "trail_price": None,
             "hwm": None,
-            "commission": _num(order.fee, 12),
         }
+
+    def status_of(self, order: SimOrder) -> str:
+        """Alpaca's status for a core order: pending_new until it executes (accepted while a stock market is
+        closed), partially_filled between two executions, then filled; a resting limit order is new."""
+        if order.status == "closed":
+            return "filled"
+        if order.status == "canceled":
+            return "canceled"
+        if order.filled_base > 0:
+            return "partially_filled"
+        if order.order_type == "limit":
+            return "new"
+        market = self.exchange.markets().get(order.symbol)
+        if market is not None and market.asset_class == "stock" and not self.market_open():
+            return "accepted"
+        return "pending_new"
+
+    def _timing(self, market: SimMarket, value: float) -> FillTiming | None:
+        """When a market order accepted now executes: at the next open for a closed stock market (however long
+        the simulated clock stands still), else after the venue's delay (none: in the answer); large orders in
+        two parts."""
+        now = self.exchange.clock.now()
+        if market.asset_class == "stock" and not self.market_open():
+            opens, _ = self.hours.next_open_close(now)
+            return FillTiming(at=opens.timestamp())
+        if self.fill_delay_seconds <= 0:
+            return None
+        steps = 2 if value > self.partial_fill_above_usd else 1
+        return FillTiming(at=now + self.fill_delay_seconds, wall_cap_seconds=self.fill_wall_cap_seconds,
+                          steps=steps, step_seconds=self.fill_delay_seconds)
 
     def submit_order(self, account: str, payload: Mapping[str, Any]) -> SimResponse:
         client_order_id = str(payload.get("client_order_id") or uuid.uuid4())
@@ -540,24 +600,71 @@ class AlpacaFace(Face):
         order_type = str(payload.get("type", "market"))
         if side not in ("buy", "sell") or order_type not in ("market", "limit"):
             return _error(422, 40010001, "invalid side or order type")
-        if market.asset_class == "stock" and not self.market_open():
-            return _error(422, 40010001, "market is closed: the simulator does not queue stock orders")
+        is_crypto = market.asset_class == "crypto"
+        tif = str(payload.get("time_in_force", "")).lower()
+        if tif not in (_CRYPTO_TIF if is_crypto else _STOCK_TIF):
+            return _error(422, 40010001, f"invalid {'crypto ' if is_crypto else ''}time_in_force {tif!r}")
+        try:
+            qty = _amount(payload.get("qty"))
+            notional = _amount(payload.get("notional"))
+            limit_price = _amount(payload.get("limit_price"))
+        except ValueError as bad:
+            return _error(422, 40010001, str(bad))
+        if (qty is None) == (notional is None):
+            return _error(422, 40010001, "qty or notional is required" if qty is None
+                          else "only one of qty or notional may be given")
+        if qty is not None and -qty.as_tuple().exponent > _QTY_DECIMALS:  # type: ignore[operator]
+            return _error(422, 40010001, f"qty must be limited to {_QTY_DECIMALS} decimal places")
+        if notional is not None and -notional.as_tuple().exponent > _NOTIONAL_DECIMALS:  # type: ignore[operator]
+            return _error(422, 40010001, "notional increment does not fulfill minimum pricing criteria")
+        fractional = notional is not None or (qty is not None and qty != qty.to_integral_value())
+        if not is_crypto and fractional and tif != "day":
+            return _error(422, 40010001, "fractional orders must be DAY orders")
+        if order_type == "limit" and (limit_price is None or qty is None):
+            return _error(422, 40010001, "a limit order needs qty and limit_price")
         kwargs: dict[str, Any] = {"order_type": order_type, "client_order_id": client_order_id}
+        if notional is not None:
+            kwargs["quote_notional"] = float(notional)
+        else:
+            kwargs["base_qty"] = float(qty or 0)
+        if order_type == "limit":
+            kwargs["limit_price"] = float(limit_price or 0)
+        else:
+            value = float(notional) if notional is not None else float(qty or 0) * self.exchange.price(market.symbol)
+            kwargs["timing"] = self._timing(market, value)
         try:
-            if payload.get("notional") is not None:
-                kwargs["quote_notional"] = float(payload["notional"])
-            else:
-                kwargs["base_qty"] = float(payload["qty"])
-            if order_type == "limit":
-                kwargs["limit_price"] = float(payload["limit_price"])
-        except (KeyError, TypeError, ValueError):
-            return _error(422, 40010001, "qty or notional is required")
-        try:
-            order = self.exchange.place_order(account, market.symbol, side, client_id_scope="all", **kwargs)
+            order = self.exchange.place_order(account, market.symbol, side, client_id_scope="all",
+                                              fees=self.fee_model(market), lot_decimals=self.lot_decimals(market),
+                                              **kwargs)
         except SimOrderError as refused:
             status, code, message = _ORDER_ERRORS.get(refused.code, _ORDER_ERRORS["INVALID_ARGUMENTS"])
             return _error(status, code, f"{message}: {refused.message}")
+        with self._lock:
+            self._tif[order.order_id] = tif
         return _json(200, self.order_json(order))
+
+    def _fee_activities(self, account: str) -> list[dict[str, Any]]:
+        """CFEE activities, one per crypto execution, in the shape of Alpaca's documented example (posted at once:
+        Alpaca posts them at the end of the day, so an adapter cannot wait for them to book a fill)."""
+        markets = self.exchange.markets()
+        rows = []
+        for trade in self.exchange.trades(account):
+            market = markets.get(trade.symbol)
+            if market is None or market.asset_class != "crypto" or not (trade.fee_base or trade.fee):
+                continue
+            stamp = datetime.fromtimestamp(trade.time, UTC)
+            rows.append({
+                "id": f"{stamp.strftime('%Y%m%d%H%M%S%f')[:17]}::{trade.trade_id}",
+                "activity_type": "CFEE",
+                "date": stamp.date().isoformat(),
+                "net_amount": _num(-trade.fee) if trade.fee else "0",
+                "description": "Coin Pair Transaction Fee (Non USD)" if trade.fee_base else "Coin Pair Transaction Fee",
+                "symbol": alpaca_symbol(market).replace("/", ""),
+                "qty": _num(-trade.fee_base) if trade.fee_base else "0",
+                "price": _num(trade.price, 12),
+                "status": "executed",
+            })
+        return rows
 
     def _list_orders(self, account: str, q: Query) -> SimResponse:
         status = q("status", "open")
@@ -584,7 +691,7 @@ class AlpacaFace(Face):
         if order is None:
             return _error(404, 40410000, "order not found")
         if order.status != "open":
-            return _error(422, 42210000, f"order is already in \"{_STATUS.get(order.status)}\" state")
+            return _error(422, 42210000, f"order is already in \"{self.status_of(order)}\" state")
         self.exchange.cancel(account, order_id)
         return SimResponse(status=204, body=b"")
 
@@ -595,3 +702,16 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _amount(value: object) -> Decimal | None:
+    """An amount as sent (a JSON string or number), exactly; None when absent."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(value if isinstance(value, str) else repr(value))
+    except InvalidOperation:
+        raise ValueError(f"invalid amount {str(value)[:30]!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"amount {str(value)[:30]!r} must be above 0")
+    return amount

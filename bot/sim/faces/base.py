@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from bot.config.accounts import Credentials
+from bot.sim.exchange import FillTiming
 from bot.sim.faults import FaultDecision
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ class SimResponse:
         return cls(status=status, body=json.dumps(payload, separators=(",", ":")).encode())
 
 
+def decimal_text(value: float, decimals: int) -> str:
+    """A venue's decimal string: `decimals` places at most, trailing zeros of the fraction dropped, no exponent.
+
+    Whole numbers keep their zeros: 45,268,470 SHIB is "45268470", never "4526847".
+    """
+    text = f"{value:.{max(decimals, 0)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 class Face:
     """One exchange's protocol. Subclasses set `name`, `tls`, and implement handle/register_credentials."""
 
@@ -64,10 +76,22 @@ class Face:
     def __init__(self, exchange: SimExchange) -> None:
         self.exchange = exchange
         self.stopping = threading.Event()  # set by the server on stop: hung requests give up at once
+        settings = exchange.settings
+        # When an accepted market order executes (tests change these): 0 = in the answer, as Kraken and Coinbase
+        # usually do; Alpaca answers pending_new first. The cap fills it anyway while a simulated clock stands still.
+        self.fill_delay_seconds: float = getattr(settings, f"sim_{self.name}_fill_delay_seconds", 0.0)
+        self.fill_wall_cap_seconds: float | None = settings.sim_fill_wall_cap_seconds
         self._issued: dict[str, Credentials] = {}  # account -> latest credentials (install_credentials keeps it)
 
     def handle(self, request: SimRequest) -> SimResponse:
         raise NotImplementedError
+
+    def market_order_timing(self) -> FillTiming | None:
+        """When a market order accepted now executes: None in the answer itself, else after the venue's delay."""
+        if self.fill_delay_seconds <= 0:
+            return None
+        return FillTiming(at=self.exchange.clock.now() + self.fill_delay_seconds,
+                          wall_cap_seconds=self.fill_wall_cap_seconds)
 
     def listed_markets(self) -> dict[str, SimMarket]:
         """The core's markets this venue lists (the core also holds other venues' kinds of market)."""

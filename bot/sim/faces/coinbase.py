@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.config.accounts import Credentials
 from bot.sim.exchange import SimExchange, SimMarket, SimOrder, SimOrderError
-from bot.sim.faces.base import Face, SimRequest, SimResponse
+from bot.sim.faces.base import Face, SimRequest, SimResponse, decimal_text
 from bot.sim.tls import make_self_signed_cert, server_context, write_cert
 
 API_PREFIX = "/api/v3/brokerage"
@@ -51,7 +51,9 @@ _ORDER_ERRORS: dict[str, tuple[str, str, str]] = {
     "UNKNOWN_MARKET": ("INVALID_PRODUCT_ID", "PREVIEW_INVALID_PRODUCT_ID", "Invalid product_id"),
     "INVALID_ARGUMENTS": ("INVALID_REQUEST", "UNKNOWN_PREVIEW_FAILURE_REASON", "Invalid order request"),
 }
-_FORCED_STATUS = {"RATE_LIMIT_EXCEEDED": 429, "UNAUTHENTICATED": 401, "INTERNAL": 500, "UNAVAILABLE": 503}
+_FORCED_STATUS = {
+    "RATE_LIMIT_EXCEEDED": 429, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "INTERNAL": 500, "UNAVAILABLE": 503,
+}
 _STATUS = {"open": "OPEN", "closed": "FILLED", "canceled": "CANCELLED"}
 
 
@@ -64,9 +66,8 @@ class AuthFailure(Exception):
 
 
 def _num(value: float, decimals: int = 10) -> str:
-    """Coinbase sends every amount as a decimal string without exponent."""
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+    """Every amount as a decimal string without exponent (Coinbase sends strings)."""
+    return decimal_text(value, decimals)
 
 
 def _increment(decimals: int) -> str:
@@ -207,8 +208,8 @@ class CoinbaseFace(Face):
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Route one request; faults: 5xx = 503 UNAVAILABLE; a forced error is answered as Coinbase would
-        (RATE_LIMIT_EXCEEDED 429, UNAUTHENTICATED 401, INTERNAL 500, UNAVAILABLE 503; any other string is
-        an order refusal on CreateOrder, a 400 elsewhere); drop / hang happen after executing."""
+        (RATE_LIMIT_EXCEEDED 429, UNAUTHENTICATED 401, PERMISSION_DENIED 403, INTERNAL 500, UNAVAILABLE 503; any
+        other string is an order refusal on CreateOrder, a 400 elsewhere); drop / hang happen after executing."""
         if not request.path.startswith(API_PREFIX):
             return _error(404, "NOT_FOUND", "Not Found")
         parts = [p for p in request.path[len(API_PREFIX):].split("/") if p]
@@ -293,7 +294,7 @@ class CoinbaseFace(Face):
             "volume_24h": _num(ticker.volume_24h, market.base_decimals),
             "volume_percentage_change_24h": "0",
             "base_increment": _increment(market.base_decimals),
-            "quote_increment": _increment(market.price_decimals),
+            "quote_increment": "0.01",  # USD amounts in cents, as Coinbase lists its USD pairs (prices keep their tick)
             "quote_min_size": _num(market.min_notional),
             "quote_max_size": "50000000",
             "base_min_size": _num(market.min_base_qty),
@@ -506,7 +507,8 @@ class CoinbaseFace(Face):
         try:
             # Coinbase: a repeated client_order_id makes no new order; the existing one is returned.
             order = self.exchange.place_order(
-                account, product_id, side, client_order_id=client_order_id, client_id_scope="all", **config
+                account, product_id, side, client_order_id=client_order_id, client_id_scope="all",
+                timing=self.market_order_timing() if config["order_type"] == "market" else None, **config
             )
         except SimOrderError as refused:
             if refused.code == "DUPLICATE_CLIENT_ID":

@@ -504,6 +504,7 @@ class KrakenFace(Face):
                 base_qty=None if in_quote else volume, quote_notional=volume if in_quote else None,
                 limit_price=price if order_type == "limit" else None, client_order_id=cl_ord_id,
                 client_id_scope="open", notional_includes_fee=False,  # viqc: the volume is the cost, the fee on top
+                timing=self.market_order_timing() if order_type == "market" else None,
             )
         except SimOrderError as refused:
             raise KrakenError(ERRORS.get(refused.code, "EGeneral:Invalid arguments")) from None
