@@ -175,4 +175,23 @@ def connect_and_probe(
     except (BrokerError, ValueError) as error:
         log.error("%s: cannot build its %s client: %s", account.label, account.broker, _one_line(error))
         return None, _scrubbed(ProbeResult.from_error(error, reachable=None), account)
-    return broker, probe_account(account, broker, settings.general.cash_assets)
+    return broker, probe_with_retries(account, broker, settings, clock)
+
+
+def probe_with_retries(account: AccountConfig, broker: Broker, settings: Settings, clock: Clock) -> ProbeResult:
+    """Probe, and probe again a few times (PROBE_ATTEMPTS) while the exchange does not answer.
+
+    One dropped answer must not make an account UNREACHABLE until the next re-check: a follower
+    called unreachable at start-up would miss the master's fills meanwhile (issue 10, failure 7).
+    A refused key or any other answer is final at once.
+    """
+    trader = settings.trader
+    result = probe_account(account, broker, settings.general.cash_assets)
+    for attempt in range(2, trader.probe_attempts + 1):
+        if result.outcome != ProbeOutcome.UNREACHABLE:
+            break
+        log.info("%s: exchange did not answer (%s); probe %d of %d in %.0f s", account.label, result.error,
+                 attempt, trader.probe_attempts, trader.probe_retry_seconds)
+        clock.wait(trader.probe_retry_seconds)
+        result = probe_account(account, broker, settings.general.cash_assets)
+    return result

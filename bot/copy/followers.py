@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,13 +39,3 @@ def is_follower_of(account: AccountConfig, broker_name: str, settings: Settings)
 def eligible_followers(broker_name: str, accounts: Iterable[AccountConfig], settings: Settings) -> list[AccountConfig]:
     """The accounts that copy this brokerage's master (none at all in INDEPENDENT mode)."""
     return [a for a in accounts if is_follower_of(a, broker_name, settings)]
-
-
-_position_locks: dict[tuple[str, str], threading.Lock] = {}
-_position_locks_guard = threading.Lock()
-
-
-def position_lock(broker: str, account_id: str) -> threading.Lock:
-    """One lock per follower account: the copy engine and the follower's guard never change its positions at once."""
-    with _position_locks_guard:
-        return _position_locks.setdefault((broker, account_id), threading.Lock())

@@ -1,26 +1,29 @@
 """The follower guard: a follower's only periodic work. It protects copied positions when the master cannot.
 
 While the master's heartbeat is fresh, the master's own exits reach the follower as sell signals and
-the guard only watches, with one exception: an orphaned copy (the follower's buy was settled only
-after the master had already closed that symbol, so the close could not be copied) is closed at once.
-When the heartbeat is older than MASTER_OFFLINE_SECONDS (or the master never
-beat), the guard enforces each copied position's own protective stop and the time exit
-(MAX_HOLD_HOURS) itself. It only ever sells: followers never open positions on their own.
+the guard only watches, with one exception: an orphaned copy (the master closed the symbol after the
+copy was bought, and that close's copy ended without selling: it found no position yet) is closed at
+once. A close still in the copy outbox is left to the dispatcher.
+When the heartbeat is older than MASTER_OFFLINE_SECONDS (or the master never beat), the guard
+enforces each copied position's own protective stop and the time exit (MAX_HOLD_HOURS) itself.
+It only ever sells, through the execution ledger like every order: followers never open positions
+on their own, and a symbol with an order in flight gets no second one.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from bot.brokers.base import OrderRequest, OrderResult, OrderStatus, Side, derived_client_order_id
-from bot.brokers.errors import OrderRejected, TransientError
+from bot.brokers.base import Side, new_client_order_id
 from bot.clock import Clock, SystemClock
 from bot.config.settings import Settings
-from bot.copy.followers import Follower, position_lock
-from bot.copy.sizing import is_full_close
-from bot.lots import decimal_amount
-from bot.state.records import FillRecord, OrderRecord, PositionRecord
+from bot.copy.followers import Follower
+from bot.execution.ledger import ExecutionLedger, OrderIntent
+from bot.execution.locks import account_lock
+from bot.execution.positions import ONE, ZERO, exact, sale_quantity
+from bot.state.records import CopyStatus, OrderPlan, PositionRecord
 from bot.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,8 @@ GUARD_PURPOSE = "guard_exit"
 class GuardAction:
     symbol: str
     reason: str  # "stop", "time" or "orphan"
-    quantity: float  # base units sent (0 when skipped)
-    status: str  # OrderStatus value, or "skipped"
+    quantity: Decimal  # base units sent (0 when skipped)
+    status: str  # the order's status after sending, or "skipped"
     client_order_id: str = ""
     detail: str = ""
 
@@ -64,11 +67,15 @@ class GuardReport:
 class FollowerGuard:
     """One follower's guard pass; the trader calls run_once() on the follower's thread every monitoring pass."""
 
-    def __init__(self, follower: Follower, store: StateStore, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, follower: Follower, store: StateStore, settings: Settings, clock: Clock | None = None,
+        ledger: ExecutionLedger | None = None,
+    ) -> None:
         self.follower = follower
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.ledger = ledger or ExecutionLedger(store, settings, self.clock)
 
     @property
     def broker_name(self) -> str:
@@ -121,73 +128,45 @@ class FollowerGuard:
         return report
 
     def _master_closed_since(self, position: PositionRecord) -> bool:
-        """Whether the master fully closed this symbol after the copy was bought (the close found nothing to copy)."""
+        """Whether the master fully closed this symbol after the copy was bought and that close's copy is over
+        without selling (it found nothing to sell). A close whose copy is still in the outbox is the
+        dispatcher's to carry out: the guard never races it."""
         closes = self.store.signals(self.broker_name, symbol=position.symbol, side=str(Side.SELL),
                                     since=position.opened_at)
-        return any(is_full_close(s.fraction_sold or 0.0) for s in closes)
-
-    def _client_order_id(self, position: PositionRecord) -> tuple[str, OrderRecord | None]:
-        """The id of this position's guard exit: reused while an earlier attempt may exist, new after a refusal."""
-        attempt = 1
-        while True:
-            coid = derived_client_order_id(
-                "guard", self.follower.label, position.symbol, repr(position.opened_at), str(attempt)
-            )
-            known = self.store.get_order(coid)
-            if known is None or known.status not in (OrderStatus.REJECTED, OrderStatus.CANCELED):
-                return coid, known
-            attempt += 1
+        for close in closes:
+            if close.fraction_sold is None or close.fraction_sold < ONE:
+                continue
+            copy = self.store.get_copy(close.signal_id, self.follower.account_id)
+            if copy is None or (copy.status.is_final and copy.status is not CopyStatus.FILLED):
+                return True
+        return False
 
     def _exit(self, position: PositionRecord, reason: str, price: float) -> GuardAction:
+        """Sell the whole copied position (what is really held of it), through the ledger."""
         broker = self.follower.broker
         account_id = self.follower.account_id
-        with position_lock(self.broker_name, account_id):
+        with account_lock(self.broker_name, account_id):
             current = self.store.get_position(self.broker_name, account_id, position.symbol)
-            if current is None or current.opened_at != position.opened_at:
-                return GuardAction(position.symbol, reason, 0.0, "skipped", detail="position closed meanwhile")
-            coid, known = self._client_order_id(current)
-            result: OrderResult | None = None
-            if known is not None:  # an earlier attempt may be on the exchange: never send twice
-                try:
-                    result = broker.get_order(coid, current.symbol)
-                except TransientError as error:
-                    return GuardAction(current.symbol, reason, 0.0, str(OrderStatus.IN_FLIGHT), coid, str(error))
-            if result is None:
-                market = broker.market(current.symbol)
-                held = broker.balances().assets.get(market.base)
-                quantity = min(current.quantity, float(held.available) if held is not None else 0.0)
-                request = OrderRequest(current.symbol, Side.SELL, coid, base_qty=decimal_amount(quantity))
-                try:
-                    request = broker.prepare_order(request, price)
-                except OrderRejected as rejected:
-                    log.warning("%s guard cannot sell %s: %s", self.follower.label, current.symbol, rejected)
-                    return GuardAction(current.symbol, reason, 0.0, "skipped", coid, str(rejected))
-                self.store.record_order(
-                    OrderRecord(coid, self.broker_name, account_id, current.symbol, str(Side.SELL),
-                                str(OrderStatus.IN_FLIGHT), requested_base=float(request.base_qty or 0),
-                                purpose=GUARD_PURPOSE,
-                                signal_id=current.source_signal_id, reason=reason)
-                )
-                result = broker.place_order(request)
-            self.store.record_order_result(self.broker_name, account_id, result, purpose=GUARD_PURPOSE)
-            if result.status is OrderStatus.FILLED:
-                self._apply_sale(current, result)
-            log.warning("%s guard %s exit %s: %s %g @ %s", self.follower.label, reason, current.symbol,
-                        result.status, result.filled_base, result.avg_price)
-            return GuardAction(current.symbol, reason, float(result.filled_base), str(result.status), coid,
-                               result.reason)
-
-    def _apply_sale(self, position: PositionRecord, result: OrderResult) -> None:
-        with self.store.transaction():
-            self.store.record_fill(
-                FillRecord(
-                    fill_id=f"order:{result.client_order_id}", broker=self.broker_name,
-                    account_id=self.follower.account_id, client_order_id=result.client_order_id,
-                    symbol=result.symbol, side=str(result.side), base_qty=float(result.filled_base),
-                    price=float(result.avg_price), fee_quote=float(result.fee_quote),
-                    time=result.time or self.clock.now(),
-                    exchange_order_id=result.exchange_order_id,
-                )
+            if current is None or current.trade_id != position.trade_id:
+                return GuardAction(position.symbol, reason, ZERO, "skipped", detail="position closed meanwhile")
+            if any(o.symbol == current.symbol for o in self.ledger.unsettled(self.broker_name, account_id)):
+                return GuardAction(current.symbol, reason, ZERO, "in_flight", detail="an order of it is in flight")
+            market = broker.market(current.symbol)
+            held = broker.balances().assets.get(market.base)
+            quantity, problem = sale_quantity(
+                current.quantity, exact(held.available) if held is not None else ZERO, ONE, price=exact(price),
+                lot_decimals=market.base_decimals, min_base_qty=exact(market.min_base_qty),
+                min_notional=exact(market.min_notional),
             )
-            # Stop and time exits close the whole position (all of it that was really held).
-            self.store.delete_position(self.broker_name, self.follower.account_id, position.symbol)
+            if problem:
+                log.warning("%s guard cannot sell %s: %s", self.follower.label, current.symbol, problem)
+                return GuardAction(current.symbol, reason, ZERO, "skipped", detail=problem)
+            intent = OrderIntent(self.broker_name, account_id, current.symbol, Side.SELL, GUARD_PURPOSE,
+                                 new_client_order_id(), base_qty=quantity, reason=reason,
+                                 plan=OrderPlan(exit_reason=reason, sell_fraction=1.0,
+                                                position_quantity=current.quantity))
+            order = self.ledger.submit(intent, broker)
+        log.warning("%s guard %s exit %s: %s %s @ %s", self.follower.label, reason, current.symbol, order.status,
+                    order.filled_base, order.avg_price)
+        return GuardAction(current.symbol, reason, order.filled_base, order.status, order.client_order_id,
+                           order.reason)

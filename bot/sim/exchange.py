@@ -97,6 +97,8 @@ class SimOrder:
     wall_cap_seconds: float | None = None
     reason: str = ""  # why an accepted order was canceled by the exchange
     lot_decimals: int | None = None  # the venue's quantity precision when it differs from the market's (Alpaca)
+    fills: int = 0  # executions so far
+    time_in_force: str = ""  # as the client sent it, where the venue shows it back (Alpaca)
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,7 @@ class SimExchange:
         fees: FeeModel | None = None,
         timing: FillTiming | None = None,
         lot_decimals: int | None = None,
+        time_in_force: str = "",
     ) -> SimOrder:
         """Place and (for market orders without `timing`) fill one order, or raise SimOrderError.
 
@@ -448,6 +451,7 @@ class SimExchange:
                 quote_notional=quote_notional, limit_price=limit_price, filled_base=0.0, avg_price=0.0, cost=0.0,
                 fee=0.0, created_at=self.clock.now(), closed_at=None, fee_rate=taker, fee_in=fees.charged_in,
                 fee_base_decimals=fees.base_decimals, fee_quote_decimals=fees.quote_decimals, lot_decimals=lot_decimals,
+                time_in_force=time_in_force,
             )
             fill_price = self._taker_price(market, side, qty, mid)
             limit = limit_price or 0.0
@@ -546,10 +550,11 @@ class SimExchange:
         wallet = self._balances[order.account_id]
         cost = qty * price
         fee_quote = fee_base = 0.0
+        # A rounded fee is rounded on the order's running total, so the parts add up to the whole order's fee.
         if order.fee_in == "received" and order.side == "buy":
-            fee_base = _round_fee(qty * fee_rate, order.fee_base_decimals)
+            fee_base = _round_fee((order.filled_base + qty) * fee_rate, order.fee_base_decimals) - order.fee_base
         else:
-            fee_quote = _round_fee(cost * fee_rate, order.fee_quote_decimals)
+            fee_quote = _round_fee((order.cost + cost) * fee_rate, order.fee_quote_decimals) - order.fee
         if order.side == "buy":
             wallet[market.quote] = wallet.get(market.quote, 0.0) - cost - fee_quote
             wallet[market.base] = wallet.get(market.base, 0.0) + qty - fee_base
@@ -566,7 +571,7 @@ class SimExchange:
         return replace(
             order, status="closed" if last else "open", filled_base=filled,
             avg_price=total_cost / filled if filled else 0.0, cost=total_cost, fee=order.fee + fee_quote,
-            fee_base=order.fee_base + fee_base, closed_at=at if last else None,
+            fee_base=order.fee_base + fee_base, closed_at=at if last else None, fills=order.fills + 1,
             hold_asset=None if last else order.hold_asset, hold_amount=0.0 if last else order.hold_amount,
         )
 

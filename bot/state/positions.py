@@ -1,6 +1,12 @@
-"""Between the strategy's Position (what exits reason about) and the stored PositionRecord (whose it is)."""
+"""Between the strategy's Position (float levels that exits reason about) and the stored PositionRecord.
+
+The strategy only decides (stop, targets, trailing): it reads a float copy of the quantity and never
+writes one back. The record's exact quantity and cost change only through the ledger's booking.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from bot.state.records import PositionRecord
 from bot.strategy.exits import Position
@@ -10,8 +16,8 @@ def to_position(record: PositionRecord) -> Position:
     return Position(
         symbol=record.symbol,
         entry_price=record.entry_price,
-        quantity=record.quantity,
-        initial_quantity=record.initial_quantity,
+        quantity=float(record.quantity),
+        initial_quantity=float(record.initial_quantity),
         stop_price=record.stop_price,
         initial_stop=record.initial_stop,
         risk_per_unit=record.risk_per_unit,
@@ -22,22 +28,11 @@ def to_position(record: PositionRecord) -> Position:
     )
 
 
-def to_record(
-    broker: str, account_id: str, position: Position, *, is_copy: bool = False, source_signal_id: str | None = None
-) -> PositionRecord:
-    return PositionRecord(
-        broker=broker,
-        account_id=account_id,
-        symbol=position.symbol,
-        entry_price=position.entry_price,
-        quantity=position.quantity,
-        initial_quantity=position.initial_quantity,
+def with_levels(record: PositionRecord, position: Position) -> PositionRecord:
+    """The record with the strategy's price levels (stop, highest close, first target) and nothing else changed."""
+    return replace(
+        record,
         stop_price=position.stop_price,
-        initial_stop=position.initial_stop,
-        risk_per_unit=position.risk_per_unit,
-        opened_at=position.opened_at,
-        first_target_hit=position.first_target_hit,
         highest_close=position.highest_close,
-        is_copy=is_copy,
-        source_signal_id=source_signal_id,
+        first_target_hit=position.first_target_hit,
     )

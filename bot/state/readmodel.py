@@ -6,8 +6,9 @@ one place that knows their columns, so adapting to a new schema is a change here
 It reads on its own read-only connection: a page view never holds the trading store's lock, and WAL
 lets it read while the bot writes.
 
-Trades (closed round trips) are read from the ledger's ``trades`` table when the store has one; a store
-without it (schema 1) has them derived from its fills by average cost, which is what the ledger books.
+Trades (closed round trips) are the ledger's ``trades`` rows, with the realised P&L it booked by average cost
+(a schema-1 store, not yet migrated by the bot, has none). Amounts are the decimal strings the ledger
+writes, read as floats here: these views value and display, they never book.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.state.sqlite import connect, table_names
 
-_IN_CHUNK = 500  # values per IN (...) list: SQLite's parameter limit is 999 in older builds
 _FLAT = 1e-9  # a position whose quantity falls under this share of what was bought is closed
 DAY_SECONDS = 86_400.0
 #: a copy's fill: the copy engine books it under the fill id "order:<client order id>" (an indexed look-up)
@@ -85,6 +86,7 @@ class PositionView:
     opened_at: float
     is_copy: bool
     source_signal_id: str | None
+    cost: float = 0.0  # quote paid for what is held, fees included (the ledger's average cost)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class TradeView:
     exit_reasons: tuple[str, ...]
     is_copy: bool
     entry_signal_id: str | None  # for a copy: the master fill it copied; for a master: the signal it emitted
+    trade_id: str = ""  # the ledger's id of the round trip (its fills carry it)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class CopyView:
     filled_at: float | None
     latency_seconds: float | None  # master fill to follower fill
     updated_at: float
+    attempts: int = 0  # tries so far (the ledger's outbox retries a copy that met a passing error)
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,9 @@ class ReadModel:
         if self._tables and "meta" not in self._tables:
             self._conn.close()
             raise ReadModelError(f"{self.path}: an SQLite database that is not a NIJA state store")
-        self._trips_lock = threading.Lock()  # one reader at a time works out new fills (never under _lock)
-        self._trips = _RoundTrips()
+        self._trips_lock = threading.Lock()  # one reader at a time reads new trades (never under _lock)
+        self._trade_book = _TradeBook()
+        self._column_names: dict[str, set[str]] = {}
         self._memos: dict[str, tuple[tuple[Any, ...], Any]] = {}
 
     def close(self) -> None:
@@ -286,6 +291,12 @@ class ReadModel:
             with self._lock:
                 self._tables = table_names(self._conn)  # the bot may have created it since we opened
         return table in self._tables
+
+    def _columns(self, table: str) -> set[str]:
+        if table not in self._column_names:
+            with self._lock:
+                self._column_names[table] = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+        return self._column_names[table]
 
     def change_token(self) -> int:
         """A number that changes whenever another connection commits: the dashboard's "anything new?"."""
@@ -315,8 +326,9 @@ class ReadModel:
             return []
         health = self.health()
         self._all_trades()
+        open_pnl = self.open_trip_pnl()
         with self._trips_lock:
-            books, open_pnl = dict(self._trips.books), self._trips.open_pnl()
+            books = dict(self._trade_book.books)
         midnight = now - now % DAY_SECONDS
         views = []
         for row in self._rows("SELECT * FROM account_states ORDER BY broker, role <> 'master', account_id"):
@@ -352,11 +364,18 @@ class ReadModel:
             return []
         where, params = _where(["broker = ?", broker], ["account_id = ?", account_id])
         rows = self._rows(f"SELECT * FROM positions{where} ORDER BY broker, account_id, opened_at", params)
-        return [PositionView(
-            broker=r["broker"], account_id=r["account_id"], symbol=r["symbol"], quantity=float(r["quantity"]),
-            entry_price=float(r["entry_price"]), stop_price=float(r["stop_price"]), opened_at=float(r["opened_at"]),
-            is_copy=bool(r["is_copy"]), source_signal_id=r["source_signal_id"],
-        ) for r in rows]
+        views = []
+        for r in rows:
+            quantity, entry = _number(r["quantity"]), float(r["entry_price"])
+            columns = r.keys()  # a schema-1 store has no cost column (sqlite3.Row's `in` looks at values)
+            cost = _number(r["cost_quote"]) if "cost_quote" in columns else 0.0
+            views.append(PositionView(
+                broker=r["broker"], account_id=r["account_id"], symbol=r["symbol"], quantity=quantity,
+                entry_price=entry, stop_price=float(r["stop_price"]), opened_at=float(r["opened_at"]),
+                is_copy=bool(r["is_copy"]), source_signal_id=r["source_signal_id"],
+                cost=cost if cost > 0 else quantity * entry,
+            ))
+        return views
 
     # ---- trades ----------------------------------------------------------------------------------
     def trades(
@@ -369,42 +388,35 @@ class ReadModel:
                 and (since is None or t.closed_at >= since)]
 
     def open_trip_pnl(self) -> dict[tuple[str, str], float]:
-        """(broker, account) -> what its still-open trips have realised on partial exits, minus every fee paid."""
-        self._all_trades()
-        with self._trips_lock:
-            return self._trips.open_pnl()
+        """(broker, account) -> what the partial exits of its open positions have realised (average cost, fees
+        included); the part still held is valued by the caller (at cost without a price)."""
+        if not self._has("positions") or "trade_id" not in self._columns("positions"):
+            return {}
+        found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for broker, account_id, realised in self._rows(  # driven by the few open positions (fills_by_trade)
+            "SELECT f.broker, f.account_id, f.realised_pnl FROM fills f WHERE f.trade_id IN "
+            "(SELECT trade_id FROM positions WHERE trade_id <> '') AND f.realised_pnl IS NOT NULL"
+        ):
+            found[(broker, account_id)] += Decimal(str(realised))
+        return {key: float(value) for key, value in found.items()}
 
     def _all_trades(self) -> list[TradeView]:
-        """Every closed round trip, worked out fill by fill from where the last read stopped.
+        """Every closed round trip, oldest booked first; only rows booked since the last read are read.
 
-        Fills are only ever added, so the newest rowid (one B-tree step) tells whether anything is new, and
-        only the new fills are read: a store with years of fills costs its history once, not at every view.
+        The ledger only ever adds a trades row, so the newest rowid (one B-tree step) tells whether anything
+        is new: a store with years of trades costs its history once, not at every page view.
         """
-        if not self._has("fills"):
+        if not self._has("trades"):
             return []
-        newest = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM fills")[0][0])
+        newest = int(self._rows("SELECT COALESCE(MAX(rowid), 0) FROM trades")[0][0])
         with self._trips_lock:
-            trips = self._trips
-            if newest != trips.last_rowid:
-                fills = self._rows("SELECT rowid AS row_number, * FROM fills WHERE rowid > ? ORDER BY rowid",
-                                   [trips.last_rowid])
-                details = self._order_details([f["client_order_id"] for f in fills])
-                for fill in fills:
-                    trips.add(fill, details.get(fill["client_order_id"], ("", None, "")), self._master_signal)
-                trips.last_rowid = newest
-            return trips.closed
-
-    def _order_details(self, client_order_ids: list[str]) -> dict[str, tuple[str, str | None, str]]:
-        """client order id -> (purpose, signal id, reason) of these orders."""
-        if not self._has("orders"):
-            return {}
-        found: dict[str, tuple[str, str | None, str]] = {}
-        for start in range(0, len(client_order_ids), _IN_CHUNK):
-            chunk = client_order_ids[start:start + _IN_CHUNK]
-            found.update({r[0]: (r[1], r[2], r[3]) for r in self._rows(
-                "SELECT client_order_id, purpose, signal_id, reason FROM orders WHERE client_order_id IN "
-                f"({', '.join('?' for _ in chunk)})", chunk)})
-        return found
+            book = self._trade_book
+            if newest != book.last_rowid:
+                for row in self._rows("SELECT rowid AS row_number, * FROM trades WHERE rowid > ? ORDER BY rowid",
+                                      [book.last_rowid]):
+                    book.add(_trade_view(row, self._master_signal))
+                book.last_rowid = newest
+            return book.trades
 
     def _master_signal(self, client_order_id: str) -> str | None:
         """The signal a master's order emitted (read when its trip closes: the signal exists by then)."""
@@ -436,19 +448,23 @@ class ReadModel:
         time = float(row["time"])
         views = []
         for c in copies:
+            columns = c.keys()
             filled_at = c["fill_time"]
             views.append(CopyView(
                 follower_id=c["follower_id"], status=c["status"], reason=c["reason"],
-                requested_base=c["requested_base"], requested_quote=c["requested_quote"],
-                filled_base=float(c["filled_base"]), avg_price=float(c["avg_price"]), fee_quote=float(c["fee_quote"]),
-                filled_at=filled_at, latency_seconds=None if filled_at is None else max(filled_at - time, 0.0),
-                updated_at=float(c["updated_at"]),
+                requested_base=None if c["requested_base"] is None else _number(c["requested_base"]),
+                requested_quote=None if c["requested_quote"] is None else _number(c["requested_quote"]),
+                filled_base=_number(c["order_filled_base"]), avg_price=_number(c["order_avg_price"]),
+                fee_quote=_number(c["order_fee_quote"]), filled_at=filled_at,
+                latency_seconds=None if filled_at is None else max(filled_at - time, 0.0),
+                updated_at=float(c["updated_at"]), attempts=int(c["attempts"]) if "attempts" in columns else 0,
             ))
         return SignalView(
             signal_id=row["signal_id"], broker=row["broker"], symbol=row["symbol"], side=row["side"],
             fill_price=float(row["fill_price"]), filled_base=float(row["filled_base"]),
             quote_notional=float(row["quote_notional"]), master_equity=float(row["master_equity"]), time=time,
-            fraction_sold=row["fraction_sold"], status=row["status"], completed_at=row["completed_at"],
+            fraction_sold=None if row["fraction_sold"] is None else _number(row["fraction_sold"]),
+            status=row["status"], completed_at=row["completed_at"],
             copies=tuple(sorted(views, key=lambda v: v.follower_id)),
         )
 
@@ -456,8 +472,10 @@ class ReadModel:
         if not signal_ids or not self._has("copy_events"):
             return {}
         marks = ", ".join("?" for _ in signal_ids)
-        rows = self._rows(f"SELECT c.*, f.time AS fill_time FROM copy_events c LEFT JOIN fills f ON {_COPY_FILL} "
-                          f"WHERE c.signal_id IN ({marks})", signal_ids)
+        rows = self._rows(
+            "SELECT c.*, f.time AS fill_time, o.filled_base AS order_filled_base, o.avg_price AS order_avg_price, "
+            "o.fee_quote AS order_fee_quote FROM copy_events c LEFT JOIN orders o ON o.client_order_id = "
+            f"c.client_order_id LEFT JOIN fills f ON {_COPY_FILL} WHERE c.signal_id IN ({marks})", signal_ids)
         grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
         for row in rows:
             grouped[row["signal_id"]].append(row)
@@ -571,7 +589,8 @@ class ReadModel:
         """(broker, account) of every account that has copied (or been asked to copy) a master fill."""
         if not self._has("copy_events"):
             return set()
-        return {(r[0], r[1]) for r in self._rows("SELECT DISTINCT broker, follower_id FROM copy_events")}
+        return self._memo("followers", lambda: {(r[0], r[1]) for r in self._rows(
+            "SELECT DISTINCT broker, follower_id FROM copy_events")})
 
     def copy_latency_histogram(self, bounds: Sequence[float]) -> dict[str, tuple[int, float, list[int]]]:
         """Per brokerage: (filled copies, sum of their latencies, how many took at most each bound) (metrics)."""
@@ -611,83 +630,36 @@ class ReadModel:
 
 
 @dataclass
-class _Trip:
-    """One round trip still open: bought from flat, not yet sold back to flat."""
+class _TradeBook:
+    """The trades read so far, in booking order, and each account's running P&L."""
 
-    opened_at: float
-    client_order_id: str  # of its first buy
-    is_copy: bool
-    signal_id: str | None  # for a copy, the master fill it copied
-    held: float = 0.0
-    bought: float = 0.0
-    cost: float = 0.0
-    sold: float = 0.0
-    proceeds: float = 0.0
-    fees: float = 0.0
-    reasons: list[str] = field(default_factory=list)
+    last_rowid: int = 0
+    trades: list[TradeView] = field(default_factory=list)
+    books: dict[tuple[str, str], _Book] = field(default_factory=lambda: defaultdict(_Book))
 
-    @property
-    def entry(self) -> float:
-        return self.cost / self.bought if self.bought > 0 else 0.0
-
-    def realised(self) -> float:
-        """What the sales so far made at average cost, minus every fee paid (buys and sells)."""
-        return self.proceeds - self.entry * self.sold - self.fees
-
-
-class _RoundTrips:
-    """Round trips by average cost, fill by fill in booking order: a trip opens on a buy from flat and closes
-    when the account is back at flat (the store's fills are the ledger; the ledger's own trades table, when the
-    store has one, says the same)."""
-
-    def __init__(self) -> None:
-        self.last_rowid = 0
-        self.open: dict[tuple[str, str, str], _Trip] = {}
-        self.closed: list[TradeView] = []
-        self.books: dict[tuple[str, str], _Book] = defaultdict(_Book)
-
-    def add(self, fill: sqlite3.Row, details: tuple[str, str | None, str],
-            master_signal: Callable[[str], str | None]) -> None:
-        key = (fill["broker"], fill["account_id"], fill["symbol"])
-        quantity, price, fee = float(fill["base_qty"]), float(fill["price"]), float(fill["fee_quote"])
-        purpose, signal_id, reason = details
-        trip = self.open.get(key)
-        if fill["side"] == "buy":
-            if trip is None:
-                copy = purpose.startswith("copy")
-                trip = self.open[key] = _Trip(float(fill["time"]), fill["client_order_id"], copy,
-                                              signal_id if copy else None)
-            trip.held += quantity
-            trip.bought += quantity
-            trip.cost += quantity * price
-            trip.fees += fee
-            return
-        if trip is None or trip.held <= 0:
-            return  # a sale of coins bought before the store's history: no cost to measure it against
-        sold = min(quantity, trip.held)
-        trip.held -= sold
-        trip.sold += sold
-        trip.proceeds += sold * price
-        trip.fees += fee
-        label = purpose.replace("_", " ") or "exit"
-        trip.reasons.append(f"{label}: {reason}" if reason else label)
-        if trip.held > trip.bought * _FLAT:
-            return
-        del self.open[key]
-        cost_sold = trip.entry * trip.sold
-        pnl = trip.realised()
-        trade = TradeView(
-            broker=key[0], account_id=key[1], symbol=key[2], opened_at=trip.opened_at, closed_at=float(fill["time"]),
-            quantity=trip.bought, entry_price=trip.entry, exit_price=trip.proceeds / trip.sold, fees=trip.fees,
-            realised_pnl=pnl, return_pct=100.0 * pnl / cost_sold if cost_sold > 0 else 0.0,
-            exit_reasons=tuple(dict.fromkeys(trip.reasons)), is_copy=trip.is_copy,
-            entry_signal_id=trip.signal_id if trip.is_copy else master_signal(trip.client_order_id),
-        )
-        self.closed.append(trade)
+    def add(self, trade: TradeView) -> None:
+        self.trades.append(trade)
         self.books[(trade.broker, trade.account_id)].add(trade)
 
-    def open_pnl(self) -> dict[tuple[str, str], float]:
-        found: dict[tuple[str, str], float] = defaultdict(float)
-        for (broker, account_id, _), trip in self.open.items():
-            found[(broker, account_id)] += trip.realised()
-        return dict(found)
+
+def _number(value: Any) -> float:
+    """A stored amount (the ledger's decimal string, or a schema-1 REAL) as a float for views."""
+    return float(value) if value is not None else 0.0
+
+
+def _trade_view(row: sqlite3.Row, master_signal: Callable[[str], str | None]) -> TradeView:
+    """One ledger trades row. A master's round trip is keyed by its first buy's client order id, from which its
+    signal derives; a copy's carries the signal it copied (so a follower's trip pairs with its master's)."""
+    quantity, entry = _number(row["quantity"]), _number(row["avg_entry"])
+    pnl = _number(row["realised_pnl"])
+    cost = quantity * entry
+    is_copy = bool(row["is_copy"])
+    return TradeView(
+        broker=row["broker"], account_id=row["account_id"], symbol=row["symbol"], opened_at=float(row["opened_at"]),
+        closed_at=float(row["closed_at"]), quantity=quantity, entry_price=entry, exit_price=_number(row["avg_exit"]),
+        fees=_number(row["fees_quote"]), realised_pnl=pnl, return_pct=100.0 * pnl / cost if cost > 0 else 0.0,
+        exit_reasons=tuple(dict.fromkeys(r.strip().replace("_", " ") for r in str(row["exit_reasons"] or "").split(",")
+                                         if r.strip())), is_copy=is_copy,
+        entry_signal_id=row["source_signal_id"] if is_copy else master_signal(row["trade_id"]),
+        trade_id=row["trade_id"],
+    )

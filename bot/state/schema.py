@@ -1,25 +1,55 @@
-"""Tables of the state store; one table per record type, columns named as the record's fields."""
+"""Tables of the state store; one table per record type, columns named as the record's fields.
+
+Plain SQL that PostgreSQL runs as well as SQLite: amounts are TEXT holding the decimal string
+(``'0.00062080'``), never REAL, so what the exchange said is what is read back; booleans are
+INTEGER 0/1; JSON is TEXT. Version 2 (issue 10) adds the order's plan, exact amounts, realised
+P&L, the copy outbox's retry columns and the ``trades`` table; ``bot.state.migrations`` brings a
+version-1 store up to it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
 
 from bot.state.records import (
     AccountStateRecord,
-    CopyEventRecord,
+    CopyRecord,
     CopyStatus,
     FillRecord,
     HealthRecord,
     HealthStatus,
     MasterHeartbeat,
+    OrderPlan,
     OrderRecord,
     PositionRecord,
     SignalRecord,
     SignalStatus,
+    TradeRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one column's value is written (Python -> SQL) and read back (SQL -> Python); None stays None."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+def _enum(kind: type) -> Codec:
+    return Codec(str, kind)
+
+
+DECIMAL = Codec(str, Decimal)
+BOOLEAN = Codec(lambda v: int(bool(v)), bool)
+JSON = Codec(lambda v: json.dumps(v, sort_keys=True), json.loads)
+PLAN = Codec(OrderPlan.to_json, OrderPlan.from_json)
 
 
 @dataclass(frozen=True)
@@ -29,84 +59,131 @@ class Table:
     name: str
     record: type
     key: tuple[str, ...]
-    enums: dict[str, type[StrEnum]] = field(default_factory=dict)
-    booleans: tuple[str, ...] = ()
-    json_columns: tuple[str, ...] = ()
+    codecs: dict[str, Codec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(f.name for f in fields(self.record)))
+
+    def encode(self, record: object) -> dict[str, Any]:
+        row = {name: getattr(record, name) for name in self.columns}  # type: ignore[attr-defined]
+        for name, codec in self.codecs.items():
+            if row[name] is not None:
+                row[name] = codec.encode(row[name])
+        return row
+
+    def decode(self, row: Any) -> Any:
+        values = dict(row)
+        for name, codec in self.codecs.items():
+            if values[name] is not None:
+                values[name] = codec.decode(values[name])
+        return self.record(**values)
 
 
-ORDERS = Table("orders", OrderRecord, ("client_order_id",))
-FILLS = Table("fills", FillRecord, ("fill_id",))
-POSITIONS = Table("positions", PositionRecord, ("broker", "account_id", "symbol"),
-                  booleans=("first_target_hit", "is_copy"))
-SIGNALS = Table("signals", SignalRecord, ("signal_id",), enums={"status": SignalStatus}, json_columns=("summary",))
-COPY_EVENTS = Table("copy_events", CopyEventRecord, ("signal_id", "follower_id"), enums={"status": CopyStatus})
+def _decimals(*names: str) -> dict[str, Codec]:
+    return dict.fromkeys(names, DECIMAL)
+
+
+ORDERS = Table("orders", OrderRecord, ("client_order_id",), {
+    **_decimals("requested_base", "requested_quote", "filled_base", "filled_quote", "avg_price", "fee_quote",
+                "fee_base"),
+    "plan": PLAN,
+})
+FILLS = Table("fills", FillRecord, ("fill_id",),
+              _decimals("base_qty", "price", "quote_qty", "fee_quote", "fee_base", "realised_pnl"))
+POSITIONS = Table("positions", PositionRecord, ("broker", "account_id", "symbol"), {
+    **_decimals("quantity", "initial_quantity", "cost_quote"), "first_target_hit": BOOLEAN, "is_copy": BOOLEAN,
+})
+TRADES = Table("trades", TradeRecord, ("trade_id",), {
+    **_decimals("quantity", "avg_entry", "avg_exit", "fees_quote", "realised_pnl"), "is_copy": BOOLEAN,
+})
+SIGNALS = Table("signals", SignalRecord, ("signal_id",), {
+    **_decimals("fill_price", "filled_base", "quote_notional", "fraction_sold"),
+    "status": _enum(SignalStatus), "summary": JSON,
+})
+COPIES = Table("copy_events", CopyRecord, ("signal_id", "follower_id"), {
+    **_decimals("requested_base", "requested_quote"), "status": _enum(CopyStatus),
+})
 ACCOUNT_STATES = Table("account_states", AccountStateRecord, ("broker", "account_id"))
-HEALTH = Table("health", HealthRecord, ("broker", "account_id"), enums={"status": HealthStatus})
+HEALTH = Table("health", HealthRecord, ("broker", "account_id"), {"status": _enum(HealthStatus)})
 HEARTBEATS = Table("master_heartbeats", MasterHeartbeat, ("broker",))
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
-
-CREATE TABLE IF NOT EXISTS orders (
+#: one CREATE per table (the migration builds new tables from these); indexes follow in INDEXES
+TABLE_DDL: dict[str, str] = {
+    "meta": "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "orders": """CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY, broker TEXT NOT NULL, account_id TEXT NOT NULL, symbol TEXT NOT NULL,
-    side TEXT NOT NULL, status TEXT NOT NULL, requested_base REAL, requested_quote REAL,
+    side TEXT NOT NULL, status TEXT NOT NULL, requested_base TEXT, requested_quote TEXT,
     purpose TEXT NOT NULL DEFAULT '', signal_id TEXT, reason TEXT NOT NULL DEFAULT '', exchange_order_id TEXT,
-    filled_base REAL NOT NULL DEFAULT 0, avg_price REAL NOT NULL DEFAULT 0, fee_quote REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_by_account ON orders (broker, account_id, status);
-
-CREATE TABLE IF NOT EXISTS fills (
+    filled_base TEXT NOT NULL DEFAULT '0', filled_quote TEXT NOT NULL DEFAULT '0', avg_price TEXT NOT NULL DEFAULT '0',
+    fee_quote TEXT NOT NULL DEFAULT '0', fee_base TEXT NOT NULL DEFAULT '0', plan TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, next_check_at REAL, checks INTEGER NOT NULL DEFAULT 0
+)""",
+    "fills": """CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, broker TEXT NOT NULL, account_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
-    symbol TEXT NOT NULL, side TEXT NOT NULL, base_qty REAL NOT NULL, price REAL NOT NULL,
-    fee_quote REAL NOT NULL DEFAULT 0, time REAL NOT NULL, exchange_order_id TEXT
-);
-CREATE INDEX IF NOT EXISTS fills_by_account ON fills (broker, account_id, time);
-
-CREATE TABLE IF NOT EXISTS positions (
+    symbol TEXT NOT NULL, side TEXT NOT NULL, base_qty TEXT NOT NULL, price TEXT NOT NULL,
+    quote_qty TEXT NOT NULL DEFAULT '0', fee_quote TEXT NOT NULL DEFAULT '0', fee_base TEXT NOT NULL DEFAULT '0',
+    realised_pnl TEXT, trade_id TEXT, time REAL NOT NULL, exchange_order_id TEXT
+)""",
+    "positions": """CREATE TABLE IF NOT EXISTS positions (
     broker TEXT NOT NULL, account_id TEXT NOT NULL, symbol TEXT NOT NULL, entry_price REAL NOT NULL,
-    quantity REAL NOT NULL, initial_quantity REAL NOT NULL, stop_price REAL NOT NULL, initial_stop REAL NOT NULL,
+    quantity TEXT NOT NULL, initial_quantity TEXT NOT NULL, stop_price REAL NOT NULL, initial_stop REAL NOT NULL,
     risk_per_unit REAL NOT NULL, opened_at REAL NOT NULL, first_target_hit INTEGER NOT NULL DEFAULT 0,
     highest_close REAL NOT NULL DEFAULT 0, is_copy INTEGER NOT NULL DEFAULT 0, source_signal_id TEXT,
+    cost_quote TEXT NOT NULL DEFAULT '0', trade_id TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (broker, account_id, symbol)
-);
-
-CREATE TABLE IF NOT EXISTS signals (
+)""",
+    "trades": """CREATE TABLE IF NOT EXISTS trades (
+    trade_id TEXT PRIMARY KEY, broker TEXT NOT NULL, account_id TEXT NOT NULL, symbol TEXT NOT NULL,
+    opened_at REAL NOT NULL, closed_at REAL NOT NULL, quantity TEXT NOT NULL, avg_entry TEXT NOT NULL,
+    avg_exit TEXT NOT NULL, fees_quote TEXT NOT NULL, realised_pnl TEXT NOT NULL, exit_reasons TEXT NOT NULL DEFAULT '',
+    is_copy INTEGER NOT NULL DEFAULT 0, source_signal_id TEXT
+)""",
+    "signals": """CREATE TABLE IF NOT EXISTS signals (
     signal_id TEXT PRIMARY KEY, broker TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
-    fill_price REAL NOT NULL, filled_base REAL NOT NULL, quote_notional REAL NOT NULL,
-    master_order_id TEXT NOT NULL, master_equity REAL NOT NULL, time REAL NOT NULL, fraction_sold REAL,
+    fill_price TEXT NOT NULL, filled_base TEXT NOT NULL, quote_notional TEXT NOT NULL,
+    master_order_id TEXT NOT NULL, master_equity REAL NOT NULL, time REAL NOT NULL, fraction_sold TEXT,
     master_stop_price REAL, master_client_order_id TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,
-    summary TEXT, completed_at REAL,
-    UNIQUE (broker, master_order_id)
-);
-CREATE INDEX IF NOT EXISTS signals_by_status ON signals (broker, status);
-
-CREATE TABLE IF NOT EXISTS copy_events (
+    summary TEXT, completed_at REAL
+)""",
+    "copy_events": """CREATE TABLE IF NOT EXISTS copy_events (
     signal_id TEXT NOT NULL, broker TEXT NOT NULL, follower_id TEXT NOT NULL,
     status TEXT NOT NULL, client_order_id TEXT NOT NULL UNIQUE, side TEXT NOT NULL, symbol TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '', requested_base REAL, requested_quote REAL,
-    filled_base REAL NOT NULL DEFAULT 0, avg_price REAL NOT NULL DEFAULT 0, fee_quote REAL NOT NULL DEFAULT 0,
-    exchange_order_id TEXT, updated_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '', requested_base TEXT, requested_quote TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL DEFAULT 0, updated_at REAL NOT NULL,
     PRIMARY KEY (signal_id, follower_id)
-);
-CREATE INDEX IF NOT EXISTS copy_events_by_follower ON copy_events (broker, follower_id);
-
-CREATE TABLE IF NOT EXISTS account_states (
+)""",
+    "account_states": """CREATE TABLE IF NOT EXISTS account_states (
     broker TEXT NOT NULL, account_id TEXT NOT NULL, role TEXT NOT NULL, state TEXT NOT NULL,
     reason TEXT NOT NULL, fix TEXT NOT NULL, equity REAL NOT NULL, cash REAL NOT NULL,
     open_positions INTEGER NOT NULL, updated_at REAL NOT NULL,
     PRIMARY KEY (broker, account_id)
-);
-
-CREATE TABLE IF NOT EXISTS health (
+)""",
+    "health": """CREATE TABLE IF NOT EXISTS health (
     broker TEXT NOT NULL, account_id TEXT NOT NULL, status TEXT NOT NULL, cycles INTEGER NOT NULL,
     successes INTEGER NOT NULL, consecutive_errors INTEGER NOT NULL, last_error TEXT NOT NULL,
     last_cycle_at REAL,
     PRIMARY KEY (broker, account_id)
-);
-
-CREATE TABLE IF NOT EXISTS master_heartbeats (
+)""",
+    "master_heartbeats": """CREATE TABLE IF NOT EXISTS master_heartbeats (
     broker TEXT PRIMARY KEY, account_id TEXT NOT NULL, last_seen REAL NOT NULL
-);
-"""
+)""",
+}
+
+INDEXES: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (broker, account_id, status)",
+    "CREATE INDEX IF NOT EXISTS orders_by_signal ON orders (signal_id)",
+    "CREATE INDEX IF NOT EXISTS fills_by_account ON fills (broker, account_id, time)",
+    "CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (trade_id)",
+    "CREATE INDEX IF NOT EXISTS trades_by_account ON trades (broker, account_id, closed_at)",
+    "CREATE INDEX IF NOT EXISTS signals_by_status ON signals (broker, status)",
+    "CREATE INDEX IF NOT EXISTS copy_events_by_follower ON copy_events (broker, follower_id)",
+    "CREATE INDEX IF NOT EXISTS copy_events_by_status ON copy_events (broker, status)",
+)
+
+#: every statement that creates a new store, in order
+DDL: tuple[str, ...] = (
+    *TABLE_DDL.values(),
+    *INDEXES,
+    f"INSERT INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT (name) DO NOTHING",
+)

@@ -1,4 +1,4 @@
-"""The SQLite state store: orders, fills, positions, signals, copy events, account states and health.
+"""The SQLite state store: orders, fills, positions, trades, signals, copies, account states and health.
 
 One connection in WAL mode shared by every thread behind a re-entrant lock: a transaction holds
 the lock from BEGIN to COMMIT, so a thread's several writes (a fill and its position) land
@@ -13,15 +13,17 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from bot.clock import Clock, SystemClock
+from bot.state.migrations import MigrationError, migrate
 from bot.state.records import (
     AccountStateRecord,
-    CopyEventRecord,
+    CopyRecord,
+    CopyStatus,
     FillRecord,
     HealthRecord,
     MasterHeartbeat,
@@ -29,10 +31,11 @@ from bot.state.records import (
     PositionRecord,
     SignalRecord,
     SignalStatus,
+    TradeRecord,
 )
 from bot.state.schema import (
     ACCOUNT_STATES,
-    COPY_EVENTS,
+    COPIES,
     DDL,
     FILLS,
     HEALTH,
@@ -41,11 +44,9 @@ from bot.state.schema import (
     POSITIONS,
     SCHEMA_VERSION,
     SIGNALS,
+    TRADES,
     Table,
 )
-
-if TYPE_CHECKING:  # only a type here: importing the brokers layer would load pandas for `status` and --help
-    from bot.brokers.base import OrderResult
 
 DEFAULT_FILE_NAME = "nija.sqlite3"
 _BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
@@ -57,33 +58,14 @@ class StateStoreError(RuntimeError):
     """The store file cannot be used (not a database, written by a newer version); str() names the file."""
 
 
-def _encode(table: Table, record: object) -> dict[str, Any]:
-    row = {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
-    for name in table.enums:
-        row[name] = str(row[name])
-    for name in table.booleans:
-        row[name] = int(bool(row[name]))
-    for name in table.json_columns:
-        row[name] = None if row[name] is None else json.dumps(row[name], sort_keys=True)
-    return row
-
-
-def _decode(table: Table, row: sqlite3.Row) -> Any:
-    values = dict(row)
-    for name, enum in table.enums.items():
-        values[name] = enum(values[name])
-    for name in table.booleans:
-        values[name] = bool(values[name])
-    for name in table.json_columns:
-        values[name] = None if values[name] is None else json.loads(values[name])
-    return table.record(**values)
-
-
 class StateStore:
     """Everything NIJA must remember across a restart, for every account of every brokerage."""
 
     def __init__(self, path: Path | str, *, clock: Clock | None = None, read_only: bool = False) -> None:
-        """Open (or create) the store; ``read_only`` is for viewers such as `status`, which never write."""
+        """Open (or create) the store; ``read_only`` is for viewers such as `status`, which never write.
+
+        A store written by an older version is migrated (in one transaction) before anything else.
+        """
         self.path = Path(path)
         self.clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()
@@ -101,11 +83,25 @@ class StateStore:
             raise StateStoreError(f"{self.path}: cannot open the state store ({error})") from error
         self._conn.row_factory = sqlite3.Row
         try:
-            self._check_version()
+            version = self._check_version()
+            if version is not None and version < SCHEMA_VERSION:
+                if read_only:
+                    raise StateStoreError(
+                        f"{self.path}: written by an older NIJA (schema {version}); start the bot once "
+                        f"(python bot.py) to upgrade it to schema {SCHEMA_VERSION}"
+                    )
+                try:
+                    migrate(self._conn, version, SCHEMA_VERSION)
+                except MigrationError as error:
+                    raise StateStoreError(
+                        f"{self.path}: cannot upgrade schema {version} to {SCHEMA_VERSION}, the file is unchanged: "
+                        f"{error}"
+                    ) from error
             if not read_only:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.executescript(DDL)
+                for statement in DDL:
+                    self._conn.execute(statement)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise StateStoreError(f"{self.path}: not a usable NIJA state store ({error})") from error
@@ -113,11 +109,11 @@ class StateStore:
             self._conn.close()
             raise
 
-    def _check_version(self) -> None:
-        """Refuse, before writing anything, a file that is another program's database or a newer NIJA's."""
+    def _check_version(self) -> int | None:
+        """The store's schema version (None: a new store); refuse another program's database or a newer NIJA's."""
         tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
-            return  # a new store
+            return None
         if "meta" not in tables:
             raise StateStoreError(f"{self.path}: an SQLite database that is not a NIJA state store")
         row = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
@@ -126,6 +122,7 @@ class StateStore:
             raise StateStoreError(
                 f"{self.path}: written by a newer NIJA (schema {version}); this version reads schema {SCHEMA_VERSION}"
             )
+        return version
 
     # ---- life cycle ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -160,7 +157,7 @@ class StateStore:
 
     # ---- generic rows --------------------------------------------------------------------------------
     def _upsert(self, table: Table, record: R) -> R:
-        row = _encode(table, record)
+        row = table.encode(record)
         columns = ", ".join(row)
         updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in table.key)
         with self._lock:
@@ -173,7 +170,7 @@ class StateStore:
 
     def _insert_if_absent(self, table: Table, record: object) -> bool:
         """True when inserted; False when its key exists. Any other constraint broken is an error, never hidden."""
-        row = _encode(table, record)
+        row = table.encode(record)
         with self._lock:
             cursor = self._conn.execute(
                 f"INSERT INTO {table.name} ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)}) "
@@ -196,7 +193,7 @@ class StateStore:
             sql += " WHERE " + " AND ".join(conditions)
         with self._lock:
             rows = self._conn.execute(f"{sql} ORDER BY {order}", values).fetchall()
-        return [_decode(table, row) for row in rows]
+        return [table.decode(row) for row in rows]
 
     def _one(self, table: Table, where: Mapping[str, object]) -> Any:
         found = self._select(table, where)
@@ -210,63 +207,68 @@ class StateStore:
             )
         return cursor.rowcount > 0
 
+    @staticmethod
+    def _in(column: str, values: Iterable[object]) -> tuple[str, list[str]]:
+        wanted = [str(v) for v in values]
+        return (f"{column} IN ({', '.join('?' for _ in wanted)})" if wanted else "1 = 0"), wanted
+
     # ---- orders and fills ----------------------------------------------------------------------------
     def record_order(self, order: OrderRecord) -> OrderRecord:
-        """Written before the order is sent, so a crash leaves a trace to look up by client order id."""
+        """Write an order (its intent before it is sent, then what the exchange said); created_at is kept."""
         now = self.clock.now()
         with self.transaction():
             existing = self.get_order(order.client_order_id)
             created = existing.created_at if existing is not None else (order.created_at or now)
             return self._upsert(ORDERS, replace(order, created_at=created, updated_at=now))
 
-    def record_order_result(
-        self, broker: str, account_id: str, result: OrderResult, *, purpose: str = "", signal_id: str | None = None
-    ) -> OrderRecord:
-        """What the exchange said about an order; an order never recorded before is recorded now."""
-        now = self.clock.now()
-        with self.transaction():
-            existing = self.get_order(result.client_order_id)
-            if existing is None:
-                existing = OrderRecord(
-                    result.client_order_id, broker, account_id, result.symbol, str(result.side), str(result.status),
-                    purpose=purpose, signal_id=signal_id, created_at=now,
-                )
-            updated = replace(
-                existing,
-                status=str(result.status),
-                exchange_order_id=result.exchange_order_id or existing.exchange_order_id,
-                filled_base=float(result.filled_base),
-                avg_price=float(result.avg_price),
-                fee_quote=float(result.fee_quote),
-                reason=result.reason or existing.reason,
-                purpose=existing.purpose or purpose,
-                signal_id=existing.signal_id or signal_id,
-                updated_at=now,
+    def save_order(self, order: OrderRecord) -> OrderRecord:
+        """Write an order row exactly as given (a new intent under an id whose earlier order never executed)."""
+        return self._upsert(ORDERS, order)
+
+    def settle_order(self, order: OrderRecord, statuses: Iterable[str]) -> bool:
+        """Write what the exchange said about an order (status, amounts, reason, next look-up), only while
+        its stored status is one of `statuses`; True when written. One statement, no read: the ledger
+        books with it, so an order already final is never booked twice."""
+        wanted = [str(s) for s in statuses]
+        values = ORDERS.encode(order)
+        columns = ("status", "exchange_order_id", "filled_base", "filled_quote", "avg_price", "fee_quote", "fee_base",
+                   "reason", "updated_at", "next_check_at", "checks")
+        with self._lock:
+            cursor = self._conn.execute(
+                f"UPDATE orders SET {', '.join(f'{c} = ?' for c in columns)} WHERE client_order_id = ? "
+                f"AND status IN ({', '.join('?' for _ in wanted)})",
+                [*(values[c] for c in columns), order.client_order_id, *wanted],
             )
-            return self._upsert(ORDERS, updated)
+        return cursor.rowcount == 1
+
+    def add_order(self, order: OrderRecord) -> bool:
+        """Insert a new order row; False (nothing written) when its client order id exists."""
+        return self._insert_if_absent(ORDERS, order)
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
         return self._one(ORDERS, {"client_order_id": client_order_id})
 
     def orders(
-        self, broker: str | None = None, account_id: str | None = None, *, statuses: Iterable[str] | None = None
+        self, broker: str | None = None, account_id: str | None = None, *, statuses: Iterable[str] | None = None,
+        signal_id: str | None = None,
     ) -> list[OrderRecord]:
+        where = {"broker": broker, "account_id": account_id, "signal_id": signal_id}
         if statuses is None:
-            return self._select(ORDERS, {"broker": broker, "account_id": account_id})
-        wanted = [str(s) for s in statuses]
-        if not wanted:
-            return []
-        return self._select(ORDERS, {"broker": broker, "account_id": account_id},
-                            extra=f"status IN ({', '.join('?' for _ in wanted)})", params=wanted)
+            return self._select(ORDERS, where)
+        extra, params = self._in("status", statuses)
+        return self._select(ORDERS, where, extra=extra, params=params)
 
     def record_fill(self, fill: FillRecord) -> bool:
         """False when this fill was recorded before (a settled retry reports it again)."""
         return self._insert_if_absent(FILLS, fill)
 
-    def fills(self, broker: str | None = None, account_id: str | None = None) -> list[FillRecord]:
-        return self._select(FILLS, {"broker": broker, "account_id": account_id}, order="time, rowid")
+    def fills(
+        self, broker: str | None = None, account_id: str | None = None, *, trade_id: str | None = None
+    ) -> list[FillRecord]:
+        return self._select(FILLS, {"broker": broker, "account_id": account_id, "trade_id": trade_id},
+                            order="time, rowid")
 
-    # ---- positions -----------------------------------------------------------------------------------
+    # ---- positions and trades ------------------------------------------------------------------------
     def save_position(self, position: PositionRecord) -> PositionRecord:
         return self._upsert(POSITIONS, position)
 
@@ -282,13 +284,16 @@ class StateStore:
         where = {"broker": broker, "account_id": account_id, "is_copy": 1 if copies_only else None}
         return self._select(POSITIONS, where, order="opened_at, rowid")
 
+    def save_trade(self, trade: TradeRecord) -> TradeRecord:
+        return self._upsert(TRADES, trade)
+
+    def trades(self, broker: str | None = None, account_id: str | None = None) -> list[TradeRecord]:
+        return self._select(TRADES, {"broker": broker, "account_id": account_id}, order="closed_at, rowid")
+
     # ---- signals and copies --------------------------------------------------------------------------
     def record_signal(self, signal: SignalRecord) -> tuple[SignalRecord, bool]:
         """(stored signal, created): one signal per master fill, however often the fill is reported."""
         with self.transaction():
-            same_fill = self._one(SIGNALS, {"broker": signal.broker, "master_order_id": signal.master_order_id})
-            if same_fill is not None:
-                return same_fill, False
             created = self._insert_if_absent(SIGNALS, signal)
             stored = self.get_signal(signal.signal_id)
         assert stored is not None
@@ -309,33 +314,69 @@ class StateStore:
     def pending_signals(self, broker: str | None = None) -> list[SignalRecord]:
         return self._select(SIGNALS, {"broker": broker, "status": str(SignalStatus.PENDING)}, order="time, rowid")
 
-    def complete_signal(self, signal_id: str, summary: Mapping[str, object]) -> None:
+    def complete_signal(self, signal_id: str, summary: Mapping[str, object]) -> bool:
+        """Mark a signal done with its summary; False when it was done already (another thread finished it)."""
         with self._lock:
             cursor = self._conn.execute(
-                "UPDATE signals SET status = ?, summary = ?, completed_at = ? WHERE signal_id = ?",
-                (str(SignalStatus.DONE), json.dumps(summary, sort_keys=True), self.clock.now(), signal_id),
+                "UPDATE signals SET status = ?, summary = ?, completed_at = ? WHERE signal_id = ? AND status = ?",
+                (str(SignalStatus.DONE), json.dumps(summary, sort_keys=True), self.clock.now(), signal_id,
+                 str(SignalStatus.PENDING)),
             )
-        if cursor.rowcount != 1:
+        if cursor.rowcount == 1:
+            return True
+        if self.get_signal(signal_id) is None:
             raise KeyError(f"no signal {signal_id} in {self.path}")
+        return False
 
-    def plan_copy(self, event: CopyEventRecord) -> tuple[CopyEventRecord, bool]:
-        """(stored copy, created): the first plan of a follower's copy wins; a second is never made."""
+    def add_copy(self, copy: CopyRecord) -> tuple[CopyRecord, bool]:
+        """(stored copy, created): the first row of a follower's copy of a signal wins; a second is never made."""
+        now = self.clock.now()
         with self.transaction():
-            created = self._insert_if_absent(COPY_EVENTS, replace(event, updated_at=self.clock.now()))
-            stored = self.get_copy(event.signal_id, event.follower_id)
+            created = self._insert_if_absent(COPIES, replace(copy, created_at=copy.created_at or now,
+                                                             updated_at=now))
+            stored = self.get_copy(copy.signal_id, copy.follower_id)
         assert stored is not None
         return stored, created
 
-    def save_copy(self, event: CopyEventRecord) -> CopyEventRecord:
-        return self._upsert(COPY_EVENTS, replace(event, updated_at=self.clock.now()))
+    def finish_copy(self, signal_id: str, follower_id: str, client_order_id: str, status: str, reason: str) -> bool:
+        """Set an open copy's outcome, only while it is open and still served by this order; True when set."""
+        values = {"status": str(status), "reason": reason}
+        return self._update_open_copy(signal_id, follower_id, client_order_id, values)
 
-    def get_copy(self, signal_id: str, follower_id: str) -> CopyEventRecord | None:
-        return self._one(COPY_EVENTS, {"signal_id": signal_id, "follower_id": follower_id})
+    def copy_sent(self, copy: CopyRecord) -> bool:
+        """An open copy's order intent is written: the row turns sent with its size (the intent's transaction)."""
+        return self._update_open_copy(copy.signal_id, copy.follower_id, copy.client_order_id, {
+            "status": str(CopyStatus.SENT), "reason": copy.reason,
+            "requested_base": None if copy.requested_base is None else str(copy.requested_base),
+            "requested_quote": None if copy.requested_quote is None else str(copy.requested_quote),
+        })
 
-    def copy_events(
-        self, *, signal_id: str | None = None, broker: str | None = None, follower_id: str | None = None
-    ) -> list[CopyEventRecord]:
-        return self._select(COPY_EVENTS, {"signal_id": signal_id, "broker": broker, "follower_id": follower_id})
+    def _update_open_copy(self, signal_id: str, follower_id: str, client_order_id: str,
+                          values: Mapping[str, object]) -> bool:
+        with self._lock:
+            cursor = self._conn.execute(
+                f"UPDATE copy_events SET {', '.join(f'{c} = ?' for c in values)}, updated_at = ? WHERE signal_id = ? "
+                "AND follower_id = ? AND client_order_id = ? AND status IN (?, ?)",
+                (*values.values(), self.clock.now(), signal_id, follower_id, client_order_id,
+                 str(CopyStatus.PLANNED), str(CopyStatus.SENT)),
+            )
+        return cursor.rowcount == 1
+
+    def save_copy(self, copy: CopyRecord) -> CopyRecord:
+        return self._upsert(COPIES, replace(copy, updated_at=self.clock.now()))
+
+    def get_copy(self, signal_id: str, follower_id: str) -> CopyRecord | None:
+        return self._one(COPIES, {"signal_id": signal_id, "follower_id": follower_id})
+
+    def copies(
+        self, *, signal_id: str | None = None, broker: str | None = None, follower_id: str | None = None,
+        statuses: Iterable[str] | None = None,
+    ) -> list[CopyRecord]:
+        where = {"signal_id": signal_id, "broker": broker, "follower_id": follower_id}
+        if statuses is None:
+            return self._select(COPIES, where)
+        extra, params = self._in("status", statuses)
+        return self._select(COPIES, where, extra=extra, params=params)
 
     def beat_master(self, broker: str, account_id: str = "master", *, at: float | None = None) -> MasterHeartbeat:
         """The master of this brokerage is alive now (or at ``at``); followers' guards read it."""

@@ -1,4 +1,9 @@
-"""A follower's thread work: no strategy, only the guard (docs/rules.md §5). Followers never open positions."""
+"""A follower's thread work: no strategy, only its orders in flight and the guard (docs/rules.md §5).
+
+Followers never open positions on their own: their copies come from the copy dispatcher, and this
+thread only settles the account's orders still in flight (copies and guard exits alike, through the
+ledger) and runs the guard.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class FollowerAccount:
         if self.on_balance is not None:
             positions = self.store.positions(self.follower.account.broker, self.follower.account_id)
             self.on_balance(self.snapshot, len(positions))
+        self.guard.ledger.settle_due(self.follower.account.broker, self.follower.account_id, self.follower.broker)
         self.last_report = self.guard.run_once()
 
     def strategy_pass(self) -> None:

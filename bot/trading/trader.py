@@ -1,14 +1,17 @@
 """The independent broker trader: connect every account, state what each does, run one thread per account with work.
 
 Orchestration only. Every brokerage gets its own market-data service (its own Broker instance for
-public data), its own copy engine and its own threads; every account gets its own Broker instance
-(own session, own nonce), so nothing one account or brokerage does can reach another's orders.
+public data), its own copy dispatcher and its own threads; every account gets its own Broker instance
+(own session, own nonce), so nothing one account or brokerage does can reach another's orders. One
+execution ledger (bot/execution) sends, settles and books every order of every account.
 
 Start-up: masters first, then users; each account classified by the diagnostics (the one
 classification every entry point uses), the table printed and stored; reconciliation with each
-exchange; unfinished copy signals resumed; then the threads, staggered. While running, the
-supervisor re-checks the accounts without a thread (unfunded, unreachable) and starts them when
-they can trade. stop(): every thread ends within SHUTDOWN_TIMEOUT_SECONDS, state saved.
+exchange (unsettled orders settled and booked first, then holdings compared); then the threads,
+staggered, and each brokerage's copy dispatcher, which carries on with any copy a previous run
+left unfinished. While running, the supervisor re-checks the accounts without a thread (unfunded,
+unreachable) and starts them when they can trade. stop(): every thread ends within
+SHUTDOWN_TIMEOUT_SECONDS, state saved.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -37,23 +40,31 @@ from bot.brokers.errors import AuthenticationError, BrokerError
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
 from bot.config.settings import Settings
-from bot.copy.engine import CopyEngine
-from bot.copy.followers import Follower, is_follower_of
+from bot.copy.dispatcher import Absent, CopyDispatcher
+from bot.copy.followers import Follower, eligible_followers, is_follower_of
 from bot.copy.guard import FollowerGuard
+from bot.execution.ledger import ExecutionLedger
+from bot.execution.reconcile import ReconcileReport, reconcile_account
 from bot.state.operator import EntryGate
 from bot.state.records import AccountStateRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
+from bot.trading.copy_thread import CopyThread
 from bot.trading.follower_account import FollowerAccount
 from bot.trading.market_data import MarketDataService
 from bot.trading.market_selection import MarketUniverse, load_universe
 from bot.trading.pacing import OrderPacer, Pace
-from bot.trading.reconcile import ReconcileReport, reconcile_account
 from bot.trading.strategy_account import StrategyAccount
 from bot.trading.summary import AccountSummary, render_summary
 from bot.trading.worker import AccountWorker, Waiter
 
 log = logging.getLogger(__name__)
+
+
+#: states in which a follower's copy cannot succeed until the user acts: its copies fail with the reason
+PERMANENT_COPY_FAILURES = frozenset({
+    AccountState.NO_CREDENTIALS, AccountState.BAD_CREDENTIALS, AccountState.AUTH_FAILED, AccountState.DISABLED,
+})
 
 
 class LiveOrderRefused(RuntimeError):
@@ -82,13 +93,14 @@ class AccountSlot:
 
 @dataclass
 class Brokerage:
-    """One brokerage's shared parts: market data, its market universe and its copy engine."""
+    """One brokerage's shared parts: market data, its market universe and its copy dispatcher."""
 
     name: str
     data_broker: Broker | None = None
     market_data: MarketDataService | None = None
     universe: MarketUniverse | None = None
-    copy_engine: CopyEngine | None = None
+    dispatcher: CopyDispatcher | None = None
+    copy_thread: CopyThread | None = None
     slots: list[AccountSlot] = field(default_factory=list)
 
 
@@ -125,6 +137,8 @@ class Trader:
         self._random = random.Random(seed)
         self._lock = threading.RLock()
         self._thread_count = 0
+        self.ledger = ExecutionLedger(store, settings, clock, followers_of=self._followers_of)
+        self.ledger.on_signal(self._signal_booked)
 
     # ---- start-up ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,12 +158,10 @@ class Trader:
         for slot in self.slots:
             if slot.status.state in THREAD_STATES and slot.broker is not None:
                 slot.reconcile = self._reconcile(slot)
-        for brokerage in self.brokerages.values():
-            if brokerage.copy_engine is not None:
-                for summary in brokerage.copy_engine.resume_pending():
-                    self._say(summary.line())
         for slot in self.slots:
             self._start_worker(slot)
+        for brokerage in self.brokerages.values():
+            self._start_copy_thread(brokerage)
 
     def _connect(self, account: AccountConfig) -> AccountSlot:
         slot = AccountSlot(account, AccountStatus(AccountState.UNREACHABLE, "not checked yet"))
@@ -198,8 +210,8 @@ class Trader:
         """The copy engine with its followers and, when an account runs APEX, the shared market data."""
         master = next((s for s in brokerage.slots if s.account.is_master), None)
         if self.settings.general.copies_masters and master is not None:
-            brokerage.copy_engine = CopyEngine(brokerage.name, self.store, self.settings, clock=self.clock,
-                                               entry_gate=self.entry_gate)
+            brokerage.dispatcher = CopyDispatcher(brokerage.name, self.store, self.ledger, self.settings, self.clock,
+                                                  entry_gate=self.entry_gate)
             self._refresh_followers(brokerage)
         if any(self._runs_strategy(s) and s.status.state in THREAD_STATES for s in brokerage.slots):
             self._ensure_market_data(brokerage)
@@ -225,15 +237,38 @@ class Trader:
             log.error("%s market list unavailable (%s); the strategy passes retry it", brokerage.name, error)
         return brokerage.market_data
 
+    def _followers_of(self, broker: str) -> list[str]:
+        """Every follower configured for the brokerage gets a copy of each signal, reachable now or not (failure 7)."""
+        return [a.account_id for a in eligible_followers(broker, self.registry.accounts, self.settings)]
+
     def _refresh_followers(self, brokerage: Brokerage) -> None:
-        if brokerage.copy_engine is None:
+        """The dispatcher's clients: followers with a client now; why the others have none (for good or not)."""
+        if brokerage.dispatcher is None:
             return
-        followers = [
-            Follower(s.account, s.broker) for s in brokerage.slots
-            if s.broker is not None and s.status.state in THREAD_STATES
-            and is_follower_of(s.account, brokerage.name, self.settings)
-        ]
-        brokerage.copy_engine.set_followers(followers)
+        followers: list[Follower] = []
+        absent: dict[str, Absent] = {}
+        for slot in brokerage.slots:
+            if not is_follower_of(slot.account, brokerage.name, self.settings):
+                continue
+            if slot.broker is not None and slot.status.state not in PERMANENT_COPY_FAILURES:
+                followers.append(Follower(slot.account, slot.broker))
+            else:
+                absent[slot.account.account_id] = Absent(
+                    f"{slot.status.state}: {slot.status.reason}",
+                    permanent=slot.status.state in PERMANENT_COPY_FAILURES,
+                )
+        brokerage.dispatcher.set_followers(followers, absent)
+
+    def _signal_booked(self, signal: object) -> None:
+        brokerage = self.brokerages.get(getattr(signal, "broker", ""))
+        if brokerage is not None and brokerage.copy_thread is not None:
+            brokerage.copy_thread.wake()
+
+    def _start_copy_thread(self, brokerage: Brokerage) -> None:
+        if brokerage.dispatcher is None or brokerage.copy_thread is not None or self.stop_event.is_set():
+            return
+        brokerage.copy_thread = CopyThread(brokerage.dispatcher, self.clock)
+        brokerage.copy_thread.start()
 
     def _runs_strategy(self, slot: AccountSlot) -> bool:
         return slot.account.is_master or not is_follower_of(slot.account, slot.account.broker, self.settings)
@@ -241,7 +276,8 @@ class Trader:
     def _reconcile(self, slot: AccountSlot) -> ReconcileReport | None:
         assert slot.broker is not None
         try:
-            report = reconcile_account(slot.account, slot.broker, self.store, self.settings.general.cash_assets)
+            report = reconcile_account(slot.account, slot.broker, self.store, self.ledger,
+                                      self.settings.general.cash_assets)
         except BrokerError as error:
             log.warning("%s reconciliation not possible now: %s", slot.label, error)
             return None
@@ -274,16 +310,16 @@ class Trader:
                 if market_data is None:
                     log.error("%s has no market data; it is retried at the next re-check", slot.label)
                     return
-                is_master_follow = slot.account.is_master and brokerage.copy_engine is not None
+                is_master_follow = slot.account.is_master and brokerage.dispatcher is not None
                 work: StrategyAccount | FollowerAccount = StrategyAccount(
                     slot.account, slot.broker, self.store, self.settings, self.clock, market_data,
-                    self._symbols(brokerage, slot.account), pacer,
-                    copy_engine=brokerage.copy_engine if is_master_follow else None,
-                    beat_master=is_master_follow, on_balance=on_balance, entry_gate=self.entry_gate,
+                    self._symbols(brokerage, slot.account), pacer, ledger=self.ledger,
+                    emits_signals=is_master_follow, beat_master=is_master_follow, on_balance=on_balance,
+                    entry_gate=self.entry_gate,
                 )
             else:
                 follower = Follower(slot.account, slot.broker)
-                guard = FollowerGuard(follower, self.store, self.settings, self.clock)
+                guard = FollowerGuard(follower, self.store, self.settings, self.clock, self.ledger)
                 work = FollowerAccount(follower, guard, self.store, on_balance=on_balance)
             first_wait = self._first_wait()
             slot.work = work
@@ -349,9 +385,9 @@ class Trader:
                 if slot.status.state in THREAD_STATES:
                     self._say(f"{slot.label} is now {slot.status.state} (was {old}): {slot.status.reason}")
                     slot.reconcile = self._reconcile(slot)
-                    self._refresh_followers(brokerage)
                     self._start_worker(slot)
                     started.append(slot)
+                self._refresh_followers(brokerage)
             self._reclassify_followers(brokerage)
         return started
 
@@ -382,10 +418,20 @@ class Trader:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True when every running thread waits for a future time (tests step a ManualClock with it)."""
-        return all(s.worker.wait_idle(timeout) for s in self.slots if s.worker is not None)
+        return all(t.wait_idle(timeout) for t in self.threads())
 
     def workers(self) -> list[AccountWorker]:
         return [s.worker for s in self.slots if s.worker is not None]
+
+    def copy_threads(self) -> list[CopyThread]:
+        return [b.copy_thread for b in self.brokerages.values() if b.copy_thread is not None]
+
+    def threads(self, brokers: Collection[str] | None = None) -> list[AccountWorker | CopyThread]:
+        """Every thread the trader runs (account workers and copy dispatchers), optionally of some brokerages."""
+        threads: list[AccountWorker | CopyThread] = [*self.workers(), *self.copy_threads()]
+        if brokers is None:
+            return threads
+        return [t for t in threads if (t.account.broker if isinstance(t, AccountWorker) else t.broker_name) in brokers]
 
     # ---- shutdown -------------------------------------------------------------------------------------
     def stop(self, *, final_refresh: bool | None = None) -> list[str]:
@@ -395,16 +441,18 @@ class Trader:
         account's balance once more so the stored state is the closing one.
         """
         self.stop_event.set()
+        for copy_thread in self.copy_threads():
+            copy_thread.stop()
         deadline = time.monotonic() + self.settings.trader.shutdown_timeout_seconds
-        for worker in self.workers():
-            worker.join(max(deadline - time.monotonic(), 0.0))
-        stuck = [w.name for w in self.workers() if w.is_alive()]
+        for thread in self.threads():
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        stuck = [t.name for t in self.threads() if t.is_alive()]
         for name in stuck:
             log.error("%s did not stop within %.0f s (inside an exchange call); its last state is saved",
                       name, self.settings.trader.shutdown_timeout_seconds)
         for brokerage in self.brokerages.values():
-            if brokerage.copy_engine is not None and not stuck:
-                brokerage.copy_engine.close()
+            if brokerage.dispatcher is not None and not stuck:
+                brokerage.dispatcher.close()
         refresh = self.paper if final_refresh is None else final_refresh
         for slot in self.slots:
             if refresh and slot.broker is not None and slot.snapshot is not None and not (
@@ -440,7 +488,7 @@ class Trader:
                 label=slot.label, role=str(slot.account.role), state=str(slot.status.state), trades=len(fills),
                 buys=sum(1 for f in fills if f.side == "buy"), sells=sum(1 for f in fills if f.side == "sell"),
                 start_equity=slot.start_equity, equity=equity, pnl=pnl,
-                open_positions=tuple(f"{p.symbol} {p.quantity:g}" for p in positions),
+                open_positions=tuple(f"{p.symbol} {p.quantity}" for p in positions),
                 health=str(health.status) if health else "-", errors=health.consecutive_errors if health else 0,
             ))
         return result

@@ -286,7 +286,8 @@ class Board:
 
 
 def _position_row(position: PositionView, price: float | None) -> PositionRow:
-    unrealised = (price - position.entry_price) * position.quantity if price is not None else None
+    """Unrealised: what the position is worth at the price less what it cost, fees included."""
+    unrealised = price * position.quantity - position.cost if price is not None else None
     distance = 100.0 * (price - position.stop_price) / price if price else None
     return PositionRow(
         broker=position.broker, account_id=position.account_id, label=f"{position.broker}:{position.account_id}",

@@ -49,6 +49,7 @@ FAST_PACE: dict[str, str] = {
     "RECHECK_INTERVAL_SECONDS": "5", "BACKOFF_BASE_SECONDS": "1", "BACKOFF_MAX_SECONDS": "5",
     "KRAKEN_RATE_TIER": "Pro", "EXCHANGE_TIMEOUT_SECONDS": "3",
     "ORDER_LOOKUP_DELAY_SECONDS": "0.2", "UNKNOWN_ORDER_GRACE_SECONDS": "5",
+    "ORDER_SETTLE_FIRST_SECONDS": "0.5", "COPY_RETRY_SECONDS": "0.5", "COPY_RETRY_MAX_SECONDS": "5",
 }
 #: the simulator: Kraken's top rate tier, fills at the mid price with a 0.01 % fee (so a tiny target clears it)
 SIM_ENV: dict[str, str] = {"SIM_KRAKEN_RATE_TIER": "Pro", "SIM_HALF_SPREAD": "0", "SIM_SLIPPAGE_PER_10K": "0",
@@ -231,13 +232,16 @@ class CrashLab:
         return life
 
     def settle(self, timeout: float = 90.0, passes: int = 3, attempts: int = 3) -> list[str]:
-        """Restart the bot and let it recover: once every account made `passes` passes and nothing is unfinished,
+        """Restart the bot (entries blocked) and let it recover: once every account made `passes` passes and nothing
+        is unfinished,
         kill it (-9); a kill that left work unfinished gets another life. Returns what is still unfinished
         (empty when the store finished everything; the audit counts the rest)."""
         accounts = [a.account_id for a in self.accounts()]
         for _ in range(attempts):
             before = self.passes()
-            life = self.start_bot()
+            # No new entries in a recovery life: it finishes what was started (exits, copies, look-ups) and goes
+            # quiet; a master that kept opening positions would always leave a copy in the outbox at the check.
+            life = self.start_bot(ENTRY_BLOCKING="true")
 
             def recovered(before: dict[str, int] = before) -> bool:
                 done = self.passes()

@@ -1,9 +1,12 @@
 """Copy fan-out: how long one master fill takes to reach 1, 10 and 100 followers with 50 ms exchange latency.
 
-Real Kraken adapters over HTTP against the simulator, each follower with its own keys. The figure
-that matters is ratio_100 = seconds(100 followers) / seconds(1 follower): concurrent fan-out keeps it
-near 1 (serial fan-out would make it near 100). single_order_seconds is one order through the adapter
-with the same latency, for scale (a copy also reads the follower's balance before it sizes the order).
+Real Kraken adapters over HTTP against the simulator, each follower with its own keys. The master's
+order is booked by the execution ledger (its signal and one outbox row per follower in one
+transaction); the timed part is one round of the copy dispatcher, which sizes, sends and books every
+follower's copy. The figure that matters is ratio_100 = seconds(100 followers) / seconds(1 follower):
+concurrent fan-out keeps it near 1 (serial fan-out would make it near 100). single_order_seconds is
+one order through the adapter with the same latency, for scale (a copy also reads the follower's
+balance before it sizes the order).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from bot.brokers.factory import make_broker
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Role
 from bot.config.settings import load_settings
-from bot.copy.engine import CopyEngine
+from bot.copy.dispatcher import CopyDispatcher
 from bot.copy.followers import Follower
-from bot.copy.signal import TradeSignal
+from bot.execution.ids import signal_id_for
+from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.sim.exchange import SimExchange
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
+from bot.state.records import OrderPlan
 from bot.state.store import StateStore
 
 START = 1_750_000_000.0
@@ -102,7 +107,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
             for _ in range(repeats):
                 started = time.perf_counter()
                 result = followers[0].broker.place_order(
-                    OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal("20"))
+                    OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal(20))
                 )
                 single.append(time.perf_counter() - started)
                 assert result.status is not OrderStatus.REJECTED, result
@@ -110,24 +115,28 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
             seconds: list[float] = []
             limiter_waits = 0.0
             for count in COUNTS:
-                engine = CopyEngine("kraken", store, settings, followers[:count], clock=clock)
+                ids = [f.account_id for f in followers[:count]]
+                ledger = ExecutionLedger(store, settings, clock, followers_of=lambda broker, ids=ids: ids)
+                dispatcher = CopyDispatcher("kraken", store, ledger, settings, clock, followers[:count])
                 runs: list[float] = []
                 for _ in range(repeats):
                     set_latency(0.0)  # the master's own order is not part of the fan-out
-                    equity = master.balances().equity
-                    fill = master.place_order(
-                        OrderRequest(SYMBOL, Side.BUY, new_client_order_id(), quote_notional=Decimal("5000"))
-                    )
-                    signal = TradeSignal.from_fill("kraken", master.settle(fill), equity)
+                    plan = OrderPlan(equity_before=master.balances().equity, emits_signal=True, stop_distance=1.0)
+                    intent = OrderIntent("kraken", "master", SYMBOL, Side.BUY, "entry", new_client_order_id(),
+                                         quote_notional=Decimal(5_000), plan=plan)
+                    order = ledger.submit(intent, master)
+                    if order.status != "filled":
+                        raise RuntimeError(f"the master's order did not fill: {order.status} {order.reason}")
                     set_latency(latency)
                     waited = _rate_limit_waits(followers[:count])
                     started = time.perf_counter()
-                    summary = engine.on_master_fill(signal)
+                    dispatcher.run_due()
                     runs.append(time.perf_counter() - started)
                     limiter_waits += _rate_limit_waits(followers[:count]) - waited
+                    summary = dispatcher.summary(signal_id_for("kraken", order.client_order_id))
                     if summary.succeeded != count:
                         raise RuntimeError(f"fan-out to {count} followers: {summary.line()}")
-                engine.close()
+                dispatcher.close()
                 seconds.append(min(runs))
             store.close()
     finally:

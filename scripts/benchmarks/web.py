@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -35,13 +36,14 @@ from bot.state.operator import OperatorStore
 from bot.state.readmodel import ReadModel
 from bot.state.records import (
     AccountStateRecord,
-    CopyEventRecord,
+    CopyRecord,
     CopyStatus,
     FillRecord,
     HealthRecord,
     OrderRecord,
     SignalRecord,
     SignalStatus,
+    TradeRecord,
 )
 from bot.state.store import StateStore
 from bot.web.app import WebOptions, create_app
@@ -56,11 +58,14 @@ BROKERS = ("kraken", "coinbase", "alpaca")
 
 
 def build_store(path: Path, accounts: int, trades: int) -> int:
-    """A store as months of copy trading leave it; returns the number of closed trades written."""
+    """A store as months of copy trading leave it, written as the ledger books: per master round trip, two
+    signals, every follower's copy of each, an order and a fill per account and side, and a trades row per
+    account. Returns the number of closed trades written."""
     clock = ManualClock(START)
     per_broker = [accounts // len(BROKERS) + (1 if i < accounts % len(BROKERS) else 0) for i in range(len(BROKERS))]
     trips = max(trades // accounts, 1)  # round trips per master; every follower copies each
     written = 0
+    qty, fee = Decimal("0.1"), Decimal("0.01")
     with StateStore(path, clock=clock) as store, store.transaction():
         for broker, count in zip(BROKERS, per_broker):
             members = ["master"] + [f"user_{i:03d}" for i in range(1, count)]
@@ -72,27 +77,39 @@ def build_store(path: Path, accounts: int, trades: int) -> int:
                 store.save_health(HealthRecord(broker, account_id, cycles=1000, successes=1000, last_cycle_at=START))
             for trip in range(trips):
                 at = START + trip * 3600.0
-                for side, price, offset in (("buy", 100.0, 0.0), ("sell", 101.0, 1800.0)):
+                entry_signal = f"{broker}-{trip}-buy"
+                for side, price, offset in (("buy", Decimal("100"), 0.0), ("sell", Decimal("101"), 1800.0)):
                     signal_id = f"{broker}-{trip}-{side}"
                     master_coid = f"{signal_id}-master"
                     store.record_signal(SignalRecord(
-                        signal_id, broker, "ETH-USD", side, price, 1.0, price, f"mo-{signal_id}", 10_000.0,
-                        at + offset, fraction_sold=1.0 if side == "sell" else None, master_client_order_id=master_coid,
-                        status=SignalStatus.DONE, summary={}, completed_at=at + offset + 1))
+                        signal_id, broker, "ETH-USD", side, price, Decimal(1), price, f"mo-{signal_id}", 10_000.0,
+                        at + offset, fraction_sold=Decimal(1) if side == "sell" else None,
+                        master_client_order_id=master_coid, status=SignalStatus.DONE, summary={},
+                        completed_at=at + offset + 1))
                     for account_id in members:
-                        coid = master_coid if account_id == "master" else f"{signal_id}-{account_id}"
-                        purpose = ("entry" if side == "buy" else "exit") if account_id == "master" else (
+                        master = account_id == "master"
+                        coid = master_coid if master else f"{signal_id}-{account_id}"
+                        trade_id = f"{broker}-{trip}-buy-master" if master else f"{entry_signal}-{account_id}"
+                        purpose = ("entry" if side == "buy" else "exit") if master else (
                             "copy_entry" if side == "buy" else "copy_exit")
                         store.record_order(OrderRecord(coid, broker, account_id, "ETH-USD", side, "filled",
-                                                       purpose=purpose, signal_id=signal_id))
-                        store.record_fill(FillRecord(f"order:{coid}", broker, account_id, coid, "ETH-USD", side, 0.1,
-                                                     price, 0.01, at + offset + 0.5))
-                        if account_id != "master":
-                            store.plan_copy(CopyEventRecord(
+                                                       purpose=purpose, signal_id=None if master else signal_id,
+                                                       filled_base=qty, filled_quote=qty * price, avg_price=price,
+                                                       fee_quote=fee))
+                        store.record_fill(FillRecord(
+                            f"order:{coid}", broker, account_id, coid, "ETH-USD", side, qty, price, qty * price, fee,
+                            realised_pnl=Decimal("0.08") if side == "sell" else None, trade_id=trade_id,
+                            time=at + offset + 0.5))
+                        if not master:
+                            store.add_copy(CopyRecord(
                                 signal_id, broker, account_id, CopyStatus.FILLED, coid, side, "ETH-USD",
-                                f"{side} 10.00 USD: 100.00 x 10000.00 / 10000.00 x 1 = 10.00", filled_base=0.1,
-                                avg_price=price))
-                written += len(members)
+                                f"{side} 10.00 USD: 100.00 x 10000.00 / 10000.00 x 1 = 10.00"))
+                        if side == "sell":
+                            store.save_trade(TradeRecord(
+                                trade_id, broker, account_id, "ETH-USD", at, at + offset + 0.5, qty, Decimal("100"),
+                                Decimal("101"), 2 * fee, Decimal("0.08"), "second_target" if master else "copy_exit",
+                                not master, None if master else entry_signal))
+                            written += 1
     return written
 
 

@@ -1,7 +1,8 @@
 """Per-brokerage set-up for the adapter contract suite: a simulator face, a funded account, a real adapter.
 
-Add a brokerage with one entry in BROKERAGES: a function (env) -> Brokerage that says which face
-to serve, which settings point the adapter at it, and how its order endpoint is named for faults.
+Add a brokerage with one entry in BROKERAGES (which face to serve, which settings point the adapter at
+it, how its order endpoint is named for faults) and one class in tests/brokers/test_contract.py that
+inherits the whole contract (tests/brokers/contract.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A real adapter over HTTP against the project's simulator, with a master and followers, per brokerage.
 
-The `desk` fixture runs every copy-engine and guard test once per brokerage (Kraken, Coinbase, Alpaca):
+The `desk` fixture runs every copy-dispatcher and guard test once per brokerage (Kraken, Coinbase, Alpaca):
 the same simulator core behind each venue's own protocol face, the real SDK adapter from make_broker.
 What differs per venue (the face's order endpoint name for faults, how the venue words a refusal, what
 a wrong key looks like) lives in one Venue entry, so adding a brokerage is one line in VENUES.
@@ -18,16 +18,20 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bot.brokers.base import Broker, OrderRequest, OrderResult, OrderStatus, Side, new_client_order_id
+from bot.brokers.base import Broker, Side, new_client_order_id
 from bot.brokers.factory import make_broker
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Credentials, Role
 from bot.config.settings import Settings, load_settings
+from bot.copy.dispatcher import CopyDispatcher
 from bot.copy.followers import Follower
-from bot.copy.signal import TradeSignal
+from bot.execution.ids import signal_id_for
+from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.sim.exchange import SimExchange
+from bot.sim.faces.base import decimal_text
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
+from bot.state.records import CopyRecord, OrderPlan, SignalRecord
 from bot.state.store import StateStore
 from tests.brokers.conftest import BROKERAGES, Brokerage
 
@@ -133,9 +137,10 @@ class Desk:
         self.store = StateStore(self.tmp / "state" / "nija.sqlite3", clock=self.clock)
         return self.store
 
-    def base_held(self, account_id: str, asset: str = "BTC") -> float:
+    def base_held(self, account_id: str, asset: str = "BTC") -> Decimal:
+        """What the exchange holds, as the decimal its balance answers give (12 places: below any venue's lot)."""
         balance = self.exchange.balances(account_id).get(asset)
-        return balance.total if balance else 0.0
+        return Decimal(decimal_text(balance.total, 12)) if balance else Decimal(0)
 
 
 @pytest.fixture(params=sorted(VENUES))
@@ -159,18 +164,72 @@ def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
         store.close()
 
 
+@dataclass
+class Team:
+    """A master and its followers on one desk, wired as the trader wires them: one ledger, one dispatcher."""
+
+    desk: Desk
+    master: Broker
+    followers: list[Follower]
+    ledger: ExecutionLedger
+    dispatcher: CopyDispatcher
+    settings: Settings
+
+    def copy(self) -> float | None:
+        """One dispatcher round (what its thread runs when woken); the next due time."""
+        return self.dispatcher.run_due()
+
+    def copy_until_done(self, rounds: int = 20) -> None:
+        """Dispatcher rounds, moving the clock to each due time, until no copy is open (a retry schedule)."""
+        for _ in range(rounds):
+            due = self.copy()
+            if due is None:
+                return
+            self.desk.clock.set(max(due, self.desk.clock.now()))
+        raise AssertionError(f"copies still open after {rounds} rounds: {self.open_copies()}")
+
+    def open_copies(self) -> list[CopyRecord]:
+        return self.desk.store.copies(statuses=["planned", "sent"])
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+
+def team(desk: Desk, followers: list[Follower], settings: Settings | None = None, usd: float = 10_000.0) -> Team:
+    """The master (funded with `usd`) and these followers; every follower listed is configured for the brokerage."""
+    settings = settings or desk.settings()
+    master = desk.broker(desk.account("master", usd, role=Role.MASTER), settings)
+    ids = [f.account_id for f in followers]
+    ledger = ExecutionLedger(desk.store, settings, desk.clock, followers_of=lambda broker: ids)
+    dispatcher = CopyDispatcher(desk.name, desk.store, ledger, settings, desk.clock, followers)
+    return Team(desk, master, followers, ledger, dispatcher, settings)
+
+
 def master_trade(
-    broker: Broker, side: Side, *, quote: float | None = None, base: float | None = None,
-    fraction_sold: float | None = None, stop_fraction: float | None = None,
-) -> TradeSignal:
-    """A real master order on the simulator and the signal its fill emits."""
-    equity = broker.balances().equity
-    result: OrderResult = broker.place_order(
-        OrderRequest(SYMBOL, side, new_client_order_id(), base_qty=None if base is None else Decimal(str(base)),
-                     quote_notional=None if quote is None else Decimal(str(quote)))
+    team: Team, side: Side, *, quote: float | None = None, base: Decimal | None = None,
+    stop_fraction: float = 0.02,
+) -> SignalRecord:
+    """A real master order through the ledger, as the master's thread sends it; the signal its booking made."""
+    desk = team.desk
+    equity = team.master.balances().equity
+    position = desk.store.get_position(desk.name, "master", SYMBOL)
+    price = desk.exchange.price(SYMBOL)
+    plan = OrderPlan(
+        equity_before=equity, emits_signal=True,
+        stop_distance=price * stop_fraction if side is Side.BUY else None,
+        exit_reason="test" if side is Side.SELL else None,
+        position_quantity=position.quantity if position is not None and side is Side.SELL else None,
     )
-    if result.status is not OrderStatus.FILLED:
-        result = broker.settle(result)
-    assert result.status is OrderStatus.FILLED, result
-    stop = float(result.avg_price) * (1.0 - stop_fraction) if stop_fraction is not None else None
-    return TradeSignal.from_fill(broker.name, result, equity, fraction_sold=fraction_sold, master_stop_price=stop)
+    intent = OrderIntent(desk.name, "master", SYMBOL, side, "entry" if side is Side.BUY else "exit",
+                         new_client_order_id(), base_qty=base,
+                         quote_notional=Decimal(str(quote)) if quote is not None else None, plan=plan)
+    order = team.ledger.submit(intent, team.master)
+    for _ in range(5):
+        if order.status == "filled":
+            break
+        desk.clock.advance(team.settings.exchanges.order_settle_max_seconds)
+        order = team.ledger.settle(order, team.master)
+    assert order.status == "filled", order
+    signal = desk.store.get_signal(signal_id_for(desk.name, order.client_order_id))
+    assert signal is not None
+    return signal

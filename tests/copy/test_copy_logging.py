@@ -9,10 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.brokers.base import Side
-from bot.config.accounts import Role
-from bot.copy.engine import CopyEngine
 from bot.logsetup import setup_logging
-from tests.copy.conftest import Desk, master_trade
+from tests.copy.conftest import Desk, master_trade, team
 
 
 @pytest.fixture
@@ -27,14 +25,15 @@ def log_output() -> Iterator[io.StringIO]:
 
 
 def test_each_copys_lines_carry_its_followers_label(desk: Desk, log_output: io.StringIO) -> None:
-    master = desk.broker(desk.account("master", 10_000.0, role=Role.MASTER))
     followers = [desk.follower("alice", 2_500.0), desk.follower("tiny", 5.0)]
-    engine = CopyEngine(desk.name, desk.store, desk.settings(), followers, clock=desk.clock)
-    summary = engine.on_master_fill(master_trade(master, Side.BUY, quote=1_000.0))
-    engine.close()
+    t = team(desk, followers)
+    signal = master_trade(t, Side.BUY, quote=1_000.0)
+    t.copy()
+    t.close()
+    summary = t.dispatcher.summary(signal.signal_id)
     assert summary.succeeded == 1 and "tiny" in summary.skipped
     lines = log_output.getvalue().splitlines()
-    copied = [line for line in lines if " copied BUY " in line]
+    copied = [line for line in lines if " COPY_ENTRY FILLED " in line]
     skipped = [line for line in lines if " skips BUY " in line]
     assert len(copied) == 1 and f"[{desk.label('alice')}] " in copied[0]
     assert len(skipped) == 1 and f"[{desk.label('tiny')}] " in skipped[0]

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-
-import pytest
+from decimal import Decimal
 
 from bot.brokers.base import Side
-from bot.config.accounts import Role
-from bot.copy.engine import CopyEngine
 from bot.copy.guard import FollowerGuard
-from bot.state.records import SignalRecord
-from tests.copy.conftest import SYMBOL, Desk, master_trade
+from bot.state.records import CopyStatus, SignalRecord
+from tests.copy.conftest import SYMBOL, Desk, master_trade, team
 
 
 def _copied(desk: Desk) -> FollowerGuard:
-    master_broker = desk.broker(desk.account("master", 10_000.0, role=Role.MASTER))
     follower = desk.follower("alice", 2_500.0)
-    engine = CopyEngine(desk.name, desk.store, desk.settings(), [follower], clock=desk.clock)
-    engine.on_master_fill(master_trade(master_broker, Side.BUY, quote=1_000.0, stop_fraction=0.02))
-    engine.close()
+    t = team(desk, [follower])
+    master_trade(t, Side.BUY, quote=1_000.0, stop_fraction=0.02)
+    t.copy()
+    t.close()
     assert desk.base_held("alice") > 0
-    return FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock)
+    return FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock, ledger=t.ledger)
 
 
 def test_guard_only_watches_while_the_master_is_online(desk: Desk) -> None:
@@ -46,7 +43,7 @@ def test_guard_enforces_the_copied_stop_when_the_master_is_offline(desk: Desk) -
     report = guard.run_once()
     assert not report.master_online
     assert [(a.symbol, a.reason, a.status) for a in report.actions] == [(SYMBOL, "stop", "filled")]
-    assert desk.base_held("alice") == pytest.approx(0.0, abs=1e-8)
+    assert desk.base_held("alice") == 0
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
     sides = [o.side for o in desk.exchange.orders("alice")]
     assert sides == ["buy", "sell"]  # the copy, then the guard's exit: the guard never buys
@@ -80,15 +77,16 @@ def test_an_orphaned_copy_is_closed_even_while_the_master_is_online(desk: Desk) 
     position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     desk.store.record_signal(SignalRecord(
-        signal_id="close-1", broker=desk.name, symbol=SYMBOL, side="sell", fill_price=position.entry_price,
-        filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-CLOSE",
-        master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=1.0,
+        signal_id="close-1", broker=desk.name, symbol=SYMBOL, side="sell",
+        fill_price=Decimal(repr(position.entry_price)),
+        filled_base=Decimal("0.01"), quote_notional=Decimal("0.01") * Decimal(repr(position.entry_price)),
+        master_order_id="M-CLOSE", master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=Decimal(1),
     ))
     desk.store.beat_master(desk.name)
     report = guard.run_once()
     assert report.master_online
     assert [(a.reason, a.status) for a in report.actions] == [("orphan", "filled")]
-    assert desk.base_held("alice") == pytest.approx(0.0, abs=1e-8)
+    assert desk.base_held("alice") == 0
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
 
 
@@ -97,10 +95,33 @@ def test_a_partial_master_sale_does_not_orphan_the_copy(desk: Desk) -> None:
     position = desk.store.get_position(desk.name, "alice", SYMBOL)
     assert position is not None
     desk.store.record_signal(SignalRecord(
-        signal_id="half-1", broker=desk.name, symbol=SYMBOL, side="sell", fill_price=position.entry_price,
-        filled_base=0.01, quote_notional=0.01 * position.entry_price, master_order_id="M-HALF",
-        master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=0.5,
+        signal_id="half-1", broker=desk.name, symbol=SYMBOL, side="sell",
+        fill_price=Decimal(repr(position.entry_price)),
+        filled_base=Decimal("0.01"), quote_notional=Decimal("0.01") * Decimal(repr(position.entry_price)),
+        master_order_id="M-HALF", master_equity=10_000.0, time=position.opened_at + 1, fraction_sold=Decimal("0.5"),
     ))
     desk.store.beat_master(desk.name)
     assert guard.run_once().actions == ()
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is not None
+
+
+def test_a_close_still_in_the_copy_outbox_is_left_to_the_dispatcher(desk: Desk) -> None:
+    """The guard never races the dispatcher: the master's close is copied by the outbox, not sold as an orphan."""
+    follower = desk.follower("alice", 2_500.0)
+    t = team(desk, [follower])
+    master_trade(t, Side.BUY, quote=1_000.0)
+    t.copy()
+    guard = FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock, ledger=t.ledger)
+    master_position = desk.store.get_position(desk.name, "master", SYMBOL)
+    assert master_position is not None
+    close = master_trade(t, Side.SELL, base=master_position.quantity)
+    row = desk.store.get_copy(close.signal_id, "alice")
+    assert row is not None and row.status is CopyStatus.PLANNED
+    desk.store.beat_master(desk.name)
+    assert guard.run_once().actions == ()  # the close's copy is still to be made: not an orphan
+    t.copy()
+    done = desk.store.get_copy(close.signal_id, "alice")
+    assert done is not None and done.status is CopyStatus.FILLED and desk.base_held("alice") == 0
+    sides = [o.side for o in desk.exchange.orders("alice")]
+    assert sides == ["buy", "sell"]  # one sale, the copy's
+    t.close()

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.brokers.base import OrderResult, OrderStatus, Side
-from bot.copy.signal import TradeSignal, signal_id_for
 from bot.copy.sizing import EntryCap, follower_entry_notional, follower_exit_quantity
+from bot.execution.ids import signal_id_for
 
 
 def test_entry_is_master_notional_times_equity_ratio_times_multiplier() -> None:
@@ -52,25 +52,20 @@ def test_negative_or_nan_inputs_are_refused() -> None:
 
 def test_old_bot_base_quantity_read_as_usd_bug_is_absent() -> None:
     """The old bot logged "$8.46 order capped from $4,757.31": a base quantity of a cheap coin
-    (4,757.31 units) went into a USD cap. Here the signal carries both units and sizing sees USD only."""
+    (4,757.31 units) went into a USD cap. The ledger takes a signal's notional from the exchange's quote
+    amounts (what the master spent, fee included), and sizing sees USD only."""
     fill = OrderResult(
         client_order_id="c1", symbol="DOGE-USD", side=Side.BUY, status=OrderStatus.FILLED,
         exchange_order_id="O-1", filled_base=Decimal("4757.31"), avg_price=Decimal("0.08"),
-        filled_quote=Decimal("380.5848"), time=1.0,
+        filled_quote=Decimal("380.5848"), fee_quote=Decimal("0.99"), time=1.0,
     )
-    signal = TradeSignal.from_fill("kraken", fill, master_equity=1_000.0, master_stop_price=0.075)
-    assert signal.quote_notional == pytest.approx(380.5848)
-    # Follower with 84.60 equity: 380.58 x 84.6 / 1000 = 32.20, capped at 10 % of 84.60 = 8.46 USD.
-    size = follower_entry_notional(signal.quote_notional, signal.master_equity, 84.60, 84.60, 1.0, 0.10)
+    spent = -fill.quote_delta
+    assert spent == Decimal("4757.31") * Decimal("0.08") + Decimal("0.99")
+    # Follower with 84.60 equity: 381.57 x 84.6 / 1000 = 32.28, capped at 10 % of 84.60 = 8.46 USD.
+    size = follower_entry_notional(float(spent), 1_000.0, 84.60, 84.60, 1.0, 0.10)
     assert size.notional == pytest.approx(8.46)
-    assert size.uncapped_notional == pytest.approx(32.1975, rel=1e-4)
+    assert size.uncapped_notional == pytest.approx(32.2808, rel=1e-4)
     assert "4757" not in size.reason and "4,757" not in size.reason
-    # And a signal that mixes units (base quantity in the notional field) cannot even be built.
-    with pytest.raises(ValueError, match="must not be mixed"):
-        TradeSignal(
-            signal_id="s", broker="kraken", symbol="DOGE-USD", side=Side.BUY, fill_price=0.08,
-            filled_base=4_757.31, quote_notional=4_757.31, master_order_id="O-1", master_equity=1_000.0, time=1.0,
-        )
 
 
 def test_exit_sells_same_fraction_of_followers_own_position() -> None:
@@ -98,17 +93,11 @@ def test_exit_not_sized_like_an_entry() -> None:
     assert follower_exit_quantity(1.0, follower_qty) == follower_qty
 
 
-def test_signal_ids_are_deterministic_per_master_fill() -> None:
-    assert signal_id_for("kraken", "O-1") == signal_id_for("kraken", "O-1")
-    assert signal_id_for("kraken", "O-1") != signal_id_for("coinbase", "O-1")
-
-
-def test_sell_signal_needs_a_fraction() -> None:
-    with pytest.raises(ValueError, match="fraction_sold"):
-        TradeSignal(
-            signal_id="s", broker="kraken", symbol="BTC-USD", side=Side.SELL, fill_price=100.0,
-            filled_base=1.0, quote_notional=100.0, master_order_id="O-2", master_equity=1_000.0, time=1.0,
-        )
+def test_signal_ids_are_deterministic_per_master_order() -> None:
+    """Known before the master's order is sent, so booking it after a crash recreates the same signal."""
+    assert signal_id_for("kraken", "coid-1") == signal_id_for("kraken", "coid-1")
+    assert signal_id_for("kraken", "coid-1") != signal_id_for("coinbase", "coid-1")
+    assert signal_id_for("kraken", "coid-1") != signal_id_for("kraken", "coid-2")
 
 
 money = st.floats(min_value=0.0, max_value=1e9, allow_nan=False, allow_infinity=False)

@@ -16,6 +16,7 @@ from bot.state.store import StateStore
 from bot.trading.commands import fresh_paper_store
 from bot.trading.paper import PaperSession, start_paper
 from bot.trading.trader import Trader
+from bot.trading.worker import AccountWorker
 
 START = 1_750_021_800.0  # on a 5-minute candle boundary; seed 7 makes round trips in the first hours
 SEED = 7
@@ -55,16 +56,15 @@ class PaperRun:
         """
         end = self.clock.now() + seconds
         while self.clock.now() < end:
-            workers = [w for w in self.trader.workers() if brokers is None or w.account.broker in brokers]
-            assert all(w.wait_idle(60.0) for w in workers), "a worker thread never became idle"
-            dues = [w.waiter.due_at() for w in workers if w.is_alive()]
+            threads = self.trader.threads(brokers)  # account workers and copy dispatchers
+            assert all(t.wait_idle(60.0) for t in threads), "a trader thread never became idle"
+            dues = [t.waiter.due_at() if isinstance(t, AccountWorker) else t.due_at() for t in threads if t.is_alive()]
             dues = [d for d in dues if d is not None]
             if not dues:
                 self.clock.set(end)
                 break
             self.clock.set(min(min(dues), end))
-        workers = [w for w in self.trader.workers() if brokers is None or w.account.broker in brokers]
-        assert all(w.wait_idle(60.0) for w in workers)
+        assert all(t.wait_idle(60.0) for t in self.trader.threads(brokers))
 
 
 def start_run(tmp_path: Path, brokers: Sequence[str] = ("kraken",), **env: str) -> PaperRun:

@@ -5,11 +5,12 @@ settled (and copied) after the restart, never treated as rejected."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 
 from bot.brokers.base import new_client_order_id
-from bot.state.records import CopyStatus, OrderRecord, PositionRecord
+from bot.state.records import CopyStatus, OrderPlan, OrderRecord, PositionRecord
 from bot.trading.pacing import OrderPacer
 from bot.trading.strategy_account import StrategyAccount
 from tests.e2e.conftest import PaperRun
@@ -35,8 +36,8 @@ def test_an_unfunded_follower_is_picked_up_when_funded_without_a_restart(
     assert state is not None and state.state == "FOLLOWING" and abs(state.equity - 300.1) < 0.01
     worker = next(w for w in run.trader.workers() if w.name == "kraken:demo_user_2")
     assert worker.is_alive() and worker.health.snapshot().cycles >= 5
-    engine = run.trader.brokerages["kraken"].copy_engine
-    assert engine is not None and "demo_user_2" in [f.account_id for f in engine.followers]
+    dispatcher = run.trader.brokerages["kraken"].dispatcher
+    assert dispatcher is not None and "demo_user_2" in [f.account_id for f in dispatcher.followers]
     assert "kraken:demo_user_2 is now FOLLOWING (was UNFUNDED)" in run.out.getvalue()
 
 
@@ -48,12 +49,12 @@ def test_entry_blocking_stops_entries_but_exits_and_their_copies_go_on(
     price = exchange.price("ATOM-USD")
     exchange.deposit("kraken-master", "ATOM", 50.0)
     # A position whose stop is above the market: the first monitoring pass must sell it.
-    store.save_position(PositionRecord("kraken", "master", "ATOM-USD", price * 1.03, 50.0, 50.0, price * 1.01,
-                                       price * 1.01, price * 0.02, now))
+    store.save_position(PositionRecord("kraken", "master", "ATOM-USD", price * 1.03, Decimal(50), Decimal(50),
+                                       price * 1.01, price * 1.01, price * 0.02, now, trade_id="atom"))
     # Reconciliation material: a holding the store does not know, and a stored position with no holding.
     exchange.deposit("kraken-master", "SOL", 1.5)
-    store.save_position(PositionRecord("kraken", "demo_user_1", "ETH-USD", 3000.0, 0.5, 0.5, 2900.0, 2900.0,
-                                       100.0, now, is_copy=True))
+    store.save_position(PositionRecord("kraken", "demo_user_1", "ETH-USD", 3000.0, Decimal("0.5"), Decimal("0.5"),
+                                       2900.0, 2900.0, 100.0, now, is_copy=True))
     run.trader.start()
     text = run.out.getvalue()
     assert "UNTRACKED HOLDING 1.5 SOL" in text
@@ -79,9 +80,14 @@ def test_an_order_left_in_flight_by_a_crash_is_settled_booked_and_copied_after_r
     run = paper_factory(**FAST)
     exchange, store = run.session.exchange, run.store
     coid = new_client_order_id()
-    # The previous run stored the order, sent it, and died before the answer came back.
-    store.record_order(OrderRecord(coid, "kraken", "master", "LTC-USD", "buy", "in_flight", requested_quote=500.0,
-                                   purpose="entry"))
+    price = exchange.price("LTC-USD")
+    distance = price * 0.0224  # the planned stop: 2.24 % under the decision price
+    # The previous run wrote the intent (with its plan), sent it, and died before the answer came back.
+    store.record_order(OrderRecord(
+        coid, "kraken", "master", "LTC-USD", "buy", "in_flight", requested_quote=Decimal("500.00"), purpose="entry",
+        plan=OrderPlan(equity_before=10_000.0, emits_signal=True, stop_distance=distance,
+                       planned_stop=price - distance),
+    ))
     exchange.place_order("kraken-master", "LTC-USD", "buy", quote_notional=500.0, client_order_id=coid)
     run.trader.start()
     assert f"settled buy LTC-USD {coid[:8]}: filled" in run.out.getvalue()
@@ -90,14 +96,19 @@ def test_an_order_left_in_flight_by_a_crash_is_settled_booked_and_copied_after_r
     assert order is not None and order.status == "filled"
     position = store.get_position("kraken", "master", "LTC-USD")
     held = exchange.balances("kraken-master")["LTC"].total
-    assert position is not None and abs(position.quantity - held) < 1e-9 and position.stop_price < position.entry_price
+    assert position is not None and abs(float(position.quantity) - held) < 1e-9
+    # the stop planned before the crash, at the fill price: not STOP_MAX_FRACTION (issue 10, failure 5)
+    assert position.initial_stop == pytest.approx(float(order.avg_price) - distance)
     (signal,) = store.signals("kraken")
     assert signal.master_client_order_id == coid and signal.side == "buy"
+    assert signal.master_stop_price == position.initial_stop and signal.master_equity == 10_000.0
     for follower, equity in (("demo_user_1", 2500.0), ("demo_user_2", 400.0)):
         event = store.get_copy(signal.signal_id, follower)
         assert event is not None and event.status is CopyStatus.FILLED
-        expected = min(signal.quote_notional * equity / signal.master_equity, 0.10 * equity)
-        assert abs((event.requested_quote or 0) - expected) <= 0.01
+        expected = min(float(signal.quote_notional) * equity / signal.master_equity, 0.10 * equity)
+        assert abs(float(event.requested_quote or 0) - expected) <= 0.01
+        copied = store.get_position("kraken", follower, "LTC-USD")
+        assert copied is not None and copied.stop_price == signal.master_stop_price
 
 
 def test_observe_only_says_loudly_that_followers_will_not_trade(paper_factory: Callable[..., PaperRun]) -> None:
@@ -112,7 +123,7 @@ def test_observe_only_says_loudly_that_followers_will_not_trade(paper_factory: C
 def test_independent_mode_makes_every_funded_user_run_apex(paper_factory: Callable[..., PaperRun]) -> None:
     run = paper_factory(COPY_TRADING_MODE="INDEPENDENT")
     run.trader.start()
-    assert run.trader.brokerages["kraken"].copy_engine is None
+    assert run.trader.brokerages["kraken"].dispatcher is None
     workers = {w.name: w for w in run.trader.workers()}
     assert set(workers) == {"kraken:master", "kraken:demo_user_1", "kraken:demo_user_2"}
     assert all(w.work.runs_strategy for w in workers.values())
@@ -143,8 +154,8 @@ def test_a_stock_stop_on_a_closed_market_waits_quietly_and_the_crypto_side_trade
     price = exchange.price("AAPL-USD")
     exchange.deposit("alpaca-master", "AAPL", 2.0)
     run.store.save_position(PositionRecord(
-        "alpaca", "master", "AAPL-USD", price * 1.10, 2.0, 2.0, price * 1.05, price * 1.05, price * 0.05,
-        run.clock.now() - 3600.0,
+        "alpaca", "master", "AAPL-USD", price * 1.10, Decimal(2), Decimal(2), price * 1.05, price * 1.05,
+        price * 0.05, run.clock.now() - 3600.0,
     ))
     run.trader.start()
     with caplog.at_level("WARNING"):

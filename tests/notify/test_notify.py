@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from bot.notify.news import COPY_FAILED, DAILY, DEADLOCK, MASTER_FILL, START, ST
 from bot.notify.sender import AppriseDelivery, Notifier, register_url_secrets
 from bot.state.operator import OperatorStore
 from bot.state.readmodel import ReadModel
-from bot.state.records import AccountStateRecord, CopyEventRecord, CopyStatus, SignalRecord
+from bot.state.records import AccountStateRecord, CopyRecord, CopyStatus, SignalRecord
 from bot.state.store import StateStore
 from tests.notify.conftest import Receiver
 
@@ -45,12 +46,12 @@ class Desk:
     def fan_out(self, signal_id: str, outcomes: dict[str, tuple[CopyStatus, str]], side: str = "buy") -> None:
         """A master fill and its copies, as the copy engine leaves them when the fan-out is done."""
         self.clock.advance(1.0)
-        self.store.record_signal(SignalRecord(signal_id, "kraken", "ETH-USD", side, 2_000.0, 0.5, 1_000.0,
-                                              f"mo-{signal_id}", 10_000.0, self.clock.now(),
-                                              fraction_sold=1.0 if side == "sell" else None))
+        self.store.record_signal(SignalRecord(signal_id, "kraken", "ETH-USD", side, Decimal("2000"), Decimal("0.5"),
+                                              Decimal("1000"), f"mo-{signal_id}", 10_000.0, self.clock.now(),
+                                              fraction_sold=Decimal(1) if side == "sell" else None))
         for follower, (status, reason) in outcomes.items():
-            self.store.plan_copy(CopyEventRecord(signal_id, "kraken", follower, status, f"c-{signal_id}-{follower}",
-                                                 side, "ETH-USD", reason))
+            self.store.add_copy(CopyRecord(signal_id, "kraken", follower, status, f"c-{signal_id}-{follower}",
+                                           side, "ETH-USD", reason))
         self.store.complete_signal(signal_id, {"processed": len(outcomes)})
 
     def notifier(self, receiver: Receiver, batch_seconds: float = 0.0, queue_size: int = 100) -> Notifier:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.clock import ManualClock
-from bot.sim.exchange import SimExchange, SimOrderError
+from bot.sim.exchange import FeeModel, FillTiming, SimExchange, SimOrderError
 from bot.sim.faults import FaultPlan
+from bot.sim.persistence import SimStateFile
 from bot.sim.prices import SyntheticMarket
 
 T = 1_750_000_000.0
@@ -77,3 +80,43 @@ def test_fault_plan_is_seeded_and_specific_rules_win() -> None:
     assert not plan.decide("coinbase", "Balance").any
     plan.clear()
     assert not plan.decide("kraken", "AddOrder").any
+
+
+def test_an_accepted_order_executes_at_its_time_with_its_funds_on_hold(exchange: SimExchange) -> None:
+    clock = exchange.clock
+    assert isinstance(clock, ManualClock)
+    fees = FeeModel(taker=0.0025, charged_in="received", base_decimals=9, quote_decimals=9)
+    order = exchange.place_order("a", "ETH-USD", "buy", quote_notional=1_000.0, client_order_id="p1", fees=fees,
+                                 timing=FillTiming(at=T + 60.0, wall_cap_seconds=None), lot_decimals=9)
+    assert order.status == "open" and order.filled_base == 0.0
+    assert exchange.balances("a")["USD"].available == pytest.approx(9_000.0)  # on hold until it executes
+    clock.advance(59.0)
+    assert exchange.order("a", order.order_id).status == "open"  # type: ignore[union-attr]
+    clock.advance(3_600.0)  # looked at late: it executed at its own time, at that moment's price
+    filled = exchange.order("a", order.order_id)
+    assert filled is not None and filled.status == "closed" and filled.closed_at == T + 60.0
+    assert filled.avg_price == pytest.approx(exchange.prices.price("ETH-USD", T + 60.0), rel=0.002)
+    assert filled.fee == 0.0 and filled.fee_base == pytest.approx(round(filled.filled_base * 0.0025, 9), abs=1e-12)
+    balances = exchange.balances("a")
+    assert balances["ETH"].total == pytest.approx(filled.filled_base - filled.fee_base, abs=1e-12)
+    assert balances["USD"].hold == 0.0 and balances["USD"].total == pytest.approx(10_000.0 - filled.cost)
+
+
+def test_a_pending_order_survives_a_restart_of_the_exchange(tmp_path: Path) -> None:
+    clock = ManualClock(T)
+    first = SimExchange(SyntheticMarket(5, 24, T), clock, seed=5, state=SimStateFile(tmp_path / "sim.sqlite3"))
+    first.create_account("a", {"USD": 10_000.0})
+    order = first.place_order("a", "BTC-USD", "buy", quote_notional=500.0, client_order_id="p1",
+                              timing=FillTiming(at=T + 30.0, steps=2, step_seconds=30.0))
+    assert first.state is not None
+    first.state.close()
+    again = SimExchange(SyntheticMarket(5, 24, T), clock, seed=5, state=SimStateFile(tmp_path / "sim.sqlite3"))
+    assert again.balances("a")["USD"].hold == pytest.approx(500.0)
+    clock.advance(30.0)
+    part = again.order("a", order.order_id)
+    assert part is not None and part.status == "open" and part.filled_base > 0 and part.fills == 1
+    clock.advance(30.0)
+    done = again.order("a", order.order_id)
+    assert done is not None and done.status == "closed" and done.fills == 2
+    assert again.balances("a")["USD"].hold == 0.0
+    assert again.balances("a")["USD"].total == pytest.approx(10_000.0 - done.cost - done.fee)

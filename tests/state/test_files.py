@@ -26,7 +26,7 @@ def test_everything_survives_close_and_reopen(db_path: Path, clock: ManualClock)
         first.record_fill(fill())
         first.save_position(position())
         first.record_signal(signal())
-        first.plan_copy(copy_event())
+        first.add_copy(copy_event())
         first.save_account_state(account_state())
         first.save_health(health())
         first.beat_master("kraken", "boss", at=START - 7.0)
@@ -35,7 +35,7 @@ def test_everything_survives_close_and_reopen(db_path: Path, clock: ManualClock)
         assert reopened.fills() == [fill()]
         assert reopened.positions() == [position()]
         assert reopened.signals() == [signal()]
-        assert reopened.copy_events() == [copy_event()]
+        assert reopened.copies() == [copy_event()]
         assert reopened.account_states() == [account_state()]
         assert reopened.health_records() == [health()]
         assert reopened.master_heartbeat("kraken") == MasterHeartbeat("kraken", "boss", START - 7.0)

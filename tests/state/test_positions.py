@@ -1,39 +1,33 @@
-"""The strategy's Position and the stored PositionRecord convert both ways without losing anything."""
+"""The strategy's Position is read from a stored PositionRecord, and only its price levels go back."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
-import pytest
-
-from bot.state.positions import to_position, to_record
+from bot.state.positions import to_position, with_levels
 from bot.state.store import StateStore
-from bot.strategy.exits import Position
-from tests.state.conftest import START, position
+from tests.state.conftest import position
 
 
-def _trailing_position() -> Position:
-    """A position past its first target, trailing: every field differs from what Position.open sets."""
-    opened = Position.open("ETH-USD", entry_price=3_000.5, quantity=2.0, stop_price=2_900.25, opened_at=START)
-    return replace(opened, quantity=1.0, stop_price=3_000.5, first_target_hit=True, highest_close=3_333.75)
+def test_record_to_position_keeps_every_level() -> None:
+    record = position()
+    strategy = to_position(record)
+    assert (strategy.symbol, strategy.entry_price, strategy.stop_price, strategy.initial_stop) == (
+        "BTC-USD", 64_000.25, 63_000.5, 62_500.0)
+    assert strategy.quantity == 0.05 and strategy.initial_quantity == 0.1
+    assert (strategy.risk_per_unit, strategy.first_target_hit, strategy.highest_close) == (1_500.25, True, 65_100.75)
 
 
-@pytest.mark.parametrize(("is_copy", "source"), [(True, "sig-7"), (False, None)])
-def test_position_to_record_and_back(is_copy: bool, source: str | None) -> None:
-    original = _trailing_position()
-    record = to_record("coinbase", "carol", original, is_copy=is_copy, source_signal_id=source)
-    assert (record.broker, record.account_id, record.symbol) == ("coinbase", "carol", "ETH-USD")
-    assert (record.is_copy, record.source_signal_id) == (is_copy, source)
-    assert (record.initial_quantity, record.initial_stop, record.risk_per_unit) == (2.0, 2_900.25, 100.25)
-    assert to_position(record) == original
-
-
-def test_position_through_the_store(store: StateStore) -> None:
-    original = _trailing_position()
-    store.save_position(to_record("kraken", "alice", original, is_copy=True, source_signal_id="sig-1"))
-    stored = store.get_position("kraken", "alice", "ETH-USD")
-    assert stored is not None
-    assert to_position(stored) == original
+def test_only_levels_go_back_the_exact_quantity_and_cost_never_do(store: StateStore) -> None:
+    record = position(quantity=Decimal("0.00062080"), cost_quote=Decimal("1.86"))
+    moved = replace(to_position(record), quantity=0.123, stop_price=64_100.0, highest_close=66_000.0,
+                    first_target_hit=True)
+    updated = with_levels(record, moved)
+    assert (updated.stop_price, updated.highest_close, updated.first_target_hit) == (64_100.0, 66_000.0, True)
+    assert str(updated.quantity) == "0.00062080" and updated.cost_quote == Decimal("1.86")
+    store.save_position(updated)
+    assert store.get_position("kraken", "alice", "BTC-USD") == updated
 
 
 def test_no_close_yet_trails_from_the_entry_price() -> None:

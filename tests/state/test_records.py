@@ -4,14 +4,15 @@ enums as the enum members, booleans as bool, JSON columns as dicts, None as None
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.state.records import CopyStatus, HealthStatus, MasterHeartbeat, SignalStatus
+from bot.state.records import CopyStatus, HealthStatus, MasterHeartbeat, OrderPlan, SignalStatus
 from bot.state.store import StateStore
-from tests.state.conftest import START, account_state, copy_event, fill, health, order, position, signal
+from tests.state.conftest import START, account_state, copy_event, fill, health, order, position, signal, trade
 
 
 @pytest.fixture(params=["same connection", "second connection"])
@@ -29,9 +30,10 @@ def reader(request: pytest.FixtureRequest, store: StateStore, db_path: Path) -> 
     [
         order(),
         order("coid-nones", requested_base=None, requested_quote=None, signal_id=None, exchange_order_id=None,
-              purpose="", reason=""),
+              purpose="", reason="", plan=None, next_check_at=None),
+        order("coid-empty-plan", plan=OrderPlan()),
     ],
-    ids=["every field", "none fields"],
+    ids=["every field", "none fields", "empty plan"],
 )
 def test_order_round_trips(store: StateStore, reader: StateStore, record: object) -> None:
     written = store.record_order(record)  # type: ignore[arg-type]
@@ -40,7 +42,9 @@ def test_order_round_trips(store: StateStore, reader: StateStore, record: object
     assert reader.orders() == [record]
 
 
-@pytest.mark.parametrize("record", [fill(), fill("fill-none", exchange_order_id=None)], ids=["set", "none"])
+@pytest.mark.parametrize(
+    "record", [fill(), fill("fill-none", exchange_order_id=None, realised_pnl=None, trade_id=None)], ids=["set", "none"]
+)
 def test_fill_round_trips(store: StateStore, reader: StateStore, record: object) -> None:
     assert store.record_fill(record) is True  # type: ignore[arg-type]
     assert reader.fills() == [record]
@@ -86,7 +90,7 @@ def test_signal_round_trips_with_none_fields(store: StateStore, reader: StateSto
 @pytest.mark.parametrize("status", list(CopyStatus))
 def test_copy_event_round_trips_every_status(store: StateStore, reader: StateStore, status: CopyStatus) -> None:
     planned = copy_event(status=status)
-    stored, created = store.plan_copy(planned)
+    stored, created = store.add_copy(planned)
     assert created is True
     assert stored == planned
     read = reader.get_copy("sig-1", "alice")
@@ -97,15 +101,14 @@ def test_copy_event_round_trips_every_status(store: StateStore, reader: StateSto
 def test_copy_event_round_trips_none_fields_through_save(
     store: StateStore, reader: StateStore, clock: ManualClock
 ) -> None:
-    record = copy_event(requested_base=None, requested_quote=None, exchange_order_id=None, reason="",
-                        status=CopyStatus.FAILED)
+    record = copy_event(requested_base=None, requested_quote=None, reason="", status=CopyStatus.FAILED)
     clock.advance(7.0)
     saved = store.save_copy(record)
     assert saved.updated_at == START + 7.0  # save_copy stamps the clock's time
     read = reader.get_copy("sig-1", "alice")
     assert read == saved
     assert read is not None and read.status is CopyStatus.FAILED
-    assert reader.copy_events() == [saved]
+    assert reader.copies() == [saved]
 
 
 def test_account_state_round_trips(store: StateStore, reader: StateStore) -> None:
@@ -140,3 +143,31 @@ def test_unknown_keys_read_as_none(store: StateStore) -> None:
     assert store.get_copy("nope", "alice") is None
     assert store.get_account_state("kraken", "nope") is None
     assert store.get_health("kraken", "nope") is None
+
+
+def test_trade_round_trips(store: StateStore, reader: StateStore) -> None:
+    record = trade()
+    store.save_trade(record)
+    assert reader.trades() == [record]
+    assert reader.trades("kraken", "alice") == [record] and reader.trades("kraken", "bob") == []
+
+
+def test_amounts_come_back_as_the_exact_decimal_text_written(store: StateStore, reader: StateStore) -> None:
+    """TEXT columns, not REAL: 0.00062080 stays 0.00062080 (a float would read back 0.0006208 or worse)."""
+    store.save_position(position(quantity=Decimal("0.00062080"), cost_quote=Decimal("1.999999999999")))
+    read = reader.get_position("kraken", "alice", "BTC-USD")
+    assert read is not None
+    assert type(read.quantity) is Decimal and str(read.quantity) == "0.00062080"
+    assert str(read.cost_quote) == "1.999999999999"
+    assert reader.get_order("x") is None
+    store.record_order(order("x", filled_base=Decimal("45268470")))
+    read_order = reader.get_order("x")
+    assert read_order is not None and str(read_order.filled_base) == "45268470"
+    assert read_order.plan is not None and read_order.plan.position_quantity == Decimal("0.125")
+
+
+def test_an_order_plan_survives_json_with_every_field() -> None:
+    plan = order().plan
+    assert plan is not None
+    assert OrderPlan.from_json(plan.to_json()) == plan
+    assert OrderPlan.from_json(None) == OrderPlan() == OrderPlan.from_json(OrderPlan().to_json())

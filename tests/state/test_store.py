@@ -3,12 +3,12 @@ lifecycles that keep what was known before sending; queries that filter; transac
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
-from bot.brokers.base import OrderResult, OrderStatus, Side
+from bot.brokers.base import OrderStatus
 from bot.clock import ManualClock
 from bot.state.records import CopyStatus, OrderRecord, SignalRecord, SignalStatus
 from bot.state.store import StateStore
@@ -28,22 +28,10 @@ def test_same_signal_twice_is_stored_once(store: StateStore) -> None:
     again, created_again = store.record_signal(signal(status=SignalStatus.PENDING, summary=None, completed_at=None))
     assert (created, created_again) == (True, False)
     assert again == first
-    changed, created_changed = store.record_signal(signal(master_order_id="MO-other", fill_price=1.0))
+    changed, created_changed = store.record_signal(signal(master_order_id="MO-other", fill_price=D("1.0")))
     assert created_changed is False
     assert changed == first  # the stored signal, not the one just offered
     assert store.signals() == [first]
-
-
-def test_second_report_of_a_master_fill_under_another_id_is_not_stored(store: StateStore) -> None:
-    """A restarted master derives a new signal id for a fill it already reported: the (broker, master order)
-    pair identifies the fill, and the stored signal is what the copy layer gets back."""
-    first, _ = store.record_signal(signal("sig-a", master_order_id="MO-1", fill_price=100.0))
-    stored, created = store.record_signal(signal("sig-b", master_order_id="MO-1", fill_price=999.0))
-    assert created is False
-    assert stored == first
-    assert stored.signal_id == "sig-a" and stored.fill_price == 100.0
-    assert store.get_signal("sig-b") is None
-    assert [s.signal_id for s in store.signals()] == ["sig-a"]
 
 
 def test_same_master_order_id_on_another_brokerage_is_another_signal(store: StateStore) -> None:
@@ -54,54 +42,24 @@ def test_same_master_order_id_on_another_brokerage_is_another_signal(store: Stat
 
 
 def test_first_copy_plan_wins(store: StateStore, clock: ManualClock) -> None:
-    first, created = store.plan_copy(copy_event(status=CopyStatus.PLANNED, requested_base=0.01))
+    first, created = store.add_copy(copy_event(status=CopyStatus.PLANNED, requested_base=D("0.01")))
     clock.advance(30.0)
-    stored, created_again = store.plan_copy(copy_event(status=CopyStatus.SENT, requested_base=0.5, reason="other"))
+    stored, created_again = store.add_copy(copy_event(status=CopyStatus.SENT, requested_base=D("0.5"), reason="other"))
     assert (created, created_again) == (True, False)
     assert stored == first
     assert stored.status is CopyStatus.PLANNED
-    assert stored.requested_base == 0.01
+    assert stored.requested_base == D("0.01")
     assert stored.updated_at == START  # the second plan did not touch the row
-    assert store.copy_events() == [first]
+    assert store.copies() == [first]
 
 
 def test_fill_recorded_twice_returns_false_and_keeps_the_first(store: StateStore) -> None:
-    assert store.record_fill(fill(price=100.0)) is True
-    assert store.record_fill(fill(price=200.0)) is False
-    assert store.fills() == [fill(price=100.0)]
+    assert store.record_fill(fill(price=D("100"))) is True
+    assert store.record_fill(fill(price=D("200"))) is False
+    assert store.fills() == [fill(price=D("100"))]
 
 
 # ---- order lifecycle --------------------------------------------------------------------------------
-
-
-def test_result_keeps_what_was_recorded_before_sending(store: StateStore, clock: ManualClock) -> None:
-    before = store.record_order(order(status=str(OrderStatus.IN_FLIGHT), created_at=0.0, exchange_order_id=None,
-                                      filled_base=0.0, avg_price=0.0, fee_quote=0.0))
-    assert before.created_at == START  # 0 means "now"
-    clock.advance(5.0)
-    result = OrderResult("coid-1", "BTC-USD", Side.BUY, OrderStatus.FILLED, exchange_order_id="OX-1",
-                         filled_base=Decimal("0.125"), avg_price=Decimal("64100"), fee_quote=Decimal("2.5"), reason="")
-    after = store.record_order_result("coinbase", "someone-else", result, purpose="entry", signal_id="sig-other")
-    assert after == store.get_order("coid-1")
-    assert after.created_at == START
-    assert after.updated_at == START + 5.0
-    assert after.purpose == "copy_entry"
-    assert after.signal_id == "sig-1"
-    assert after.reason == "sized to 10% of equity"
-    assert (after.broker, after.account_id) == ("kraken", "master")
-    assert after.status == OrderStatus.FILLED
-    assert (after.exchange_order_id, after.filled_base, after.avg_price, after.fee_quote) == ("OX-1", 0.125,
-                                                                                               64_100.0, 2.5)
-
-
-def test_result_reason_replaces_and_missing_exchange_id_keeps(store: StateStore, clock: ManualClock) -> None:
-    store.record_order(order(exchange_order_id="OX-1"))
-    clock.advance(1.0)
-    rejected = OrderResult("coid-1", "BTC-USD", Side.BUY, OrderStatus.REJECTED, reason="insufficient funds")
-    after = store.record_order_result("kraken", "master", rejected)
-    assert after.reason == "insufficient funds"
-    assert after.exchange_order_id == "OX-1"
-    assert after.status == OrderStatus.REJECTED
 
 
 def test_recording_an_order_again_keeps_created_at(store: StateStore, clock: ManualClock) -> None:
@@ -111,19 +69,6 @@ def test_recording_an_order_again_keeps_created_at(store: StateStore, clock: Man
     assert again.created_at == START - 60.0
     assert again.updated_at == START + 10.0
     assert store.get_order("coid-1") == again
-
-
-def test_result_for_unknown_order_creates_it(store: StateStore) -> None:
-    result = OrderResult("coid-new", "ETH-USD", Side.SELL, OrderStatus.PARTIALLY_FILLED, exchange_order_id="OX-2",
-                         filled_base=Decimal("1.5"), avg_price=Decimal("3000"), fee_quote=Decimal("0.75"),
-                         reason="partial")
-    created = store.record_order_result("alpaca", "bob", result, purpose="exit", signal_id="sig-9")
-    assert store.get_order("coid-new") == created
-    assert (created.broker, created.account_id, created.symbol, created.side) == ("alpaca", "bob", "ETH-USD", "sell")
-    assert created.status == "partially_filled"
-    assert (created.purpose, created.signal_id, created.reason) == ("exit", "sig-9", "partial")
-    assert (created.filled_base, created.avg_price, created.fee_quote) == (1.5, 3_000.0, 0.75)
-    assert created.created_at == created.updated_at == START
 
 
 # ---- queries ----------------------------------------------------------------------------------------
@@ -157,9 +102,9 @@ def test_positions_copies_only_and_by_account(store: StateStore) -> None:
 
 
 def test_position_update_and_delete(store: StateStore) -> None:
-    store.save_position(position(quantity=0.1))
-    store.save_position(position(quantity=0.04, stop_price=64_000.25))
-    assert store.positions() == [position(quantity=0.04, stop_price=64_000.25)]
+    store.save_position(position(quantity=D("0.1")))
+    store.save_position(position(quantity=D("0.04"), stop_price=64_000.25))
+    assert store.positions() == [position(quantity=D("0.04"), stop_price=64_000.25)]
     assert store.delete_position("kraken", "alice", "BTC-USD") is True
     assert store.delete_position("kraken", "alice", "BTC-USD") is False
     assert store.positions() == []
@@ -197,13 +142,13 @@ def test_pending_signals_after_complete(store: StateStore, clock: ManualClock) -
 
 
 def test_copy_events_filters(store: StateStore) -> None:
-    a = store.plan_copy(copy_event("alice", "s1"))[0]
-    b = store.plan_copy(copy_event("bob", "s1"))[0]
-    c = store.plan_copy(copy_event("alice", "s2", broker="coinbase"))[0]
-    assert store.copy_events() == [a, b, c]
-    assert store.copy_events(signal_id="s1") == [a, b]
-    assert store.copy_events(follower_id="alice") == [a, c]
-    assert store.copy_events(broker="coinbase", follower_id="alice") == [c]
+    a = store.add_copy(copy_event("alice", "s1"))[0]
+    b = store.add_copy(copy_event("bob", "s1"))[0]
+    c = store.add_copy(copy_event("alice", "s2", broker="coinbase"))[0]
+    assert store.copies() == [a, b, c]
+    assert store.copies(signal_id="s1") == [a, b]
+    assert store.copies(follower_id="alice") == [a, c]
+    assert store.copies(broker="coinbase", follower_id="alice") == [c]
 
 
 def test_account_states_keep_first_insertion_order(store: StateStore, clock: ManualClock) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,8 @@ def fill_store(path: Path) -> None:
             "deposit at least 0.40 USD"))
         store.save_health(HealthRecord("kraken", "master", HealthStatus.DEGRADED, cycles=9, successes=6,
                                        consecutive_errors=3, last_error="ExchangeUnavailable: 503"))
-        store.save_position(PositionRecord("kraken", "master", "BTC-USD", 50_000.0, 0.02, 0.02, 49_000.0, 49_000.0,
-                                           1_000.0, 1_750_000_000.0))
+        store.save_position(PositionRecord("kraken", "master", "BTC-USD", 50_000.0, Decimal("0.02"), Decimal("0.02"),
+                                           49_000.0, 49_000.0, 1_000.0, 1_750_000_000.0))
 
 
 def test_status_json_lists_every_account_from_the_paper_store(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_a_hung_notification_service_never_holds_the_trader(tmp_path: Path, rece
         bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
         bot.step()
         signal = bot.store.signals("kraken")[0]  # the first master fill and its copies, all done meanwhile
-        copies = bot.store.copy_events(signal_id=signal.signal_id)
+        copies = bot.store.copies(signal_id=signal.signal_id)
         assert sorted(str(c.status) for c in copies) == ["filled", "filled"]
         assert bot.cockpit.notifier is not None and bot.cockpit.notifier.pending() >= 1
     finally:

@@ -42,7 +42,7 @@ def test_blocking_entries_keeps_every_exit_going(bot: CockpitRun) -> None:
     assert sells and all(f.time >= blocked_at for f in sells)  # the master's exits ran while entries were blocked
     assert master_fills(bot.store, "buy") == bought  # and no new entry
     for follower in ("demo_user_1", "demo_user_2"):  # the paused follower's exit copy too
-        exits = [e for e in bot.store.copy_events(follower_id=follower) if e.side == "sell"]
+        exits = [e for e in bot.store.copies(follower_id=follower) if e.side == "sell"]
         assert exits and all(e.status is CopyStatus.FILLED for e in exits), exits
         assert not bot.store.positions("kraken", follower)
     log = httpx.get(f"{bot.cockpit.url}/api/v1/controls", timeout=10).json()
@@ -67,7 +67,7 @@ def test_a_paused_follower_skips_copied_entries_with_the_reason(bot: CockpitRun)
     bot.step_until(lambda: bool(master_fills(bot.store, "buy")), 24 * 3600, "a master entry")
     bot.step()
     signal = bot.store.signals("kraken")[0]  # the master's first entry
-    copies = {e.follower_id: e for e in bot.store.copy_events(signal_id=signal.signal_id)}
+    copies = {e.follower_id: e for e in bot.store.copies(signal_id=signal.signal_id)}
     assert copies["demo_user_1"].status is CopyStatus.FILLED
     assert copies["demo_user_2"].status is CopyStatus.SKIPPED
     assert copies["demo_user_2"].reason == (

@@ -4,37 +4,35 @@ it must refuse or read as empty."""
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.state.readmodel import ReadModel, ReadModelError
-from bot.state.records import AccountStateRecord, FillRecord, OrderRecord
+from bot.state.records import AccountStateRecord, FillRecord, PositionRecord, SignalRecord, TradeRecord
 from bot.state.store import StateStore
 from tests.web.conftest import Traded
 
 START = 1_750_000_000.0
 
 
-def test_each_trade_is_a_whole_round_trip_of_its_fills(traded: Traded) -> None:
+def test_each_trade_is_the_ledgers_round_trip_of_its_fills(traded: Traded) -> None:
     with ReadModel(traded.path) as read, StateStore(traded.path, read_only=True) as store:
         trades = read.trades()
         assert {t.account_id for t in trades} == {"master", "demo_user_1", "demo_user_2"}
         for trade in trades:
-            fills = [f for f in store.fills(trade.broker, trade.account_id)
-                     if f.symbol == trade.symbol and trade.opened_at <= f.time <= trade.closed_at]
-            bought = sum(f.base_qty for f in fills if f.side == "buy")
-            sold = sum(f.base_qty for f in fills if f.side == "sell")
-            cash = sum(f.base_qty * f.price * (1 if f.side == "sell" else -1) - f.fee_quote for f in fills)
-            assert sold == pytest.approx(bought, rel=1e-9), "a trade ends flat"
-            assert trade.quantity == pytest.approx(bought, rel=1e-12)
-            assert trade.realised_pnl == pytest.approx(cash, abs=1e-9)
-            assert trade.fees == pytest.approx(sum(f.fee_quote for f in fills), abs=1e-12)
-            cost = sum(f.base_qty * f.price for f in fills if f.side == "buy")
-            assert trade.return_pct == pytest.approx(100 * cash / cost)
-            assert trade.is_copy == (trade.account_id != "master")
-            assert trade.exit_reasons and all(r.startswith(("exit", "copy exit")) for r in trade.exit_reasons)
+            fills = store.fills(trade.broker, trade.account_id, trade_id=trade.trade_id)
+            bought = sum(f.base_delta for f in fills if f.side == "buy")
+            sold = -sum(f.base_delta for f in fills if f.side == "sell")
+            cash = sum(f.quote_delta for f in fills)  # what the round trip left in quote, fees included
+            assert fills and sold == bought, "a trade ends flat"
+            assert trade.quantity == pytest.approx(float(bought), rel=1e-12)
+            assert trade.realised_pnl == pytest.approx(float(cash), abs=1e-6)
+            assert trade.fees == pytest.approx(float(sum(f.fee_quote + f.fee_base * f.price for f in fills)))
+            assert trade.return_pct == pytest.approx(100 * trade.realised_pnl / (trade.quantity * trade.entry_price))
+            assert trade.is_copy == (trade.account_id != "master") and trade.exit_reasons
 
 
 def test_accounts_carry_state_money_and_the_realised_pnl_of_their_trades(traded: Traded) -> None:
@@ -89,35 +87,55 @@ def test_tracking_sets_each_followers_round_trips_beside_the_masters(traded: Tra
             assert abs(row.tracking_difference_pct) < 0.5  # the same trade, a follower's fees and rounding apart
 
 
-def _fill(n: int, side: str, qty: float, price: float, fee: float, at: float, symbol: str = "ETH-USD") -> FillRecord:
-    return FillRecord(f"order:c{n}", "kraken", "alice", f"c{n}", symbol, side, qty, price, fee, at)
+def _trade(n: int, pnl: str, closed_at: float, *, account: str = "alice", symbol: str = "ETH-USD",
+           is_copy: bool = True, reasons: str = "first_target,stop,stop") -> TradeRecord:
+    return TradeRecord(f"t{n}", "kraken", account, symbol, closed_at - 60, closed_at, Decimal("2"), Decimal("105"),
+                       Decimal("110.5"), Decimal("0.42"), Decimal(pnl), reasons, is_copy, "sig-1" if is_copy else None)
 
 
-def test_partial_exits_are_booked_by_average_cost(tmp_path: Path) -> None:
+def test_ledger_trades_and_open_trips_become_views(tmp_path: Path) -> None:
     path = tmp_path / "nija.sqlite3"
     with StateStore(path, clock=ManualClock(START)) as store:
-        store.record_fill(_fill(0, "sell", 1.0, 50.0, 0.0, START - 10))  # coins from before the store: no trip
-        for n, (side, qty, price, fee, at) in enumerate([
-            ("buy", 1.0, 100.0, 0.10, START), ("buy", 1.0, 110.0, 0.11, START + 1),  # average cost 105
-            ("sell", 0.5, 120.0, 0.06, START + 2), ("sell", 1.5, 100.0, 0.15, START + 3),  # flat again
-            ("buy", 2.0, 10.0, 0.02, START + 4),  # a second trip, still open
-        ], start=1):
-            store.record_order(OrderRecord(f"c{n}", "kraken", "alice", "ETH-USD", side, "filled",
-                                           purpose="copy_entry" if side == "buy" else "copy_exit", signal_id="s1",
-                                           reason="stop" if n == 4 else ""))
-            store.record_fill(_fill(n, side, qty, price, fee, at))
+        store.save_account_state(AccountStateRecord("kraken", "alice", "user", "FOLLOWING", "copies", ""))
+        store.save_trade(_trade(1, "10.58", START))
+        store.save_trade(_trade(2, "-1.25", START + 1, account="master", is_copy=False, reasons="time_exit"))
+        store.record_signal(SignalRecord("sig-1", "kraken", "ETH-USD", "buy", Decimal("105"), Decimal("2"),
+                                         Decimal("210.4"), "MO1", 10_000.0, START - 60, master_client_order_id="t2"))
+        # An open position whose first target sold half: that sale's P&L is realised, the rest is held at cost.
+        store.save_position(PositionRecord("kraken", "alice", "SOL-USD", 20.0, Decimal("3"), Decimal("6"), 19.0, 19.0,
+                                           1.0, START, cost_quote=Decimal("60.3"), trade_id="t3"))
+        store.record_fill(FillRecord("order:s1", "kraken", "alice", "s1", "SOL-USD", "sell", Decimal("3"),
+                                     Decimal("22"), Decimal("66"), Decimal("0.07"), realised_pnl=Decimal("5.63"),
+                                     trade_id="t3", time=START))
     with ReadModel(path) as read:
-        [trade] = read.trades()
-        assert (trade.quantity, trade.entry_price, trade.opened_at, trade.closed_at) == (2.0, 105.0, START, START + 3)
-        assert trade.exit_price == pytest.approx((0.5 * 120 + 1.5 * 100) / 2)
-        assert trade.fees == pytest.approx(0.42)
-        assert trade.realised_pnl == pytest.approx(0.5 * 120 + 1.5 * 100 - 2 * 105 - 0.42)
-        assert trade.return_pct == pytest.approx(100 * trade.realised_pnl / 210)
-        assert trade.exit_reasons == ("copy exit", "copy exit: stop")
-        assert trade.is_copy and trade.entry_signal_id == "s1"
-        midnight = START - START % 86_400
-        assert read.accounts(START) == []  # no account state stored: no account row
-        assert [t.closed_at for t in read.trades(since=midnight)] == [START + 3]
+        copy, master = read.trades()
+        assert (copy.quantity, copy.entry_price, copy.exit_price, copy.fees, copy.realised_pnl) == (
+            2.0, 105.0, 110.5, 0.42, 10.58)
+        assert copy.return_pct == pytest.approx(100 * 10.58 / 210)
+        assert copy.exit_reasons == ("first target", "stop") and master.exit_reasons == ("time exit",)
+        assert (copy.entry_signal_id, master.entry_signal_id) == ("sig-1", "sig-1")  # paired by their entry
+        [alice] = read.accounts(START)
+        assert (alice.trades, alice.realised_pnl, alice.fees, alice.open_trip_pnl) == (1, 10.58, 0.42, 5.63)
+        [position] = read.positions("kraken", "alice")
+        assert (position.quantity, position.cost) == (3.0, 60.3)
+
+
+def test_trades_booked_later_are_read_on_top_and_agree_with_a_fresh_read(tmp_path: Path) -> None:
+    path = tmp_path / "nija.sqlite3"
+    midnight = START - START % 86_400 + 86_400
+    with StateStore(path, clock=ManualClock(START)) as store, ReadModel(path) as read:
+        store.save_account_state(AccountStateRecord("kraken", "alice", "user", "FOLLOWING", "copies", ""))
+        store.save_trade(_trade(1, "10", midnight - 10))  # yesterday
+        assert [t.realised_pnl for t in read.trades()] == [10.0]
+        store.save_trade(_trade(2, "-10", midnight + 10))  # today
+        store.save_trade(_trade(3, "3", midnight - 5, symbol="SOL-USD"))  # booked late, closed yesterday
+        assert [t.realised_pnl for t in read.trades()] == [10.0, -10.0, 3.0]
+        [alice] = read.accounts(midnight + 100)
+        assert (alice.trades, alice.realised_pnl, alice.realised_pnl_today) == (3, 3.0, -10.0)
+        assert [t.trade_id for t in read.trades(since=midnight)] == ["t2"]
+        with ReadModel(path) as fresh:
+            assert fresh.trades() == read.trades()
+            assert fresh.accounts(midnight + 100) == read.accounts(midnight + 100)
 
 
 def test_a_store_without_cockpit_tables_reads_as_empty_and_a_foreign_database_is_refused(tmp_path: Path) -> None:
@@ -132,24 +150,3 @@ def test_a_store_without_cockpit_tables_reads_as_empty_and_a_foreign_database_is
         ReadModel(foreign)
     with pytest.raises(ReadModelError, match="no state store here"):
         ReadModel(tmp_path / "missing.sqlite3")
-
-
-def test_fills_added_later_are_read_on_top_and_agree_with_a_fresh_read(tmp_path: Path) -> None:
-    path = tmp_path / "nija.sqlite3"
-    midnight = START - START % 86_400 + 86_400
-    with StateStore(path, clock=ManualClock(START)) as store, ReadModel(path) as read:
-        store.save_account_state(AccountStateRecord("kraken", "alice", "user", "FOLLOWING", "copies", ""))
-        store.record_fill(_fill(0, "buy", 1.0, 100.0, 0.0, midnight - 50))
-        store.record_fill(_fill(1, "sell", 1.0, 110.0, 0.0, midnight - 10))  # +10, yesterday
-        assert [t.realised_pnl for t in read.trades()] == [10.0]
-        store.record_fill(_fill(2, "buy", 2.0, 50.0, 0.0, midnight + 5))
-        store.record_fill(_fill(3, "sell", 2.0, 45.0, 0.0, midnight + 10))  # -10, today
-        # A trip booked late whose close comes before the others' (another symbol): put in its place.
-        store.record_fill(_fill(4, "buy", 1.0, 10.0, 0.0, midnight - 100, symbol="SOL-USD"))
-        store.record_fill(_fill(5, "sell", 1.0, 13.0, 0.0, midnight - 5, symbol="SOL-USD"))  # +3, yesterday
-        assert [t.realised_pnl for t in read.trades()] == [10.0, -10.0, 3.0]
-        [alice] = read.accounts(midnight + 100)
-        assert (alice.trades, alice.realised_pnl, alice.realised_pnl_today) == (3, 3.0, -10.0)
-        with ReadModel(path) as fresh:
-            assert fresh.trades() == read.trades()
-            assert fresh.accounts(midnight + 100) == read.accounts(midnight + 100)

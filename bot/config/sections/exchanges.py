@@ -38,6 +38,13 @@ class ExchangeSettings(SettingsSection):
         120.0, gt=0, le=86_400,
         description="seconds before a sent order the exchange does not know counts as never placed (0-86400)",
     )
+    order_settle_first_seconds: float = Field(
+        2.0, gt=0, le=600,
+        description="seconds before an order not final yet is first looked up again (doubles each time; above 0)",
+    )
+    order_settle_max_seconds: float = Field(
+        60.0, gt=0, le=3600, description="the longest wait between two look-ups of an order not final yet, in seconds"
+    )
     alpaca_sdk_retries: int = Field(
         3, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10)"
     )

@@ -21,6 +21,12 @@ class TraderSettings(SettingsSection):
     backoff_max_seconds: float = Field(300.0, gt=0, le=86_400, description="seconds (0-86400)")
     degraded_after_errors: int = Field(3, ge=1, le=1_000, description="consecutive errors before 'degraded' (1-1000)")
     failed_after_errors: int = Field(10, ge=1, le=1_000, description="consecutive errors before 'failed' (1-1000)")
+    probe_attempts: int = Field(
+        3, ge=1, le=20, description="times an account's exchange is probed before it is called UNREACHABLE (1-20)"
+    )
+    probe_retry_seconds: float = Field(
+        2.0, ge=0, le=60, description="seconds between two probes of an exchange that did not answer (0-60)"
+    )
     shutdown_timeout_seconds: float = Field(5.0, gt=0, le=300, description="seconds (0-300)")
 
     low_capital_equity: float = Field(

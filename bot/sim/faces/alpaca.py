@@ -163,7 +163,6 @@ class AlpacaFace(Face):
         self.hours = MarketHours()
         self._keys: dict[str, tuple[str, str]] = {}  # key id -> (secret, account)
         self._order_ids: dict[str, str] = {}  # Alpaca order UUID -> core order id
-        self._tif: dict[str, str] = {}  # core order id -> time_in_force as sent
         self._lock = threading.Lock()
 
     def client_settings(self) -> dict[str, str]:
@@ -548,7 +547,7 @@ class AlpacaFace(Face):
             "order_type": order.order_type,
             "type": order.order_type,
             "side": order.side,
-            "time_in_force": self._tif.get(order.order_id, "gtc" if is_crypto else "day"),
+            "time_in_force": order.time_in_force or ("gtc" if is_crypto else "day"),
             "limit_price": _num(order.limit_price, 12) if order.limit_price else None,
             "stop_price": None,
             "status": self.status_of(order),
@@ -635,12 +634,10 @@ class AlpacaFace(Face):
         try:
             order = self.exchange.place_order(account, market.symbol, side, client_id_scope="all",
                                               fees=self.fee_model(market), lot_decimals=self.lot_decimals(market),
-                                              **kwargs)
+                                              time_in_force=tif, **kwargs)
         except SimOrderError as refused:
             status, code, message = _ORDER_ERRORS.get(refused.code, _ORDER_ERRORS["INVALID_ARGUMENTS"])
             return _error(status, code, f"{message}: {refused.message}")
-        with self._lock:
-            self._tif[order.order_id] = tif
         return _json(200, self.order_json(order))
 
     def _fee_activities(self, account: str) -> list[dict[str, Any]]:

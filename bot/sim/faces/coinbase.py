@@ -430,12 +430,12 @@ class CoinbaseFace(Face):
             "filled_size": _num(order.filled_base, decimals),
             "average_filled_price": _num(order.avg_price),
             "fee": "",
-            "number_of_fills": "1" if order.filled_base > 0 else "0",
+            "number_of_fills": str(order.fills),
             "filled_value": _num(order.cost),
             "pending_cancel": False,
             "size_in_quote": order.quote_notional is not None,
             "total_fees": _num(order.fee),
-            "size_inclusive_of_fees": False,
+            "size_inclusive_of_fees": order.quote_notional is not None and order.side == "buy",  # quote_size has it
             "total_value_after_fees": _num(order.cost + order.fee if order.side == "buy" else order.cost - order.fee),
             "trigger_status": "INVALID_ORDER_TYPE",
             "order_type": order.order_type.upper(),
@@ -445,7 +445,7 @@ class CoinbaseFace(Face):
             "reject_message": "",
             "cancel_message": "",
             "order_placement_source": "RETAIL_ADVANCED",
-            "outstanding_hold_amount": "0",
+            "outstanding_hold_amount": _num(order.hold_amount),
             "is_liquidation": False,
             "last_fill_time": _iso(order.closed_at) if order.closed_at else None,
         }

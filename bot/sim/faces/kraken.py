@@ -45,6 +45,7 @@ ERRORS = {
     "UNKNOWN_ORDER": "EOrder:Unknown order",
     "UNKNOWN_ACCOUNT": "EAPI:Invalid key",
 }
+ORDER_FLAGS = frozenset({"post", "fcib", "fciq", "nompp", "viqc"})  # AddOrder's documented oflags
 _FEE_SCHEDULE = [0, 50_000, 100_000, 250_000, 500_000, 1_000_000]
 
 
@@ -467,6 +468,8 @@ class KrakenFace(Face):
         if order_type not in ("market", "limit"):
             raise KrakenError("EGeneral:Invalid arguments:ordertype")
         oflags = {f.strip() for f in params.get("oflags", "").split(",") if f.strip()}
+        if not oflags <= ORDER_FLAGS or {"fcib", "fciq"} <= oflags or ("post" in oflags and order_type != "limit"):
+            raise KrakenError("EGeneral:Invalid arguments:oflags")
         cl_ord_id = params.get("cl_ord_id") or None
         userref_text = params.get("userref") or None
         if cl_ord_id and userref_text:
