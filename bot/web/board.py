@@ -30,21 +30,13 @@ GOOD_STATES = frozenset({"TRADING", "FOLLOWING"})
 
 
 @dataclass(frozen=True)
-class PositionRow:
+class PositionRow(PositionView):
     """An open position with its current price and unrealised P&L when the running bot knows the price."""
 
-    broker: str
-    account_id: str
-    label: str
-    symbol: str
-    quantity: float
-    entry_price: float
-    stop_price: float
-    opened_at: float
-    is_copy: bool
-    price: float | None
-    unrealised_pnl: float | None
-    stop_distance_pct: float | None  # how far the price is above the stop
+    label: str = ""
+    price: float | None = None
+    unrealised_pnl: float | None = None  # at the price, less what it cost (fees included)
+    stop_distance_pct: float | None = None  # how far the price is above the stop
 
 
 @dataclass(frozen=True)
@@ -290,10 +282,9 @@ def _position_row(position: PositionView, price: float | None) -> PositionRow:
     unrealised = price * position.quantity - position.cost if price is not None else None
     distance = 100.0 * (price - position.stop_price) / price if price else None
     return PositionRow(
-        broker=position.broker, account_id=position.account_id, label=f"{position.broker}:{position.account_id}",
-        symbol=position.symbol, quantity=position.quantity, entry_price=position.entry_price,
-        stop_price=position.stop_price, opened_at=position.opened_at, is_copy=position.is_copy, price=price,
-        unrealised_pnl=unrealised, stop_distance_pct=distance,
+        **{f.name: getattr(position, f.name) for f in fields(PositionView)},
+        label=f"{position.broker}:{position.account_id}", price=price, unrealised_pnl=unrealised,
+        stop_distance_pct=distance,
     )
 
 
