@@ -76,6 +76,9 @@ def test_every_account_is_listed_and_a_copy_appears_without_a_reload(browser: Br
     page.goto(url)
     page.wait_for_selector("table.positions")
     shot(page, "accounts-with-positions")
+    page.goto(f"{url}/accounts/kraken/demo_user_1")
+    expect(page.locator(f'tr.copy[data-signal="{first.signal_id}"]')).to_have_attribute("data-status", "filled")
+    shot(page, "follower")
     phone = browser.new_page()  # type: ignore[attr-defined]
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(f"{url}/copy")
