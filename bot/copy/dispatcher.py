@@ -163,6 +163,8 @@ class CopyDispatcher:
                     log.exception("%s copy of signal %s failed unexpectedly", label, row.signal_id[:8])
                     after = self._retry(row, f"{type(error).__name__}: {error}")
                 if after.status.is_final:
+                    log.info("copy -> %s %s %s: %s, %s", label, after.side.upper(), after.symbol, after.status,
+                             after.reason)
                     crash_point("copy_finished", _purpose(after))
                     continue
                 blocked.add(row.symbol)

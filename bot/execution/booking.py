@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from bot.brokers.amounts import plain
 from bot.brokers.base import MarketInfo, OrderResult, OrderStatus, Side
 from bot.config.settings import Settings
 from bot.execution.ids import account_label, copy_client_order_id, signal_id_for
@@ -87,24 +88,24 @@ class Booked:
     copies: int = 0
 
     def log(self) -> None:
+        """One line per booked order, in the account's log context (the thread that booked it)."""
         if not log.isEnabledFor(logging.INFO):
             return
         order = self.order
-        who = account_label(order.broker, order.account_id)
         if self.fill is None:
-            log.warning("%s order %s %s %s %s: %s", who, order.client_order_id[:8], order.side, order.symbol,
-                        order.status, order.reason)
+            log.warning("%s order %s %s %s %s: %s", account_label(order.broker, order.account_id),
+                        order.client_order_id[:8], order.side, order.symbol, order.status, order.reason)
             return
         fill = self.fill
-        held = f"position {self.position.quantity}" if self.position is not None else "flat"
+        held = f"position {plain(self.position.quantity)}" if self.position is not None else "flat"
         pnl = f", realised {fill.realised_pnl:.2f}" if fill.realised_pnl is not None else ""
-        log.info("%s %s FILLED %s %s @ %s = %.2f (fees %.4f)%s; %s", who, order.purpose.upper(), order.symbol,
-                 fill.base_qty, fill.price, fill.quote_qty, fill.fee_quote, pnl, held)
+        log.info("%s FILLED %s: %s @ %s = %.2f (fees %.4f)%s; %s", order.purpose.upper(), order.symbol,
+                 plain(fill.base_qty), f"{fill.price:.10g}", fill.quote_qty, fill.fee_quote, pnl, held)
         if self.trade is not None:
-            log.info("%s round trip %s closed: realised %.2f (%s)", who, order.symbol, self.trade.realised_pnl,
+            log.info("round trip %s closed: realised %.2f (%s)", order.symbol, self.trade.realised_pnl,
                      self.trade.exit_reasons or "exit")
         if self.signal is not None:
-            log.info("%s signal %s %s %s booked with %d copies to make", who, self.signal.signal_id[:8],
+            log.info("signal %s %s %s booked with %d copies to make", self.signal.signal_id[:8],
                      self.signal.side.upper(), self.signal.symbol, self.copies)
 
 
@@ -354,7 +355,7 @@ def _book_signal(
 
 
 def _copy_fill_reason(order: OrderRecord, execution: OrderResult) -> str:
-    done = f"{order.side} {execution.filled_base} @ {execution.avg_price}"
+    done = f"{order.side} {plain(execution.filled_base)} @ {execution.avg_price:.10g}"
     return f"{done}; {order.reason}" if order.reason else done
 
 

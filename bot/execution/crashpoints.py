@@ -19,12 +19,12 @@ ENV_VAR = "NIJA_CRASH_AT"
 
 #: every named point; tests parametrize over this tuple, so a point added here is tested
 CRASH_POINTS: tuple[str, ...] = (
-    "intent_written",  # the order's intent row committed; nothing sent yet
+    "intent_written",  # the order's intent row committed (bot/execution/ledger.py); nothing sent yet
     "order_answered",  # the exchange answered the order; nothing of the answer written yet
-    "settle_answered",  # a look-up settled an in-flight order; nothing of it written yet
-    "fill_booked",  # fill, position (and for a master: signal and copy outbox rows) committed together
-    "copy_planned",  # a follower's copy sized and its order intent committed; nothing sent yet
-    "copy_finished",  # a follower's copy reached its final state; the signal's other copies may be open
+    "settle_answered",  # a look-up answered for an in-flight order; nothing of it written yet
+    "fill_booked",  # order final + fill + position (+ a master's signal and outbox rows) committed together
+    "copy_planned",  # a copy's intent and its outbox row turned sent, one commit (right after intent_written)
+    "copy_finished",  # a follower's copy reached its final state (bot/copy/dispatcher.py); others may be open
 )
 
 #: order purposes a point can be narrowed to

@@ -11,8 +11,9 @@ Order of writes for one order, each a committed transaction, with the named cras
 1. **Intent**: the ``orders`` row with status ``in_flight``, the client order id, side, size and
    the plan booking will need (``OrderPlan``: the equity before, whether it emits a signal, the
    planned stop distance and targets of an entry; the exit's reason, sell fraction, the position
-   quantity it was decided on and the levels to keep; for a copy, the signal it serves). A copy's
-   outbox row turns ``sent`` with its size in the same transaction.            -> ``intent_written``
+   quantity it was decided on and the levels to keep; for a copy, the signal it serves and the
+   master's stop). A copy's outbox row turns ``sent`` with its size in the same transaction.
+                                                  -> ``intent_written`` (a copy: then ``copy_planned``)
 2. **Send** through ``Broker.place_order`` (it looks the order up by client order id before it
    ever resends). Nothing is written between the answer and step 3 or 4.        -> ``order_answered``
 3. **Settle** while the answer is not final (``in_flight``, ``open``, ``partially_filled``): the
@@ -29,8 +30,9 @@ Order of writes for one order, each a committed transaction, with the named cras
 Recovery after a kill at each point (start-up runs ``settle_unsettled`` for every account before
 its thread starts, then the passes go on settling; nothing is sent again before a look-up):
 
-- ``intent_written``: the order may or may not have reached the exchange. It is looked up by its
-  client order id: found -> settled and booked like any answer; conclusively unknown once
+- ``intent_written`` / ``copy_planned`` (the same commit): the order may or may not have reached
+  the exchange. It is looked up by its client order id: found -> settled and booked like any
+  answer; conclusively unknown once
   ``UNKNOWN_ORDER_GRACE_SECONDS`` have passed since the intent -> never placed: ``rejected`` (a
   copy goes back to ``planned`` and is sent again under the same client order id; a stale entry
   copy is skipped). Until then it stays in flight.
@@ -39,6 +41,9 @@ its thread starts, then the passes go on settling; nothing is sent again before 
   recorded position quantity) and an entry keeps its planned stop (failures 4 and 5).
 - ``fill_booked``: everything of the order is written, including the master's signal and its
   outbox rows, which the copy dispatcher drives to a final state; nothing to do for the order.
+- ``copy_finished`` (bot/copy/dispatcher.py): one follower's copy reached its final state (its
+  order booked, or skipped/failed with the reason); the signal's other copies go on after a restart
+  from their own rows, and the signal is completed once all are final.
 
 A booked fill is never re-applied: booking checks, inside its transaction, that the order is not
 final yet. Reconciliation (``bot.execution.reconcile``) therefore settles and books every
@@ -129,10 +134,12 @@ class ExecutionLedger:
         """
         purpose = intent.purpose
         with account_lock(intent.broker, intent.account_id):
-            order, send = self._write_intent(intent, copy)
+            order, send = self.write_intent(intent, copy)
             if not send:
                 return order  # an order with this id exists: it is settled or booked, never sent twice
             crash_point("intent_written", purpose)
+            if copy is not None:
+                crash_point("copy_planned", purpose)
             try:
                 result = broker.place_order(intent.request())
             except (AuthenticationError, MarketNotFound) as error:
@@ -147,9 +154,9 @@ class ExecutionLedger:
             crash_point("order_answered", purpose)
             return self._apply(order, result, broker)
 
-    def _write_intent(self, intent: OrderIntent, copy: CopyRecord | None) -> tuple[OrderRecord, bool]:
-        """(order row, whether to send it): an id already sent is sent again only after a conclusive
-        "never placed" (a copy retried under its one client order id)."""
+    def write_intent(self, intent: OrderIntent, copy: CopyRecord | None = None) -> tuple[OrderRecord, bool]:
+        """Step 1 alone (``submit`` runs steps 1-4): (order row, whether to send it). An id already used is
+        written again only after a conclusive "never placed" (a copy retried under its one client order id)."""
         now = self.clock.now()
         order = OrderRecord(
             client_order_id=intent.client_order_id, broker=intent.broker, account_id=intent.account_id,
@@ -246,8 +253,10 @@ class ExecutionLedger:
             next_check_at=self.clock.now() + delay,
         )
         if order.checks == 0:
-            log.warning("order %s %s %s not settled yet (%s); looked up again in %.0f s", order.client_order_id[:8],
-                        order.side, order.symbol, reason, delay)
+            # Accepted and working (Alpaca fills a market order a moment later) is normal; an unknown outcome is not.
+            level = logging.INFO if updated.status == str(OrderStatus.OPEN) else logging.WARNING
+            log.log(level, "order %s %s %s not final yet (%s); looked up again in %.0f s", order.client_order_id[:8],
+                    order.side, order.symbol, reason, delay)
         updated = replace(updated, updated_at=self.clock.now())
         self.store.settle_order(updated, UNSETTLED)
         return updated

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.brokers.base import Broker, Side, new_client_order_id
+from bot.brokers.errors import TransientError
 from bot.brokers.factory import make_broker
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Credentials, Role
@@ -28,8 +31,7 @@ from bot.copy.followers import Follower
 from bot.execution.ids import signal_id_for
 from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.sim.exchange import SimExchange
-from bot.sim.faces.base import decimal_text
-from bot.sim.prices import SyntheticMarket
+from bot.sim.prices import PriceSource, SyntheticMarket
 from bot.sim.server import SimulatorServer
 from bot.state.records import CopyRecord, OrderPlan, SignalRecord
 from bot.state.store import StateStore
@@ -37,6 +39,7 @@ from tests.brokers.conftest import BROKERAGES, Brokerage
 
 START = 1_750_000_000.0
 SYMBOL = "BTC-USD"
+T = TypeVar("T")
 
 
 def _kraken_wrong_key(real: Credentials) -> Credentials:
@@ -138,30 +141,35 @@ class Desk:
         return self.store
 
     def base_held(self, account_id: str, asset: str = "BTC") -> Decimal:
-        """What the exchange holds, as the decimal its balance answers give (12 places: below any venue's lot)."""
+        """What the exchange holds, as the decimal its balance answer gives: the simulator keeps floats, so its
+        figure is read to 1e-10 (finer than any venue's lot, coarser than float noise)."""
         balance = self.exchange.balances(account_id).get(asset)
-        return Decimal(decimal_text(balance.total, 12)) if balance else Decimal(0)
+        return Decimal(repr(balance.total)).quantize(Decimal("1e-10")).normalize() if balance else Decimal(0)
 
 
-@pytest.fixture(params=sorted(VENUES))
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
-    name: str = request.param
+@contextmanager
+def open_desk(name: str, tmp_path: Path, prices: PriceSource | None = None, start: float = START) -> Iterator[Desk]:
+    """One brokerage's simulated exchange on a manual clock at `start` (prices: a seeded synthetic market)."""
     venue = VENUES[name]
-    clock = ManualClock(START)
-    prices = SyntheticMarket(seed=11, n_markets=4, start_time=START - 86_400)
+    clock = ManualClock(start)
+    prices = prices or SyntheticMarket(seed=11, n_markets=4, start_time=start - 86_400)
     exchange = SimExchange(prices, clock, seed=3)
     with SimulatorServer(exchange, faces=(venue.brokerage.face,)) as server:
-        # Alpaca fills a market order a moment after answering pending_new. These copy-engine tests predate the
-        # ledger that settles copies during the run (issue 10, failure 8), so here every venue fills in the answer.
-        server.face(venue.brokerage.face).fill_delay_seconds = 0.0
         env = {
             **venue.brokerage.settings_env(server),
             "ORDER_LOOKUP_DELAY_SECONDS": "0",
             "NIJA_STATE_DIR": str(tmp_path / "state"),
         }
         store = StateStore(tmp_path / "state" / "nija.sqlite3", clock=clock)
-        yield Desk(name, venue, exchange, server, clock, tmp_path, env, store)
-        store.close()
+        desk = Desk(name, venue, exchange, server, clock, tmp_path, env, store)
+        yield desk
+        desk.store.close()
+
+
+@pytest.fixture(params=sorted(VENUES))
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    with open_desk(request.param, tmp_path) as opened:
+        yield opened
 
 
 @dataclass
@@ -179,11 +187,12 @@ class Team:
         """One dispatcher round (what its thread runs when woken); the next due time."""
         return self.dispatcher.run_due()
 
-    def copy_until_done(self, rounds: int = 20) -> None:
-        """Dispatcher rounds, moving the clock to each due time, until no copy is open (a retry schedule)."""
+    def copy_until_done(self, rounds: int = 20, until: Callable[[], bool] | None = None) -> None:
+        """Dispatcher rounds, moving the clock to each due time (retries, look-ups of accepted orders that fill a
+        moment later), until no copy is open, or until `until()` holds."""
         for _ in range(rounds):
             due = self.copy()
-            if due is None:
+            if due is None or (until is not None and until()):
                 return
             self.desk.clock.set(max(due, self.desk.clock.now()))
         raise AssertionError(f"copies still open after {rounds} rounds: {self.open_copies()}")
@@ -205,26 +214,39 @@ def team(desk: Desk, followers: list[Follower], settings: Settings | None = None
     return Team(desk, master, followers, ledger, dispatcher, settings)
 
 
+def _answered(call: Callable[[], T], attempts: int = 50) -> T:
+    """A test's own exchange call, asked again until a faulty exchange answers."""
+    for _ in range(attempts - 1):
+        try:
+            return call()
+        except TransientError:
+            continue
+    return call()
+
+
 def master_trade(
     team: Team, side: Side, *, quote: float | None = None, base: Decimal | None = None,
-    stop_fraction: float = 0.02,
+    stop_fraction: float = 0.02, symbol: str = SYMBOL,
 ) -> SignalRecord:
-    """A real master order through the ledger, as the master's thread sends it; the signal its booking made."""
+    """A real master order through the ledger, as the master's thread sends it; the signal its booking made.
+
+    The order is settled as the master's passes would (the clock stepped between look-ups), also on an exchange
+    with faults on; the test's own balance read is asked again until it is answered."""
     desk = team.desk
-    equity = team.master.balances().equity
-    position = desk.store.get_position(desk.name, "master", SYMBOL)
-    price = desk.exchange.price(SYMBOL)
+    equity = _answered(team.master.balances).equity
+    position = desk.store.get_position(desk.name, "master", symbol)
+    price = desk.exchange.price(symbol)
     plan = OrderPlan(
         equity_before=equity, emits_signal=True,
         stop_distance=price * stop_fraction if side is Side.BUY else None,
         exit_reason="test" if side is Side.SELL else None,
         position_quantity=position.quantity if position is not None and side is Side.SELL else None,
     )
-    intent = OrderIntent(desk.name, "master", SYMBOL, side, "entry" if side is Side.BUY else "exit",
+    intent = OrderIntent(desk.name, "master", symbol, side, "entry" if side is Side.BUY else "exit",
                          new_client_order_id(), base_qty=base,
                          quote_notional=Decimal(str(quote)) if quote is not None else None, plan=plan)
     order = team.ledger.submit(intent, team.master)
-    for _ in range(5):
+    for _ in range(50):
         if order.status == "filled":
             break
         desk.clock.advance(team.settings.exchanges.order_settle_max_seconds)

@@ -28,7 +28,7 @@ def test_each_copys_lines_carry_its_followers_label(desk: Desk, log_output: io.S
     followers = [desk.follower("alice", 2_500.0), desk.follower("tiny", 5.0)]
     t = team(desk, followers)
     signal = master_trade(t, Side.BUY, quote=1_000.0)
-    t.copy()
+    t.copy_until_done()
     t.close()
     summary = t.dispatcher.summary(signal.signal_id)
     assert summary.succeeded == 1 and "tiny" in summary.skipped

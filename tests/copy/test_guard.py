@@ -11,11 +11,19 @@ from bot.state.records import CopyStatus, SignalRecord
 from tests.copy.conftest import SYMBOL, Desk, master_trade, team
 
 
+def _settled(desk: Desk, guard: FollowerGuard) -> list[str]:
+    """What the guard's exit orders became once the follower's next pass settled them (Alpaca accepts a market
+    order and fills it a moment later; the others answer filled at once)."""
+    desk.clock.advance(5)
+    guard.ledger.settle_due(desk.name, guard.follower.account_id, guard.follower.broker)
+    return [o.status for o in desk.store.orders(desk.name, guard.follower.account_id) if o.purpose == "guard_exit"]
+
+
 def _copied(desk: Desk) -> FollowerGuard:
     follower = desk.follower("alice", 2_500.0)
     t = team(desk, [follower])
     master_trade(t, Side.BUY, quote=1_000.0, stop_fraction=0.02)
-    t.copy()
+    t.copy_until_done()
     t.close()
     assert desk.base_held("alice") > 0
     return FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock, ledger=t.ledger)
@@ -42,7 +50,8 @@ def test_guard_enforces_the_copied_stop_when_the_master_is_offline(desk: Desk) -
     desk.clock.advance(desk.settings().copy_trading.master_offline_seconds + 1)
     report = guard.run_once()
     assert not report.master_online
-    assert [(a.symbol, a.reason, a.status) for a in report.actions] == [(SYMBOL, "stop", "filled")]
+    assert [(a.symbol, a.reason) for a in report.actions] == [(SYMBOL, "stop")]
+    assert _settled(desk, guard) == ["filled"]
     assert desk.base_held("alice") == 0
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
     sides = [o.side for o in desk.exchange.orders("alice")]
@@ -59,7 +68,8 @@ def test_guard_enforces_the_time_exit_when_the_master_is_offline(desk: Desk) -> 
     report = guard.run_once()
     assert not report.master_online and "MASTER OFFLINE" in report.line()
     # The synthetic market moved over a day; the position exits by time unless its stop fired first.
-    assert [a.status for a in report.actions] == ["filled"] and report.actions[0].reason in ("time", "stop")
+    assert len(report.actions) == 1 and report.actions[0].reason in ("time", "stop")
+    assert _settled(desk, guard) == ["filled"]
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
 
 
@@ -85,7 +95,8 @@ def test_an_orphaned_copy_is_closed_even_while_the_master_is_online(desk: Desk) 
     desk.store.beat_master(desk.name)
     report = guard.run_once()
     assert report.master_online
-    assert [(a.reason, a.status) for a in report.actions] == [("orphan", "filled")]
+    assert [a.reason for a in report.actions] == ["orphan"]
+    assert _settled(desk, guard) == ["filled"]
     assert desk.base_held("alice") == 0
     assert desk.store.get_position(desk.name, "alice", SYMBOL) is None
 
@@ -110,7 +121,7 @@ def test_a_close_still_in_the_copy_outbox_is_left_to_the_dispatcher(desk: Desk) 
     follower = desk.follower("alice", 2_500.0)
     t = team(desk, [follower])
     master_trade(t, Side.BUY, quote=1_000.0)
-    t.copy()
+    t.copy_until_done()
     guard = FollowerGuard(follower, desk.store, desk.settings(), clock=desk.clock, ledger=t.ledger)
     master_position = desk.store.get_position(desk.name, "master", SYMBOL)
     assert master_position is not None
@@ -119,7 +130,7 @@ def test_a_close_still_in_the_copy_outbox_is_left_to_the_dispatcher(desk: Desk) 
     assert row is not None and row.status is CopyStatus.PLANNED
     desk.store.beat_master(desk.name)
     assert guard.run_once().actions == ()  # the close's copy is still to be made: not an orphan
-    t.copy()
+    t.copy_until_done()
     done = desk.store.get_copy(close.signal_id, "alice")
     assert done is not None and done.status is CopyStatus.FILLED and desk.base_held("alice") == 0
     sides = [o.side for o in desk.exchange.orders("alice")]

@@ -39,12 +39,12 @@ def test_the_default_demo_trades_within_30_seconds_and_its_copies_follow_within_
             now = time.monotonic()
             log += chunk
             text = log.decode(errors="replace")
-            if entry is None and (match := re.search(r"kraken:master ENTRY FILLED (\S+) ", text)):
+            if entry is None and (match := re.search(r"ENTRY FILLED (\S+):", text)):
                 entry = match.group(1)
                 seen["master"] = now
             if entry is not None:
                 for follower in ("demo_user_1", "demo_user_2"):
-                    if follower not in seen and re.search(rf"kraken:{follower} COPY_ENTRY FILLED {re.escape(entry)} ",
+                    if follower not in seen and re.search(rf"copy -> kraken:{follower} BUY {re.escape(entry)}: filled",
                                                           text):
                         seen[follower] = now
                 if len(seen) == 3:

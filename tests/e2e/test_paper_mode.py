@@ -89,9 +89,9 @@ def test_master_trades_and_followers_copy_each_fill_with_spec_sizes(traded: Pape
             event = events.get(client_ids.get(trade.order_id) or "")
             if trade.side != "sell" or event is None:
                 continue
-            fraction_sold = by_signal[event.signal_id].fraction_sold
-            assert fraction_sold is not None
-            fraction = float(fraction_sold)
+            sold_fraction = by_signal[event.signal_id].fraction_sold
+            assert sold_fraction is not None
+            fraction = float(sold_fraction)
             market = exchange.market(trade.symbol)
             lot = 10.0 ** -market.base_decimals
             sold_all = abs(trade.base_qty - before) <= lot

@@ -59,3 +59,17 @@ def test_code_cannot_name_a_point_that_is_not_declared() -> None:
     with pytest.raises(ValueError):
         crash_point("nowhere")
     assert len(set(CRASH_POINTS)) == len(CRASH_POINTS)
+
+
+def test_every_named_point_is_placed_in_the_code_and_every_placed_point_is_named() -> None:
+    """The crash harness kills the bot at each name in CRASH_POINTS: a name never passed would hang its test, and a
+    call with a name not listed would raise (so it could never be targeted)."""
+    import re
+    from pathlib import Path
+
+    from bot.execution.crashpoints import CRASH_POINTS
+
+    root = Path(__file__).resolve().parents[2] / "bot"
+    placed = {m for path in root.rglob("*.py") if path.name != "crashpoints.py"
+              for m in re.findall(r'crash_point\(\s*"(\w+)"', path.read_text())}
+    assert placed == set(CRASH_POINTS)

@@ -22,14 +22,16 @@ class CopySettings(SettingsSection):
         description="a fraction below the follower's entry, e.g. 0.05, for copies whose master sent no stop",
     )
     copy_max_delay_seconds: float = Field(
-        180.0, gt=0, le=86_400,
-        description="seconds after the master's fill within which an entry copy may still be placed, 0-86400 "
-        "(exits: always)",
+        180.0, gt=0, le=3600,
+        description="seconds after the master's fill within which an entry copy may still be placed (exits: always; "
+        "above 0, at most 3600)",
     )
     copy_retry_seconds: float = Field(
-        2.0, gt=0, le=3_600,
-        description="seconds before a copy that hit a transient error is tried again, doubling each time (0-3600)",
+        2.0, gt=0, le=600,
+        description="seconds before a copy that hit a transient error is tried again, doubling each time (above 0, "
+        "at most 600)",
     )
     copy_retry_max_seconds: float = Field(
-        60.0, gt=0, le=3_600, description="the longest wait between two tries of a copy, in seconds (0-3600)"
+        60.0, gt=0, le=3600,
+        description="the longest wait between two tries of a copy, in seconds (above 0, at most 3600)",
     )

@@ -25,7 +25,7 @@ class TraderSettings(SettingsSection):
         3, ge=1, le=20, description="times an account's exchange is probed before it is called UNREACHABLE (1-20)"
     )
     probe_retry_seconds: float = Field(
-        2.0, ge=0, le=60, description="seconds between two probes of an exchange that did not answer (0-60)"
+        1.0, ge=0, le=60, description="seconds between two probes of an exchange that did not answer (0-60)"
     )
     shutdown_timeout_seconds: float = Field(5.0, gt=0, le=300, description="seconds (0-300)")
 
