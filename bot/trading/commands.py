@@ -374,8 +374,24 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
                   f"{' (copied)' if p['is_copy'] else ''}", file=out)
         if h.get("last_error"):
             print(f"    last error: {h['last_error']}", file=out)
+        figures = health_figures(h)
+        if figures:
+            print(f"    health: {figures}", file=out)
     print("P&L: realised on closed trades, fees included (today: since 00:00 UTC of the bot's clock).", file=out)
     return 0
+
+
+def health_figures(health: dict[str, Any]) -> str:
+    """The figures behind a health verdict, in one line, when the health record carries them (its reason, the
+    recent window's failed passes and exchange calls, and the fix); '' for a record without them."""
+    parts = [str(health["reason"])] if health.get("reason") else []
+    for label, failed, total in (("passes", "recent_failed_passes", "recent_passes"),
+                                 ("exchange calls", "recent_failed_calls", "recent_calls")):
+        if health.get(total):
+            parts.append(f"{health.get(failed, 0)} of the last {health[total]} {label} failed")
+    if health.get("fix"):
+        parts.append(f"fix: {health['fix']}")
+    return "; ".join(parts)
 
 
 # ---- trades -------------------------------------------------------------------------------------------
