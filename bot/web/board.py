@@ -254,7 +254,8 @@ class Board:
 
     # ---- health --------------------------------------------------------------------------------------
     def health(self) -> HealthReport:
-        """200-worthy when every thread that should run is alive and not stuck in one pass (issue 12)."""
+        """200-worthy when every thread that should run (each account's, each brokerage's copy thread) is alive
+        and not stuck in one pass (issue 12)."""
         bot = self.bot()
         problems: list[str] = []
         warnings: list[str] = []

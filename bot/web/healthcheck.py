@@ -31,7 +31,8 @@ def main() -> int:
     try:
         with urllib.request.urlopen(url, timeout=8) as answer:
             body = json.loads(answer.read() or b"{}")
-            print(f"healthy: {body.get('threads', 0)} account thread(s) alive; {body.get('bot', {}).get('text', '')}")
+            print(f"healthy: {body.get('threads', 0)} thread(s) alive (accounts and copy dispatchers); "
+                  f"{body.get('bot', {}).get('text', '')}")
             return 0
     except urllib.error.HTTPError as error:
         try:

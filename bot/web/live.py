@@ -18,6 +18,8 @@ from bot.accounts.states import THREAD_STATES
 if TYPE_CHECKING:
     from bot.trading.trader import Trader
 
+COPY_THREAD = "copies"  # the account column of a brokerage's copy thread in thread snapshots and /metrics
+
 
 @dataclass(frozen=True)
 class ThreadSnapshot:
@@ -86,6 +88,14 @@ class TraderLive:
                 cycles=health.cycles if health is not None else 0,
                 last_cycle_at=health.last_cycle_at if health is not None else None,
             ))
+        for brokerage in list(self.trader.brokerages.values()):
+            copier = brokerage.copy_thread  # the copy outbox's thread: its death would stop every copy
+            if copier is not None:
+                found.append(ThreadSnapshot(
+                    label=copier.name, broker=brokerage.name, account_id=COPY_THREAD, state="COPYING",
+                    should_run=True, started=copier.ident is not None, alive=copier.is_alive(),
+                    waiting=copier.due_at() is not None, cycles=copier.rounds, last_cycle_at=None,
+                ))
         return found
 
     def prices(self, broker: str, symbols: Sequence[str]) -> dict[str, float]:

@@ -28,7 +28,7 @@ def test_healthy_bot_exits_0_and_no_bot_exits_1_with_one_line(tmp_path: Path) ->
         port = int(bot.cockpit.url.rsplit(":", 1)[1])
         healthy = healthcheck(port, tmp_path)
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-        assert healthy.stdout.startswith("healthy: 3 account thread(s) alive; RUNNING since")
+        assert healthy.stdout.startswith("healthy: 4 thread(s) alive (accounts and copy dispatchers); RUNNING since")
     finally:
         bot.stop()
     with socket.socket() as probe:  # a port nobody listens on
