@@ -3,10 +3,12 @@ serves it (FastAPI's test client; /metrics read back with prometheus_client's ow
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config.settings import Settings, load_settings
@@ -133,3 +135,31 @@ def test_metrics_parse_and_agree_with_the_store(client: TestClient, traded: Trad
     assert buys == len([s for s in client.get("/api/v1/signals").json() if s["side"] == "buy"])
     copies = values[("nija_copy_latency_seconds_count", (("broker", "kraken"),))]
     assert copies == sum(len(s["copies"]) for s in client.get("/api/v1/signals").json())
+
+
+def test_errors_are_counted_by_kind_and_exchange_calls_by_outcome(traded: Traded, settings: Settings) -> None:
+    read, operator = ReadModel(traded.path), OperatorStore(traded.path, read_only=True)
+    metrics = Metrics(Board(read, operator, settings))
+    logger = logging.getLogger("tests.web.errors")
+    logger.addHandler(metrics.error_handler)
+    try:
+        try:
+            raise TimeoutError("exchange took too long")
+        except TimeoutError:
+            logger.exception("pass failed", extra={"account": "kraken:demo_user_1"})
+        logger.error("no exception here", extra={"account": "kraken:master"})
+        logger.warning("not an error")
+    finally:
+        logger.removeHandler(metrics.error_handler)
+    metrics.exchange_call("kraken", "AddOrder", 0.12, "ok")
+    metrics.exchange_call("kraken", "AddOrder", 3.0, "timeout")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+               for s in f.samples}
+    assert samples[("nija_errors_total", (("account", "kraken:demo_user_1"), ("kind", "TimeoutError")))] == 1
+    assert samples[("nija_errors_total", (("account", "kraken:master"), ("kind", "logged")))] == 1
+    ok = (("broker", "kraken"), ("endpoint", "AddOrder"), ("outcome", "ok"))
+    assert samples[("nija_exchange_call_seconds_count", ok)] == 1
+    assert samples[("nija_exchange_call_seconds_bucket", (*ok[:2], ("le", "0.25"), ok[2]))] == 1
+    read.close()
+    operator.close()
