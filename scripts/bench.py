@@ -1,7 +1,7 @@
 """Benchmarks that print figures: `python scripts/bench.py NAME [--json]`.
 
 Each benchmark lives in scripts/benchmarks/NAME.py with a `main(argv) -> int`.
-Names: backtest, optimize, strategy, nonce, sim, fanout, cli, chaos.
+Names: backtest, optimize, strategy, nonce, sim, fanout, cli, chaos, paper.
 """
 
 from __future__ import annotations

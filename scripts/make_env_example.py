@@ -12,6 +12,8 @@ from bot.config.settings import Settings, env_name
 CREDENTIALS = """\
 # NIJA environment. Copy to .env (git-ignored) and fill in. Real environment variables win over .env.
 # Never commit real keys. Create exchange keys WITHOUT withdrawal permission.
+# .env is read from the project's folder, or from NIJA_HOME when that is set in the real environment
+# (NIJA_HOME itself cannot be set here); relative paths below are taken from that folder too.
 #
 # ---- Credentials (leave empty for paper mode) -------------------------------------------------
 # Kraken master. Aliases accepted: KRAKEN_PLATFORM_API_KEY/_API_SECRET and KRAKEN_API_KEY/_API_SECRET.

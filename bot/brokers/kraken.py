@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import hashlib
 import hmac
 import logging
@@ -62,6 +63,7 @@ from bot.clock import Clock
 from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 
+_AVERAGE = decimal.Context(prec=15)  # an average price to 15 significant digits: exact enough, readable
 log = logging.getLogger(__name__)
 
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
@@ -403,7 +405,7 @@ class KrakenBroker(Broker):
         cost = to_decimal(order.get("cost"))
         # "price" is rounded to the pair's decimals (cents per fill on a SOL-sized order); cost / vol_exec is the exact
         # average, so filled x price agrees with what the account was charged.
-        price = (cost / filled if filled and cost else ZERO) or to_decimal(order.get("price"))
+        price = (_AVERAGE.divide(cost, filled) if filled and cost else ZERO) or to_decimal(order.get("price"))
         status = str(order.get("status", ""))
         if status in ("pending", "open"):
             state = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN

@@ -21,6 +21,7 @@ from bot.config.errors import ConfigError
 from bot.config.paths import env_file as home_env_file
 from bot.config.paths import under_home
 from bot.config.sections.backtest import BacktestSettings
+from bot.config.sections.console import ConsoleSettings
 from bot.config.sections.copy import CopySettings
 from bot.config.sections.exchanges import ExchangeSettings
 from bot.config.sections.general import GeneralSettings
@@ -50,6 +51,7 @@ class Settings(BaseModel):
     simulator: SimulatorSettings = SimulatorSettings()
     web: WebSettings = WebSettings()
     notify: NotifySettings = NotifySettings()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {

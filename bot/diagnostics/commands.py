@@ -39,7 +39,8 @@ class Context:
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="the .env file to read (default .env)")
+    parser.add_argument("--env-file", type=Path, default=None,
+                        help="the .env file to read (default: .env in the project's folder, or NIJA_HOME's)")
     parser.add_argument(
         "--running", action="store_true",
         help="also read the running bot's state store: master heartbeats (MASTER_OFFLINE) and open positions",
@@ -51,7 +52,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 def _context(args: argparse.Namespace, out: TextIO | None, err: TextIO | None,
              factory: BrokerFactory | None, environ: Mapping[str, str] | None) -> Context | int:
     out, err = out or sys.stdout, err or sys.stderr
-    environ = read_environment(args.env_file, environ)
+    environ = read_environment("home" if args.env_file is None else args.env_file, environ)
     try:
         settings = load_settings(environ, env_file=None)
         registry = load_accounts(settings, environ)

@@ -165,6 +165,9 @@ class SimOrderError(Exception):
         self.message = message
 
 
+_BASE_PLACES = 12  # beyond any venue's lot decimals, short of a float's noise
+
+
 def _decimals_of(value: float) -> int:
     text = f"{Decimal(str(value)).normalize():f}"
     return len(text.split(".", 1)[1]) if "." in text else 0
@@ -555,11 +558,13 @@ class SimExchange:
             fee_base = _round_fee((order.filled_base + qty) * fee_rate, order.fee_base_decimals) - order.fee_base
         else:
             fee_quote = _round_fee((order.cost + cost) * fee_rate, order.fee_quote_decimals) - order.fee
+        # Coin amounts are whole lots (and fees in whole fee steps): rounding the float sum to 12 places keeps
+        # 0.000208 - 0.000000548 at 0.000207452, as the venue's decimal answer says, not 0.00020745199999999998.
         if order.side == "buy":
             wallet[market.quote] = wallet.get(market.quote, 0.0) - cost - fee_quote
-            wallet[market.base] = wallet.get(market.base, 0.0) + qty - fee_base
+            wallet[market.base] = round(wallet.get(market.base, 0.0) + qty - fee_base, _BASE_PLACES)
         else:
-            wallet[market.base] = wallet.get(market.base, 0.0) - qty
+            wallet[market.base] = round(wallet.get(market.base, 0.0) - qty, _BASE_PLACES)
             wallet[market.quote] = wallet.get(market.quote, 0.0) + cost - fee_quote
         self._touch(order.account_id)
         self._record_trade(

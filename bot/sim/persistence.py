@@ -146,6 +146,7 @@ class MarketParams:
     start_time: float  # the synthetic market's anchor, or the replay's alignment
     data_dir: str | None = None
     stocks: tuple[str, ...] = ()  # symbols of catalog.STOCKS added for the Alpaca face
+    bar_seconds: int = 300  # the candle length the synthetic market's set-ups are drawn for (paper mode's)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import gzip
 import hashlib
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -315,6 +315,11 @@ def _read_csv(path: Path) -> np.ndarray:
     return data[order][:, :6]
 
 
+def candle_files(data_dir: Path) -> list[Path]:
+    """The candle files a replay of `data_dir` reads (every *.csv and *.csv.gz below it)."""
+    return sorted(p for p in Path(data_dir).rglob("*") if p.name.endswith((".csv", ".csv.gz")))
+
+
 def _symbol_of(path: Path) -> str:
     return path.name.split("_", 1)[0].split(".", 1)[0].upper()
 
@@ -329,9 +334,13 @@ class ReplayMarket:
     files of different eras trade side by side on one clock.
     """
 
-    def __init__(self, data_dir: Path, symbols: Iterable[str] | None = None, align_to: float | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, symbols: Iterable[str] | None = None, align_to: float | None = None,
+        on_file: Callable[[Path], None] | None = None,
+    ) -> None:
+        """`on_file` is called after each file is read (a progress bar: a large folder takes seconds)."""
         data_dir = Path(data_dir)
-        files = sorted(p for p in data_dir.rglob("*") if p.name.endswith((".csv", ".csv.gz")))
+        files = candle_files(data_dir)
         if not files:
             raise ValueError(f"{data_dir}: no candle files (*.csv or *.csv.gz) found")
         wanted = {s.upper() for s in symbols} if symbols is not None else None
@@ -341,6 +350,8 @@ class ReplayMarket:
             if "-" not in symbol or (wanted is not None and symbol not in wanted):
                 continue
             data = _read_csv(path)
+            if on_file is not None:
+                on_file(path)
             if len(data) < 2:
                 continue
             steps, counts = np.unique(np.diff(data[:, 0]), return_counts=True)
@@ -402,11 +413,11 @@ class ReplayMarket:
 
 def make_price_source(
     data_dir: Path | None, seed: int, n_markets: int, start_time: float, symbols: Sequence[str] | None = None,
-    stocks: Sequence[MarketSpec] = (), bar_seconds: int = 300,
+    stocks: Sequence[MarketSpec] = (), bar_seconds: int = 300, on_file: Callable[[Path], None] | None = None,
 ) -> SyntheticMarket | ReplayMarket:
     """Replay when a data directory is given, else the seeded synthetic market (paper mode's choice), with
     `stocks` added to it (a replay trades only what its files hold) and its set-ups drawn for `bar_seconds`
     candles."""
     if data_dir is not None:
-        return ReplayMarket(data_dir, symbols, align_to=start_time)
+        return ReplayMarket(data_dir, symbols, align_to=start_time, on_file=on_file)
     return SyntheticMarket(seed, n_markets, start_time, bar_seconds=bar_seconds, stocks=stocks)

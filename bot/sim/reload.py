@@ -9,6 +9,7 @@ never contradict each other.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,11 +31,12 @@ class OpenedExchange:
     resumed: bool  # the file already held an exchange
 
 
-def price_source(market: MarketParams) -> PriceSource:
-    """The price source `market` describes."""
+def price_source(market: MarketParams, on_file: Callable[[Path], None] | None = None) -> PriceSource:
+    """The price source `market` describes (`on_file`: called after each candle file a replay reads)."""
     data_dir = Path(market.data_dir) if market.data_dir else None
     return make_price_source(
-        data_dir, market.seed, market.markets, market.start_time, stocks=tuple(spec_for(s) for s in market.stocks)
+        data_dir, market.seed, market.markets, market.start_time, stocks=tuple(spec_for(s) for s in market.stocks),
+        bar_seconds=market.bar_seconds, on_file=on_file,
     )
 
 
@@ -47,6 +49,7 @@ def open_exchange(
     resume_clock: Literal["wall", "paused"] = "wall",
     clock: Clock | None = None,
     settings: SimulatorSettings | None = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> OpenedExchange:
     """Open (or create) the state file at `path` and the exchange it holds.
 
@@ -69,5 +72,5 @@ def open_exchange(
             start = anchor.sim_time_now(resume_clock, now) if anchor is not None else now
         state.save_clock_anchor(start, speed, wall_origin=now)
         clock = SimClock(start, speed)
-    exchange = SimExchange(price_source(market), clock, seed=market.seed, settings=settings, state=state)
+    exchange = SimExchange(price_source(market, on_file), clock, seed=market.seed, settings=settings, state=state)
     return OpenedExchange(exchange, state, market, resumed)

@@ -7,17 +7,20 @@ from collections.abc import Sequence
 from bot.accounts.states import AccountStatus
 from bot.brokers.base import BalanceSnapshot
 from bot.config.accounts import AccountConfig
+from bot.console.tables import Column, state_style
+from bot.console.tables import render_table as draw
+
+COLUMNS = (Column("account", style="bold"), Column("role"), Column("state"), Column("equity USD", "right"),
+           Column("reason and fix", wraps=True))
 
 
 def render_table(
-    title: str, rows: Sequence[tuple[AccountConfig, AccountStatus, BalanceSnapshot | None]]
+    title: str, rows: Sequence[tuple[AccountConfig, AccountStatus, BalanceSnapshot | None]], *, terminal: bool = False
 ) -> str:
-    header = f"{'account':<28} {'role':<6} {'state':<15} {'equity USD':>12}  reason"
-    lines = ["", title, header, "-" * 100]
+    cells, styles = [], []
     for account, status, snapshot in rows:
         equity = f"{snapshot.equity:,.2f}" if snapshot is not None else "-"
-        lines.append(f"{account.label:<28} {account.role!s:<6} {status.state!s:<15} {equity:>12}  {status.reason}")
-        if status.fix:
-            lines.append(f"{'':<28} {'':<6} {'':<15} {'':>12}  fix: {status.fix}")
-    lines.append("-" * 100)
-    return "\n".join(lines)
+        reason = status.reason + (f"\nfix: {status.fix}" if status.fix else "")
+        cells.append((account.label, str(account.role), str(status.state), equity, reason))
+        styles.append(state_style(str(status.state)))
+    return "\n" + draw(title, COLUMNS, cells, terminal=terminal, row_styles=styles)

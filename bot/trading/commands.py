@@ -1,7 +1,9 @@
 """`python bot.py [run]` and `python bot.py status`: the trader's two commands.
 
-run: live trading only with credentials AND LIVE_TRADING=true; anything else is paper mode on the
-built-in simulator (live keys are then never used, so no order can reach a real exchange).
+run: live trading only with credentials AND LIVE_TRADING=true (docs/rules.md §1). With the switch, a credential
+that is set but unusable stops the start (one line per variable, exit 2); without it, or with the switch and no
+credential at all, it is paper mode on the built-in simulator, said loudly (live keys are then never used, so no
+order can reach a real exchange).
 status: every account's state, reason, fix, balance, positions and health, read from the store.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import signal
 import sys
 import threading
@@ -27,12 +28,13 @@ from bot.config.errors import ConfigError
 from bot.config.paths import env_file as home_env_file
 from bot.config.settings import Settings, override, read_environment
 from bot.console.arguments import duration_seconds
+from bot.console.progress import progress_bar
 from bot.logsetup import add_log_file, setup_logging
 from bot.state.open import store_path
 from bot.state.operator import OperatorStore, process_alive, run_status
 from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
-from bot.trading.modes import PAPER_SUBDIR, choose_mode, paper_state_dir, parse_brokers
+from bot.trading.modes import choose_mode, paper_state_dir, parse_brokers
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paper mode: seed of the synthetic market (default SIM_SEED)")
     parser.add_argument("--duration", metavar="SECONDS", type=duration_seconds, default=None,
                         help="stop cleanly after SECONDS of real time (default: run until Ctrl-C)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="paper mode: delete the paper results (store and simulator) and start over; "
+                             "without it a paper run carries on where the last one stopped")
 
 
 def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None,
@@ -93,9 +98,9 @@ def source_lines(settings: Settings, live: bool) -> list[str]:
     user_files = sorted(p.name for p in users_dir.glob("*.json")) if users_dir.is_dir() else []
     lines = [
         f"settings: {env_file}" if env_file.is_file() else f"settings: no {env_file}; defaults and the environment",
-        f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}"
-        f"{': ' + ', '.join(user_files) if user_files else ''})" if users_dir.is_dir()
-        else f"user accounts: no folder {users_dir}",
+        (f"user accounts: {users_dir} ({len(user_files)} file{'s' if len(user_files) != 1 else ''}: "
+         f"{', '.join(user_files)})" if user_files else f"user accounts: none in {users_dir} (no *.json files)")
+        if users_dir.is_dir() else f"user accounts: no folder {users_dir}",
         f"state: {store_path(settings) if live else paper_state_dir(settings)}",
     ]
     if settings.general.log_file is not None:
@@ -129,22 +134,25 @@ def _run(args: argparse.Namespace, settings: Settings, registry: AccountRegistry
 def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, brokers: tuple[str, ...],
                out: TextIO, stop: threading.Event | None) -> int:
     from bot.brokers.factory import make_broker
-    from bot.trading.paper import start_paper
+    from bot.sim.prices import candle_files
+    from bot.trading.paper import SIM_STATE_FILE, paper_store_path, start_paper
     from bot.trading.trader import Trader
 
     try:
-        session = start_paper(settings, brokers, data_dir=args.data)
+        files = len(candle_files(args.data)) if args.data is not None and args.data.is_dir() else 0
+        with progress_bar(f"loading candle files from {args.data}", files) as loading:
+            session = start_paper(settings, brokers, data_dir=args.data, fresh=args.fresh,
+                                  on_file=lambda path: loading.advance(path.name))
     except ValueError as error:
         print(f"nija: {error}", file=sys.stderr)
         return 2
     # Malformed user files are reported exactly as in live mode (the trader logs the registry's problems).
     session.registry.problems.extend(registry.problems)
     print(f"PAPER MODE: simulator on 127.0.0.1 for {', '.join(brokers)}; simulated time runs "
-          f"{settings.paper.sim_speed:g}x real time; demo credentials live in memory only.", file=out)
-    if args.data is None:
-        print("Prices: a synthetic demo market built so APEX's set-ups come every few seconds; it shows the "
-              "machinery, not what APEX earns (run `python bot.py backtest` on real candles for that).", file=out)
-    path = fresh_paper_store(session.settings)
+          f"{settings.paper.sim_speed:g}x real time; demo keys open nothing but this simulator.", file=out)
+    for line in _paper_market_lines(args, session, paper_state_dir(settings) / SIM_STATE_FILE):
+        print(line, file=out)
+    path = paper_store_path(settings)
     store = StateStore(path, clock=session.clock)
     controls = OperatorStore(path)
     try:
@@ -160,16 +168,30 @@ def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRe
         session.close()
 
 
-def fresh_paper_store(settings: Settings) -> Path:
-    """The simulator starts empty every run (new demo keys too), so paper state does: the paper directory
-    (the store and the demo keys' nonce files) is emptied; the live store is never touched."""
-    directory = Path(settings.general.state_dir)
-    if directory.name != PAPER_SUBDIR:
-        raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
-    if directory.is_dir():
-        shutil.rmtree(directory)
+def fresh_paper_store(session_settings: Settings) -> Path:
+    """The paper store's path from a PaperSession's settings (whose state dir is the paper one). Kept for code
+    written before paper results survived a restart: it no longer empties anything (start_paper(fresh=True),
+    `run --fresh`, does that); new code calls bot.trading.paper.paper_store_path with the original settings."""
+    directory = Path(session_settings.general.state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return directory / DEFAULT_FILE_NAME
+
+
+def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
+    """Where the paper exchange comes from: resumed (and what was ignored) or new, replay or demo market."""
+    market = session.market
+    lines = []
+    if session.resumed:
+        ignored = [flag for flag, value in (("--seed", args.seed), ("--data", args.data)) if value is not None]
+        lines.append(f"Resuming paper results from {sim_file} (clock where it stopped); `python bot.py run --fresh` "
+                     "starts over." + (f" ({', '.join(ignored)}: used by a fresh start only.)" if ignored else ""))
+    if market.data_dir:
+        lines.append(f"Prices: a replay of the candle files in {market.data_dir}.")
+    else:
+        lines.append(f"Prices: a synthetic demo market (seed {market.seed}) built so APEX's set-ups come every few "
+                     "seconds; it shows the machinery, not what APEX earns (`python bot.py backtest` on real "
+                     "candles says that).")
+    return lines
 
 
 def _run_live(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
@@ -222,14 +244,19 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
         timer.daemon = True
         timer.start()
     stuck: list[str] = []
+    from bot.trading.heartbeat import Heartbeat  # the strategy's helpers (pandas): only for a run
+
+    heartbeat = Heartbeat(trader, trader.settings.console.heartbeat_seconds, out)
     try:
         if cockpit is not None:
             cockpit.start()
         trader.start()
         if cockpit is not None:
             cockpit.trader_started()
+        heartbeat.start()
         trader.run_until_stopped(stop)
     finally:
+        heartbeat.stop()
         if timer is not None:
             timer.cancel()
         print("stopping: every thread ends within "
@@ -282,7 +309,7 @@ def status_report(read: ReadModel, operator: OperatorStore, settings: Settings) 
     """Whether the bot runs, and every account as the running (or last) bot stored it: state, reason, fix,
     money and P&L, positions, health."""
     run = operator.last_run()
-    bot = run_status(run, time.time(), settings.web.heartbeat_seconds,
+    bot = run_status(run, time.time(), settings.web.store_heartbeat_seconds,
                      pid_alive=process_alive(run) if run is not None else None)
     now = read.latest_update() or time.time()
     positions: dict[tuple[str, str], list[PositionView]] = {}

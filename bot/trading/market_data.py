@@ -150,6 +150,11 @@ class MarketDataService:
         """What the exit rules read for each market (the same shared computation as scan)."""
         return {sym: result.last for sym, result in self.results(symbols).items()}
 
+    def latest_results(self) -> dict[str, ScanResult]:
+        """What the last scans computed, per market (read-only, for the console's heartbeat); fetches nothing."""
+        with self._lock:
+            return {sym: entry.result for sym, entry in self._cache.items() if entry.result is not None}
+
     def stats(self) -> MarketDataStats:
         with self._lock:
             return MarketDataStats(self._fetches, self._computations, self._errors)

@@ -1,17 +1,19 @@
 """Paper mode: the exchange simulator in-process, a demo master and demo followers per brokerage.
 
-The demo accounts are provisioned on the simulator with credentials generated in memory (never
-written anywhere) and registered with the log redaction. The same adapters as live trading talk to
-the simulator over 127.0.0.1, and time runs SIM_SPEED x real time (SimClock) so a newcomer sees
-entries, exits and copies within a minute. Paper mode keeps its own state store (a fresh one per
-run, because the simulator starts fresh), apart from the live one.
+The demo accounts are provisioned on the simulator with keys the simulator issues itself (they open nothing
+but this local simulator) and registered with the log redaction. The same adapters as live trading talk to the
+simulator over 127.0.0.1, and time runs SIM_SPEED x real time (SimClock) so a newcomer sees entries, exits
+and copies within seconds. Paper mode keeps its own state directory apart from the live one: the paper store
+and the simulator's file (bot/sim/persistence.py, 0600) side by side, so paper results survive a restart;
+`python bot.py run --fresh` starts over.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +24,15 @@ from bot.logsetup import register_secrets
 from bot.sim.catalog import STOCKS, MarketSpec
 from bot.sim.clock import SimClock
 from bot.sim.exchange import SimExchange
-from bot.sim.prices import make_price_source
+from bot.sim.persistence import MarketParams, SimStateError, SimStateFile
+from bot.sim.reload import open_exchange
 from bot.sim.server import SimulatorServer
-from bot.trading.modes import paper_state_dir
+from bot.state.store import DEFAULT_FILE_NAME
+from bot.trading.modes import PAPER_SUBDIR, paper_state_dir
 
 log = logging.getLogger(__name__)
 
+SIM_STATE_FILE = "simulator.sqlite3"  # the paper exchange, beside the paper store
 
 
 @dataclass
@@ -40,9 +45,13 @@ class PaperSession:
     settings: Settings
     registry: AccountRegistry
     exchange_ids: dict[str, str]  # account label -> the simulator's account id
+    state: SimStateFile
+    market: MarketParams  # the market traded (a resumed file's own)
+    resumed: bool  # the simulator's file already held this paper exchange
 
     def close(self) -> None:
         self.server.stop()
+        self.state.close()
 
 
 def _simulator_environment(server: SimulatorServer, brokers: Sequence[str]) -> dict[str, str]:
@@ -101,32 +110,64 @@ def start_paper(
     seed: int | None = None,
     clock: Clock | None = None,
     start_time: float | None = None,
+    fresh: bool = False,
+    on_file: Callable[[Path], None] | None = None,
 ) -> PaperSession:
-    """Start the simulator with demo accounts; the caller closes the session (server.stop)."""
+    """Start (or resume) the simulator with its demo accounts; the caller closes the session.
+
+    The exchange lives in the paper state directory's simulator file, next to the paper store, so a restart
+    carries on with the same balances, orders, positions and demo keys, its clock where it stopped. `fresh`
+    empties the directory first (`python bot.py run --fresh`). A resumed exchange trades the market it was
+    made with; the market-shaping options (seed, data, markets) then have no effect.
+    """
+    state_dir = paper_state_dir(settings)
+    if fresh:
+        empty_paper_dir(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
     seed = settings.paper.sim_seed if seed is None else seed
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ValueError(f"--data {data_dir}: expected a directory of candle CSV(.gz) files")
     now = clock.now() if clock is not None else (start_time if start_time is not None else _wall_now())
     # A replay is shifted to begin far enough back that the first scan already has its candles.
     history = (settings.strategy.candle_count + 2) * settings.paper.paper_candle_minutes * 60
-    prices = make_price_source(data_dir, seed, settings.paper.sim_markets, now - history if data_dir else now,
-                               stocks=paper_stocks(brokers), bar_seconds=settings.paper.paper_candle_minutes * 60)
+    market = MarketParams(
+        seed=seed, markets=settings.paper.sim_markets, start_time=now - history if data_dir else now,
+        data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None,
+        stocks=tuple(spec.symbol for spec in paper_stocks(brokers)),
+        bar_seconds=settings.paper.paper_candle_minutes * 60,
+    )
     speed = speed or settings.paper.sim_speed
-    if clock is None:
-        clock = SimClock(now, speed)
-    exchange = SimExchange(prices, clock, seed=seed, settings=settings.simulator)  # the SIM_* settings apply
-    server = SimulatorServer(exchange, faces=tuple(brokers))
-    server.start()
     try:
+        opened = open_exchange(state_dir / SIM_STATE_FILE, market, speed=speed, start=start_time,
+                               resume_clock="paused", clock=clock, settings=settings.simulator, on_file=on_file)
+    except SimStateError as error:
+        raise ValueError(f"{error} (python bot.py run --fresh starts paper mode over)") from None
+    exchange = opened.exchange
+    server = SimulatorServer(exchange, faces=tuple(brokers))
+    try:
+        server.start()
         registry, ids = _demo_accounts(server, settings, brokers)
-    except Exception:
+    except BaseException:
         server.stop()
+        opened.state.close()
         raise
-    state_dir = paper_state_dir(settings)
     # A test's ManualClock has no speed: simulated and "real" seconds are the same there.
-    scale = speed if isinstance(clock, SimClock) else 1.0
-    return PaperSession(exchange, server, clock, paper_settings(settings, server, brokers, state_dir, scale),
-                        registry, ids)
+    scale = speed if isinstance(exchange.clock, SimClock) else 1.0
+    return PaperSession(exchange, server, exchange.clock, paper_settings(settings, server, brokers, state_dir, scale),
+                        registry, ids, opened.state, opened.market, opened.resumed)
+
+
+def paper_store_path(settings: Settings) -> Path:
+    """The paper store, beside the simulator's file in the paper state directory (never the live store)."""
+    return paper_state_dir(settings) / DEFAULT_FILE_NAME
+
+
+def empty_paper_dir(directory: Path) -> None:
+    """Delete paper mode's results (store, simulator file, demo keys' nonces); never anything else."""
+    if directory.name != PAPER_SUBDIR:
+        raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
+    if directory.is_dir():
+        shutil.rmtree(directory)
 
 
 def paper_stocks(brokers: Sequence[str]) -> tuple[MarketSpec, ...]:
@@ -143,7 +184,7 @@ def _demo_accounts(
 
     def add(broker: str, account_id: str, role: Role, usd: float, name: str) -> None:
         exchange_id = f"{broker}-{account_id}"
-        credentials: Credentials = server.provision(broker, exchange_id, {"USD": usd})
+        credentials: Credentials = server.provision(broker, exchange_id, {"USD": usd}, reuse=True)
         register_secrets([credentials.api_key, credentials.api_secret])
         registry.accounts.append(
             AccountConfig(

@@ -77,6 +77,7 @@ class StrategyAccount:
         self.entry_gate = entry_gate
         self.snapshot: BalanceSnapshot | None = None
         self._equity = 0.0
+        self._skips_said: dict[str, tuple[float, str]] = {}  # symbol -> (signal candle, reason) last logged
 
     @property
     def label(self) -> str:
@@ -201,8 +202,13 @@ class StrategyAccount:
             entry_blocking=self.settings.general.entry_blocking, strategy=self.settings.strategy,
             fee_rates={sig.symbol: self.broker.market(sig.symbol).taker_fee for sig in signals},
         )
+        candle_of = {sig.symbol: sig.time for sig in signals}
         for symbol, reason in plan.skipped:
-            log.info("no entry on %s: %s", symbol, reason)
+            # Said once per signal candle: the passes between two candles see the same signal again.
+            said = (candle_of.get(symbol, 0.0), reason)
+            if self._skips_said.get(symbol) != said:
+                self._skips_said[symbol] = said
+                log.info("no entry on %s: %s", symbol, reason)
         for signal in plan.entries:
             if not self.broker.market_is_open(signal.symbol):
                 log.info("no entry on %s: its market is closed now", signal.symbol)

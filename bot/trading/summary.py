@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.console.tables import Column, render_table, state_style
+
 
 @dataclass(frozen=True)
 class AccountSummary:
@@ -22,22 +24,23 @@ class AccountSummary:
     errors: int
 
 
+COLUMNS = (Column("account", style="bold"), Column("role"), Column("state"), Column("trades", "right"),
+           Column("buys", "right"), Column("sells", "right"), Column("start USD", "right"),
+           Column("equity USD", "right"), Column("P&L USD", "right"), Column("open positions", wraps=True))
+
+
 def _money(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value:+,.2f}" if signed else f"{value:,.2f}"
 
 
-def render_summary(rows: Sequence[AccountSummary]) -> str:
-    header = (f"{'account':<28} {'role':<6} {'state':<15} {'trades':>6} {'buys':>5} {'sells':>5} "
-              f"{'start USD':>12} {'equity USD':>12} {'P&L USD':>10}  open positions")
-    lines = ["", "=" * len(header), "final summary per account (this run)", "=" * len(header), header,
-             "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r.label:<28} {r.role:<6} {r.state:<15} {r.trades:>6} {r.buys:>5} {r.sells:>5} "
-            f"{_money(r.start_equity):>12} {_money(r.equity):>12} {_money(r.pnl, True):>10}  "
-            f"{', '.join(r.open_positions) or 'none'}"
-        )
-    lines.append("=" * len(header))
-    return "\n".join(lines)
+def render_summary(rows: Sequence[AccountSummary], *, terminal: bool = False) -> str:
+    cells = [
+        (r.label, r.role, r.state, str(r.trades), str(r.buys), str(r.sells), _money(r.start_equity),
+         _money(r.equity), _money(r.pnl, True), ", ".join(r.open_positions) or "none")
+        for r in rows
+    ]
+    styles = [state_style(r.state) for r in rows]
+    return "\n" + render_table("final summary per account (this run)", COLUMNS, cells, terminal=terminal,
+                               row_styles=styles)

@@ -40,6 +40,8 @@ from bot.brokers.errors import AuthenticationError, BrokerError
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
 from bot.config.settings import Settings
+from bot.console.progress import progress_bar
+from bot.console.tables import is_terminal
 from bot.copy.dispatcher import Absent, CopyDispatcher
 from bot.copy.followers import Follower, eligible_followers, is_follower_of
 from bot.copy.guard import FollowerGuard
@@ -146,11 +148,14 @@ class Trader:
         for problem in self.registry.problems:
             log.error("account configuration: %s", problem)
         accounts = sorted(self.registry.accounts, key=lambda a: (a.broker, not a.is_master, a.account_id))
-        for account in accounts:
-            brokerage = self.brokerages.setdefault(account.broker, Brokerage(account.broker))
-            slot = self._connect(account)
-            brokerage.slots.append(slot)
-            self.slots.append(slot)
+        # Connecting many accounts over a real network takes seconds: a bar on a terminal, nothing elsewhere.
+        with progress_bar("connecting accounts", len(accounts)) as connecting:
+            for account in accounts:
+                brokerage = self.brokerages.setdefault(account.broker, Brokerage(account.broker))
+                slot = self._connect(account)
+                brokerage.slots.append(slot)
+                self.slots.append(slot)
+                connecting.advance(account.label)
         self._print_table("accounts at start-up")
         self._warn_about_modes()
         for brokerage in self.brokerages.values():
@@ -494,7 +499,7 @@ class Trader:
         return result
 
     def print_summary(self) -> None:
-        self._say(render_summary(self.summaries()))
+        self._say(render_summary(self.summaries(), terminal=is_terminal(self.out)))
 
     # ---- state table -------------------------------------------------------------------------------
     def _save_state(self, slot: AccountSlot, open_positions: int | None = None) -> None:
@@ -511,7 +516,8 @@ class Trader:
         )
 
     def _print_table(self, title: str) -> None:
-        self._say(render_table(title, [(s.account, s.status, s.snapshot) for s in self.slots]))
+        self._say(render_table(title, [(s.account, s.status, s.snapshot) for s in self.slots],
+                               terminal=is_terminal(self.out)))
 
     def _say(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -131,7 +131,7 @@ class Board:
 
     def run_status(self) -> RunStatus:
         run = self.operator.last_run()
-        return run_status(run, self.wall(), self.settings.web.heartbeat_seconds,
+        return run_status(run, self.wall(), self.settings.web.store_heartbeat_seconds,
                           pid_alive=process_alive(run) if run is not None else None)
 
     def bot(self) -> BotStatusView:

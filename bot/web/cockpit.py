@@ -161,7 +161,7 @@ class Cockpit:
 
     # ---- the periodic work ------------------------------------------------------------------------------
     def _loop(self) -> None:
-        tick = min(self.settings.web.heartbeat_seconds, self.settings.notify.notify_poll_seconds)
+        tick = min(self.settings.web.store_heartbeat_seconds, self.settings.notify.notify_poll_seconds)
         while not self._stop.wait(tick):
             try:
                 self.tick()
@@ -172,7 +172,7 @@ class Cockpit:
         """One round: heartbeat when due, equity samples, thread watch, news to the notifier."""
         assert self.operator is not None and self.read is not None and self.run is not None
         now = self.wall()
-        if not final and now - self._last_beat >= self.settings.web.heartbeat_seconds:
+        if not final and now - self._last_beat >= self.settings.web.store_heartbeat_seconds:
             self.operator.beat(self.run.run_id, now)
             self._last_beat = now
         self._sample_equity(final)

@@ -255,3 +255,13 @@ def test_a_demo_followers_fix_text_reads(tmp_path: Path) -> None:
     assert status.state is AccountState.STANDING_DOWN
     assert "COPY_TRADING_MODE=INDEPENDENT so the demo followers run the strategy themselves" in status.fix
     assert "in paper mode (demo account" not in status.fix
+
+
+def test_the_verify_scripts_read_the_project_folders_env_too(home_dir: Path, elsewhere: Path) -> None:
+    (home_dir / ".env").write_text("ENTRY_BLOCKING=perhaps\n")
+    base = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_SECRET"))}
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "verify_kraken_trading_enabled.py")],
+                            capture_output=True, text=True, timeout=120, cwd=elsewhere, check=False,
+                            env={**base, "NIJA_HOME": str(home_dir)})
+    assert result.returncode == 1
+    assert "ENTRY_BLOCKING='perhaps'" in result.stdout + result.stderr and "Traceback" not in result.stderr

@@ -13,8 +13,7 @@ from bot.brokers.factory import make_broker
 from bot.clock import ManualClock
 from bot.config.settings import Settings, load_settings
 from bot.state.store import StateStore
-from bot.trading.commands import fresh_paper_store
-from bot.trading.paper import PaperSession, start_paper
+from bot.trading.paper import PaperSession, paper_store_path, start_paper
 from bot.trading.trader import Trader
 from bot.trading.worker import AccountWorker
 
@@ -23,7 +22,11 @@ SEED = 7
 
 # Test pacing: one pass per 5-minute candle keeps the HTTP count (and the run time) small.
 BASE_ENV = {
+    # Fills follow the stepped simulated clock only: a real-time cap would fill an accepted order at a moment that
+    # depends on how loaded the machine is, and the store and the exchange would be compared mid-settlement.
+    "SIM_FILL_WALL_CAP_SECONDS": "3600",
     "ORDER_LOOKUP_DELAY_SECONDS": "0",
+    "PAPER_CANDLE_MINUTES": "5",
     "SIM_MARKETS": "12",
     "STRATEGY_CYCLE_SECONDS": "300",
     "MONITOR_SECONDS": "300",
@@ -71,7 +74,7 @@ def start_run(tmp_path: Path, brokers: Sequence[str] = ("kraken",), **env: str) 
     settings = load_settings({**BASE_ENV, "NIJA_STATE_DIR": str(tmp_path / "state"), **env}, env_file=None)
     clock = ManualClock(START)
     session = start_paper(settings, brokers, seed=SEED, clock=clock)
-    store = StateStore(fresh_paper_store(session.settings), clock=clock)
+    store = StateStore(paper_store_path(settings), clock=clock)
     out = io.StringIO()
     trader = Trader(session.settings, session.registry, clock, store, broker_factory=make_broker, paper=True,
                     out=out, seed=SEED)

@@ -21,7 +21,7 @@ from bot.config.settings import Settings, load_settings
 from bot.trading import commands
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"SIM_MARKETS": "4", "WEB_PORT": "0", "HEARTBEAT_SECONDS": "0.5"}
+ENV = {"SIM_MARKETS": "4", "WEB_PORT": "0", "STORE_HEARTBEAT_SECONDS": "0.5"}
 
 
 def status_json(settings: Settings) -> dict[str, Any] | None:

@@ -25,8 +25,9 @@ class WebSettings(SettingsSection):
     web_refresh_seconds: float = Field(
         2.0, ge=0.5, le=60, description="seconds between the dashboard's checks for new data (0.5-60)"
     )
-    heartbeat_seconds: float = Field(
-        5.0, ge=0.5, le=300, description="real seconds between the running bot's heartbeats in the store (0.5-300)"
+    store_heartbeat_seconds: float = Field(
+        5.0, ge=0.5, le=300,
+        description="real seconds between the running bot's heartbeats in the store, which `status` reads (0.5-300)",
     )
     healthz_stuck_seconds: float = Field(
         600.0, gt=0, le=86_400,
