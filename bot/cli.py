@@ -26,7 +26,8 @@ class Command:
     """One sub-command. `arguments` and `handler` are "module:function" paths, imported only when chosen.
 
     arguments(parser) adds the command's options; handler(args, settings) runs it and returns the exit
-    code (handler(args) when needs_settings is False).
+    code (handler(args) when needs_settings is False). stops_on_signal: SIGINT/SIGTERM become a stop
+    request from the first moment (before the command's imports) instead of an interrupt.
     """
 
     name: str
@@ -34,11 +35,12 @@ class Command:
     handler: str
     arguments: str
     needs_settings: bool = True
+    stops_on_signal: bool = False
 
 
 COMMANDS: tuple[Command, ...] = (
     Command("run", "trade (the default command; paper mode unless live credentials AND LIVE_TRADING=true)",
-            "bot.trading.commands:run", "bot.trading.commands:add_run_arguments"),
+            "bot.trading.commands:run", "bot.trading.commands:add_run_arguments", stops_on_signal=True),
     Command("status", "every account's state, reason, fix, balance and health from the store",
             "bot.trading.commands:status", "bot.trading.commands:add_status_arguments"),
     Command("trades", "closed trades with realised P&L per account, from the store",
@@ -97,6 +99,18 @@ def with_default_command(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = with_default_command(sys.argv[1:] if argv is None else argv)
     chosen = find_command(args_list[0]) if args_list else None
+    if chosen is not None and chosen.stops_on_signal:
+        from bot.trading import stop_signals  # standard library only: nothing heavy is imported yet
+
+        stop_signals.install_stop_signals()  # a Ctrl-C from here on (imports, start-up) stops the run: exit 0
+        try:
+            return _main(args_list, chosen)
+        finally:
+            stop_signals.release_stop_signals()
+    return _main(args_list, chosen)
+
+
+def _main(args_list: list[str], chosen: Command | None) -> int:
     args = build_parser(chosen.name if chosen else None).parse_args(args_list)
     command = find_command(args.command)
     if command is None:  # `python bot.py` with only top-level options never gets here (argparse exits)

@@ -192,6 +192,7 @@ def probe_with_retries(account: AccountConfig, broker: Broker, settings: Setting
             break
         log.info("%s: exchange did not answer (%s); probe %d of %d in %.0f s", account.label, result.error,
                  attempt, trader.probe_attempts, trader.probe_retry_seconds)
-        clock.wait(trader.probe_retry_seconds)
+        if broker.stop_token.wait(trader.probe_retry_seconds, clock):
+            break  # the bot is stopping: no more probes
         result = probe_account(account, broker, settings.general.cash_assets)
     return result

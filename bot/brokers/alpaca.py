@@ -138,7 +138,7 @@ class AlpacaBroker(Broker):
             api_key=credentials.api_key, secret_key=credentials.api_secret, url_override=exchange.alpaca_data_url,
         )
         for client in self._clients():
-            mount_timeout(client._session, exchange.exchange_timeout_seconds)
+            mount_timeout(client._session, exchange.exchange_timeout_seconds, calls=self.call_log, stop=self.stop_token)
             client._retry = exchange.alpaca_sdk_retries
             client._retry_wait = exchange.alpaca_sdk_retry_wait_seconds  # type: ignore[assignment]
 

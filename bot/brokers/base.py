@@ -12,7 +12,9 @@ Order placement policy lives here, once, for every adapter (``Broker.place_order
 the request is checked against the market's rules before it is sent; after a
 time-out, dropped connection or 5xx the order is looked up by its client order id
 before it is ever sent again; an order whose outcome cannot be settled is returned
-as IN_FLIGHT, never as rejected.
+as IN_FLIGHT, never as rejected. Once the bot is stopping (``stop_token``) no order is
+sent and no look-up waits: an order not yet sent, or whose outcome is not known, is returned
+IN_FLIGHT and settled by its client order id at the next start.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
 from bot.brokers.errors import (
     MarketNotFound,
     OrderRejected,
+    StopRequested,
     TransientError,
 )
+from bot.brokers.stopping import StopToken
+from bot.brokers.telemetry import CallLog
 from bot.clock import Clock, SystemClock
 from bot.config.sections.exchanges import ExchangeSettings
 
@@ -278,6 +283,8 @@ class Broker(ABC):
         self.unknown_order_grace_seconds = unknown_order_grace_seconds
         self._markets: dict[str, MarketInfo] | None = None
         self._markets_lock = threading.Lock()
+        self.stop_token = StopToken()  # the trader points it at its stop event (bot.brokers.stopping)
+        self.call_log = CallLog(self.name)  # every exchange call of this account: telemetry and health
 
     # ---- what each adapter implements -------------------------------------------------------
     @abstractmethod
@@ -385,8 +392,12 @@ class Broker(ABC):
         """
         market = self.market(request.symbol)
         for attempt in range(1, self.submit_attempts + 1):
+            if self.stop_token.is_set():
+                return self._in_flight(request, "not sent: the bot is stopping; looked up at the next start")
             try:
                 return self._submit_order(request, market)
+            except StopRequested as stopping:  # refused before sending, or the outcome's read was not started
+                return self._in_flight(request, f"{stopping}; looked up at the next start")
             except OrderRejected as rejected:
                 return self._rejected(request, str(rejected))
             except TransientError as error:
@@ -405,12 +416,14 @@ class Broker(ABC):
     def _lookup_with_retries(self, client_order_id: str, symbol: str) -> tuple[bool, OrderResult | None]:
         """(conclusive, order): conclusive is False when no lookup got an answer from the exchange."""
         for attempt in range(self.lookup_attempts):
-            if attempt:
-                self.clock.wait(self.lookup_delay_seconds)
+            if attempt and self.stop_token.wait(self.lookup_delay_seconds, self.clock):
+                break  # stopping: the next start settles it
             try:
                 found = self._find_order(client_order_id, symbol)
             except TransientError:
                 continue
+            except StopRequested:
+                break
             return True, found
         return False, None
 

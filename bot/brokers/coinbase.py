@@ -121,7 +121,7 @@ class CoinbaseBroker(Broker):
         if exchange.coinbase_ca_bundle:
             session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
             session.verify = exchange.coinbase_ca_bundle
-        mount_timeout(session, exchange.exchange_timeout_seconds)
+        mount_timeout(session, exchange.exchange_timeout_seconds, calls=self.call_log, stop=self.stop_token)
 
     # ---- one place that classifies failures ------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -7,6 +7,8 @@
   - NonceError: Kraken refused the nonce; resync the nonce, then retry where safe.
   - ExchangeUnavailable: 5xx, connection refused, maintenance, time-out of a read-only call.
 - MarketNotFound: the symbol does not exist on this exchange.
+- StopRequested: the bot is stopping; the call was not sent (see bot.brokers.stopping). Not an
+  exchange failure: nothing is retried and no health error is counted.
 
 Order creation is never blindly retried: a failed AddOrder is looked up by client order id
 first (see Broker.place_order).
@@ -50,6 +52,10 @@ class NonceError(TransientError):
 
 class ExchangeUnavailable(TransientError):
     """5xx, connection failure, time-out or maintenance."""
+
+
+class StopRequested(BrokerError):
+    """The bot is stopping: this exchange call or wait was not started (nothing reached the exchange)."""
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -1,42 +1,55 @@
-"""HTTP plumbing for the SDKs: a default timeout on every call, and a lean keep-alive session for krakenex.
+"""HTTP plumbing for the SDKs, on urllib3 (no HTTP parser of our own on the money path).
 
-``mount_timeout`` puts a timeout on every call an SDK makes through its requests session.
+``mount_timeout`` mounts ``TimeoutHTTPAdapter`` on an SDK's requests session (Coinbase, Alpaca): a
+default timeout on every call, no new call once the bot is stopping, every call reported to the
+telemetry (bot/brokers/telemetry.py), and its connections cut when a stop's deadline comes.
 
-``KeepAliveSession`` is the part of ``requests.Session`` that krakenex uses (``get``, ``post``,
-``headers``, ``close``), speaking HTTP/1.1 itself over one persistent socket. Why: a copy fan-out
-sends hundreds of small requests from one process at once, and every microsecond of CPU a request
-costs is spent under the GIL while the other followers wait. requests costs ~0.45 ms of CPU per
-call (settings merges, cookie jars, hooks, urllib3's pool, and http.client's email-package header
-parser); this costs a fraction of that. With 100 followers that was the difference between one
-order round trip and three.
-
-What it keeps from requests' defaults: https certificates are verified against requests' own CA
-bundle (certifi) with the host name checked; a connection the server closed while it sat idle is
-detected before it is reused; nothing is retried (requests' adapters do not retry either); and every
+``PooledSession`` is the part of ``requests.Session`` that krakenex uses (``get``, ``post``,
+``headers``, ``close``) on one urllib3 connection pool per origin. Why not requests itself: a copy
+fan-out sends hundreds of small requests from one process at once, and every microsecond of CPU a
+request costs is spent under the GIL while the other followers wait; requests adds ~0.3 ms per call
+on top of urllib3 (settings merges, cookie jars, hooks, and with trust_env a re-read of proxy
+variables and ~/.netrc). What it keeps from requests' defaults: keep-alive, https certificates
+verified against requests' own CA bundle (certifi) with the host name checked (so
+REQUESTS_CA_BUNDLE, which a machine may set for other services, cannot change whom we trust for
+Kraken), a connection the server closed while idle is not reused, nothing is retried, and every
 failure is raised as the requests exception the adapter already classifies (``requests.Timeout``,
 ``requests.ConnectionError``, ``requests.HTTPError``). What it leaves out, none of which the Kraken
-API uses: proxies, netrc, cookies, redirects, compressed answers.
+API uses: proxies, netrc, cookies, redirects.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import select
 import socket
-import ssl
 import threading
+import time
 import urllib.parse
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.certs import where as ca_bundle
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationValueError,
+    NewConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
 
-_MAX_LINE = 65_536  # longest status, header or chunk-size line accepted
-_MAX_HEADERS = 100
+from bot.brokers import telemetry
+from bot.brokers.stopping import StopToken
+
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote_plus leaves as it is
+_LINE_BREAK = re.compile(r"[\r\n\0]")  # never inside a header: it would start a header of its own
+_ID_SEGMENT = re.compile(r"(?=.*\d)[^/]{8,}")  # an order id or UUID in a path: one endpoint name for all of them
 
 
 def _form_value(value: Any) -> str:
@@ -51,48 +64,162 @@ def form_encode(data: Mapping[str, Any]) -> str:
     return "&".join(f"{_form_value(key)}={_form_value(value)}" for key, value in data.items())
 
 
-class TimeoutHTTPAdapter(HTTPAdapter):
-    """SDKs (krakenex, alpaca-py) send without a timeout; a hung call must never hang a thread forever."""
+def endpoint_name(method: str, path: str) -> str:
+    """'GET /api/v3/brokerage/orders/historical/5f1c...' -> 'GET /api/v3/brokerage/orders/historical/{id}'."""
+    path = path.split("?", 1)[0]
+    return f"{method} " + "/".join("{id}" if _ID_SEGMENT.fullmatch(part) else part for part in path.split("/"))
 
-    def __init__(self, timeout: float, *args: Any, **kwargs: Any) -> None:
+
+# ---- connections ---------------------------------------------------------------------------------------
+class _OneWrite:
+    """A request with a body goes out in one write (head and body together), as one TCP segment.
+
+    http.client writes the head, then urllib3 the body: two writes, and on a busy machine the second
+    system call (with loopback delivery done in the sender's time) was the largest part of a call's
+    CPU. The bytes sent are exactly urllib3's; only the number of writes changes.
+    """
+
+    _held: bytes | None = None
+    _hold_head = False
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any) -> None:
+        self._hold_head = isinstance(body, bytes) and bool(body)
+        self._held = None
+        try:
+            super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
+        finally:
+            held, self._held, self._hold_head = self._held, None, False
+            if held is not None:  # no body was written after all: the head goes alone
+                super().send(held)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._hold_head:
+            if self._held is None:
+                self._held = bytes(data)  # the head, from endheaders(): wait for the body
+                return
+            data, self._held, self._hold_head = self._held + bytes(data), None, False
+        super().send(data)  # type: ignore[misc]
+
+
+# ---- connections a stop can cut ------------------------------------------------------------------------
+class ConnectionTracker:
+    """The connections of one session, so a stop's deadline can cut a call that would otherwise hang.
+
+    urllib3 builds connections from its pools' ``ConnectionCls``; each tracker gives its pool manager
+    pool classes whose connections register themselves when they connect.
+    """
+
+    def __init__(self) -> None:
+        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def _add(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def pool_classes(self) -> dict[str, type[HTTPConnectionPool]]:
+        """Pool classes (by scheme) whose connections this tracker can cut."""
+        tracker = self
+
+        class TrackedHTTPConnection(_OneWrite, HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                tracker._add(self)
+
+        class TrackedHTTPSConnection(_OneWrite, HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                tracker._add(self)
+
+        class TrackedHTTPPool(HTTPConnectionPool):
+            ConnectionCls = TrackedHTTPConnection
+
+        class TrackedHTTPSPool(HTTPSConnectionPool):
+            ConnectionCls = TrackedHTTPSConnection
+
+        return {"http": TrackedHTTPPool, "https": TrackedHTTPSPool}
+
+    def abort(self) -> int:
+        """Shut every open connection down (a call blocked on it fails at once); how many were cut."""
+        with self._lock:
+            connections = list(self._connections)
+        cut = 0
+        for connection in connections:
+            sock = connection.sock
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+            except OSError:  # already closed
+                pass
+        return cut
+
+
+# ---- requests sessions (Coinbase, Alpaca) ------------------------------------------------------------
+class TimeoutHTTPAdapter(HTTPAdapter):
+    """SDKs (coinbase-advanced-py, alpaca-py) send without a timeout; a hung call must never hang a thread forever.
+
+    Also: no new call once the bot is stopping (``stop``), each call reported (``calls``).
+    """
+
+    def __init__(
+        self, timeout: float, *args: Any, calls: telemetry.CallLog | None = None, stop: StopToken | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.timeout = timeout
+        self.calls = calls
+        self.stop = stop
+        self.tracker = ConnectionTracker()  # before super().__init__, which builds the pool manager
         super().__init__(*args, **kwargs)
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self.tracker.pool_classes()
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        endpoint = endpoint_name(str(request.method), request.path_url)
+        if self.stop is not None:
+            self.stop.check(endpoint)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
+        if self.calls is None:
+            return super().send(request, **kwargs)
+        started = time.perf_counter()
+        try:
+            response = super().send(request, **kwargs)
+        except requests.Timeout as error:
+            self.calls.record(endpoint, time.perf_counter() - started, telemetry.TIMEOUT, type(error).__name__)
+            raise
+        except requests.RequestException as error:
+            self.calls.record(endpoint, time.perf_counter() - started, telemetry.UNAVAILABLE, type(error).__name__)
+            raise
+        self.calls.record(endpoint, time.perf_counter() - started, telemetry.outcome_of_status(response.status_code),
+                          f"HTTP {response.status_code}")
+        return response
 
 
-def mount_timeout(session: requests.Session, timeout: float) -> requests.Session:
-    """Mount the timeout adapter for http and https on an SDK's session."""
-    adapter = TimeoutHTTPAdapter(timeout)
+def mount_timeout(
+    session: requests.Session, timeout: float, *, calls: telemetry.CallLog | None = None, stop: StopToken | None = None
+) -> requests.Session:
+    """Mount the timeout adapter for http and https on an SDK's session (with the adapter's call log and stop)."""
+    adapter = TimeoutHTTPAdapter(timeout, calls=calls, stop=stop)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    if stop is not None:
+        stop.add_abort(adapter.tracker.abort)
     return session
 
 
-_tls_context: ssl.SSLContext | None = None
-_tls_lock = threading.Lock()
-
-
-def _verifying_context() -> ssl.SSLContext:
-    """One client TLS context for all sessions: requests' CA bundle (certifi), hostname checked, as requests does."""
-    global _tls_context
-    with _tls_lock:
-        if _tls_context is None:
-            _tls_context = ssl.create_default_context(cafile=ca_bundle())
-        return _tls_context
-
-
+# ---- krakenex on urllib3 -------------------------------------------------------------------------------
 class Response:
     """What krakenex reads from an answer: the status, ``raise_for_status`` and ``json``."""
 
-    def __init__(self, url: str, status_code: int, reason: str, headers: dict[str, str], content: bytes) -> None:
+    def __init__(self, url: str, status_code: int, reason: str, headers: Mapping[str, str], content: bytes) -> None:
         self.url = url
         self.status_code = status_code
         self.reason = reason
-        self.headers = headers  # names lower-cased
+        self.headers = headers  # case-insensitive
         self.content = content
 
     @property
@@ -110,114 +237,8 @@ class Response:
                                      response=self)  # type: ignore[arg-type]
 
 
-class _BrokenAnswer(Exception):
-    """The server closed the connection mid-answer or sent something that is not HTTP/1.x."""
-
-
-class _Connection:
-    """One socket to one origin, with the buffered reader answers are parsed from."""
-
-    def __init__(self, scheme: str, host: str, port: int, timeout: float) -> None:
-        self.origin = (scheme, host, port)
-        self.host_header = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
-        self.timeout = timeout
-        raw = socket.create_connection((host, port), timeout=timeout)
-        try:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 does
-            self.sock = _verifying_context().wrap_socket(raw, server_hostname=host) if scheme == "https" else raw
-        except BaseException:
-            raw.close()
-            raise
-        self.reader = self.sock.makefile("rb")
-
-    def dropped(self) -> bool:
-        """An idle keep-alive socket that is readable was closed (or written to) by the server: not reusable."""
-        poller = select.poll()
-        poller.register(self.sock, select.POLLIN)
-        return bool(poller.poll(0))
-
-    def settimeout(self, timeout: float) -> None:
-        if timeout != self.timeout:
-            self.sock.settimeout(timeout)
-            self.timeout = timeout
-
-    def close(self) -> None:
-        try:
-            self.reader.close()
-        finally:
-            self.sock.close()
-
-    def _line(self) -> bytes:
-        line = self.reader.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            raise _BrokenAnswer("a line longer than 64 KiB")
-        return line
-
-    def read_answer(self, method: str) -> tuple[int, str, dict[str, str], bytes, bool]:
-        """(status, reason, headers, body, keep-alive) of the next answer; interim 1xx answers are skipped."""
-        while True:
-            line = self._line()
-            if not line:
-                raise _BrokenAnswer("the server closed the connection without answering")
-            version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
-            code_text, _, reason = rest.partition(" ")
-            if not version.startswith("HTTP/1.") or not code_text.isdigit() or len(code_text) != 3:
-                raise _BrokenAnswer(f"not an HTTP/1.x status line: {line[:80]!r}")
-            headers: dict[str, str] = {}
-            for _ in range(_MAX_HEADERS + 1):
-                field = self._line()
-                if field in (b"\r\n", b"\n"):
-                    break
-                if not field:
-                    raise _BrokenAnswer("the connection closed inside the headers")
-                name, colon, value = field.decode("latin-1").partition(":")
-                if not colon:
-                    raise _BrokenAnswer(f"a header line without a colon: {field[:80]!r}")
-                key, value = name.strip().lower(), value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            else:
-                raise _BrokenAnswer(f"more than {_MAX_HEADERS} header lines")
-            status = int(code_text)
-            if status >= 200:
-                break
-        connection = headers.get("connection", "").lower()
-        keep = ("close" not in connection) if version == "HTTP/1.1" else ("keep-alive" in connection)
-        if method == "HEAD" or status in (204, 304):
-            body = b""
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
-            body = self._chunked()
-        elif "content-length" in headers:
-            try:
-                length = int(headers["content-length"].split(",")[0])
-            except ValueError:
-                raise _BrokenAnswer(f"Content-Length {headers['content-length']!r}") from None
-            body = self.reader.read(length)
-            if len(body) < length:
-                raise _BrokenAnswer(f"the answer ended after {len(body)} of {length} bytes")
-        else:  # no length: the body runs to the end of the connection
-            body, keep = self.reader.read(), False
-        return status, reason, headers, body, keep
-
-    def _chunked(self) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            size_line = self._line()
-            try:
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BrokenAnswer(f"a chunk size line {size_line[:80]!r}") from None
-            if size == 0:
-                while self._line() not in (b"\r\n", b"\n", b""):  # trailers, ignored
-                    pass
-                return b"".join(parts)
-            chunk = self.reader.read(size + 2)  # the chunk and its CRLF
-            if len(chunk) < size + 2:
-                raise _BrokenAnswer("the connection closed inside a chunk")
-            parts.append(chunk[:size])
-
-
-class KeepAliveSession:
-    """One persistent HTTP/1.1 connection to one origin, used by one caller at a time (see the module doc)."""
+class PooledSession:
+    """krakenex's requests.Session on one urllib3 keep-alive pool per origin (see the module doc)."""
 
     trust_env = False  # proxy variables, ~/.netrc and REQUESTS_CA_BUNDLE are never read
     verify = True  # https certificates are always verified (requests' CA bundle)
@@ -225,8 +246,14 @@ class KeepAliveSession:
     def __init__(self, timeout: float, headers: Mapping[str, str] | None = None) -> None:
         self.timeout = timeout
         self.headers: dict[str, str] = dict(headers or {})
-        self._lock = threading.Lock()
-        self._conn: _Connection | None = None
+        self.tracker = ConnectionTracker()
+        # One connection per origin: each session serves one caller at a time (the key's or the public lock).
+        self._manager = urllib3.PoolManager(
+            num_pools=4, maxsize=1, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle(),
+        )
+        self._manager.pool_classes_by_scheme = self.tracker.pool_classes()
+        self._pools: dict[tuple[str, str], HTTPConnectionPool] = {}
+        self._timeouts: dict[float, urllib3.Timeout] = {}
 
     # ---- the requests.Session calls krakenex makes ---------------------------------------------------
     def get(
@@ -246,65 +273,57 @@ class KeepAliveSession:
         return self.request("POST", url, body, sent, timeout)
 
     def close(self) -> None:
-        with self._lock:
-            self._disconnect()
+        self._manager.clear()
+        self._pools.clear()
 
-    # ---- one exchange of bytes -------------------------------------------------------------------------
+    def abort(self) -> int:
+        """Cut this session's connections, a call in progress included (a stop's deadline)."""
+        return self.tracker.abort()
+
+    # ---- one request ---------------------------------------------------------------------------------
+    def _pool(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        parts = urllib.parse.urlsplit(url)
+        origin = (parts.scheme.lower(), parts.netloc)
+        pool = self._pools.get(origin)
+        if pool is None:
+            if origin[0] not in ("http", "https") or not parts.hostname:
+                raise requests.exceptions.InvalidURL(f"cannot send to {url!r}")
+            try:
+                pool = self._manager.connection_from_host(parts.hostname, parts.port, origin[0])
+            except (LocationValueError, ValueError) as error:
+                raise requests.exceptions.InvalidURL(f"cannot send to {url!r}: {error}") from error
+            self._pools[origin] = pool
+        return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def _timeout(self, seconds: float) -> urllib3.Timeout:
+        found = self._timeouts.get(seconds)
+        if found is None:
+            found = self._timeouts[seconds] = urllib3.Timeout(connect=seconds, read=seconds)
+        return found
+
     def request(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, timeout: float | None
     ) -> Response:
-        """Send one request and read its whole answer; any failure closes the connection (never reused half-read)."""
-        parts = urllib.parse.urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname
-        if scheme not in ("http", "https") or not host:
-            raise requests.exceptions.InvalidURL(f"cannot send to {url!r}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        """Send one request and read its whole answer; a failed connection is dropped, never reused half-read."""
+        sent = {**self.headers, **(headers or {})}
+        for name, value in sent.items():
+            if _LINE_BREAK.search(name) or _LINE_BREAK.search(value):
+                raise requests.exceptions.InvalidHeader(f"header {name!r} holds a line break")
+        pool, target = self._pool(url)
         wait = self.timeout if timeout is None else timeout
-        with self._lock:
-            conn = self._connection(scheme, host, port, wait)
-            lines = [f"{method} {target} HTTP/1.1", f"Host: {conn.host_header}"]
-            for name, value in {**self.headers, **(headers or {})}.items():
-                line = f"{name}: {value}"
-                if "\n" in line or "\r" in line or "\0" in line:
-                    raise requests.exceptions.InvalidHeader(f"header {name!r} holds a line break")
-                lines.append(line)
-            if body is not None or method in ("POST", "PUT", "PATCH"):
-                lines.append(f"Content-Length: {len(body or b'')}")
-            message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-            try:
-                conn.sock.sendall(message)  # one write: no delayed-ACK stall between headers and body
-                status, reason, answer_headers, content, keep = conn.read_answer(method)
-            except TimeoutError as error:
-                self._disconnect()
-                raise requests.ReadTimeout(f"{method} {url}: no answer within {wait:g}s") from error
-            except (OSError, _BrokenAnswer) as error:
-                self._disconnect()
-                raise requests.ConnectionError(f"{method} {url}: {type(error).__name__}: {error}") from error
-            if not keep:
-                self._disconnect()
-        return Response(url, status, reason, answer_headers, content)
-
-    def _connection(self, scheme: str, host: str, port: int, timeout: float) -> _Connection:
-        conn = self._conn
-        if conn is not None and (conn.origin != (scheme, host, port) or conn.dropped()):
-            self._disconnect()
-            conn = None
-        if conn is not None:
-            conn.settimeout(timeout)
-            return conn
         try:
-            conn = _Connection(scheme, host, port, timeout)
-        except TimeoutError as error:
-            raise requests.ConnectTimeout(f"connecting to {host}:{port} timed out") from error
-        except ssl.SSLError as error:
-            raise requests.exceptions.SSLError(f"TLS with {host}:{port} failed: {error}") from error
-        except OSError as error:
-            raise requests.ConnectionError(f"cannot connect to {host}:{port}: {error}") from error
-        self._conn = conn
-        return conn
-
-    def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+            answer = pool.urlopen(
+                method, target, body=body, headers=sent, retries=False, redirect=False, assert_same_host=False,
+                timeout=self._timeout(wait), preload_content=True, decode_content=False,
+            )
+        except ConnectTimeoutError as error:
+            if isinstance(error, NewConnectionError):  # refused, unreachable, no such host
+                raise requests.ConnectionError(f"{method} {url}: cannot connect: {error}") from error
+            raise requests.ConnectTimeout(f"{method} {url}: connecting timed out after {wait:g}s") from error
+        except (ReadTimeoutError, TimeoutError) as error:
+            raise requests.ReadTimeout(f"{method} {url}: no answer within {wait:g}s") from error
+        except SSLError as error:
+            raise requests.exceptions.SSLError(f"{method} {url}: TLS failed: {error}") from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise requests.ConnectionError(f"{method} {url}: {type(error).__name__}: {error}") from error
+        return Response(url, answer.status, answer.reason or "", answer.headers, answer.data)

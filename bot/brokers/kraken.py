@@ -7,11 +7,15 @@ validates by default and cannot send cl_ord_id; get_ohlc_data needs gap-free can
 index frequency) and breaks under pandas 3. Everything it would give us is a DataFrame built from
 the same JSON krakenex returns, which we build ourselves in a few lines with float dtypes.
 
-Per key (bot.brokers.kraken_nonce): one lock held across each whole private request, so nonces
-arrive in order; a nonce high-water mark persisted ahead of use in the state directory; a client
-side mirror of Kraken's rate counter (bot.brokers.kraken_rate_limit) so we wait instead of being
-refused. Public and private calls use separate krakenex.API objects because krakenex keeps the
-last response on the object (`api.response`), which is not safe to share between threads.
+Per key (bot.brokers.kraken_nonce): one lock held across each whole private request, by every
+thread and every process using the key, so nonces arrive in order; the last nonce and a high-water
+mark reserved ahead of use persisted in the state directory; a client-side mirror of Kraken's rate
+counter (bot.brokers.kraken_rate_limit), kept in the same file, so we wait instead of being refused.
+Public and private calls use separate krakenex.API objects because krakenex keeps the last response
+on the object (`api.response`), which is not safe to share between threads.
+
+Transport: krakenex runs on bot.brokers.http.PooledSession (urllib3). Every call checks the stop
+token first (no new call once the bot stops) and is reported to the adapter's call log.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +37,7 @@ import krakenex
 import pandas as pd
 import requests
 
+from bot.brokers import telemetry
 from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
 from bot.brokers.base import (
     AssetBalance,
@@ -53,9 +59,10 @@ from bot.brokers.errors import (
     NonceError,
     OrderRejected,
     RateLimitError,
+    StopRequested,
 )
-from bot.brokers.http import KeepAliveSession, form_encode
-from bot.brokers.kraken_nonce import KeyChannel, NonceStore, channel_for
+from bot.brokers.http import PooledSession, form_encode
+from bot.brokers.kraken_nonce import KeyChannel, channel_for
 from bot.brokers.kraken_prices import PriceBoard, board_for
 from bot.brokers.kraken_rate_limit import TIERS, RateLimiter
 from bot.brokers.kraken_symbols import BALANCE_SUFFIXES, KrakenSymbols
@@ -65,6 +72,7 @@ from bot.config.settings import Settings
 
 _AVERAGE = decimal.Context(prec=15)  # an average price to 15 significant digits: exact enough, readable
 log = logging.getLogger(__name__)
+_limiter_lock = threading.Lock()  # one RateLimiter per key channel, however many adapters share it
 
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MAX_OHLC_ROWS = 720
@@ -75,13 +83,13 @@ _UNAVAILABLE = ("EService:", "EGeneral:Internal error", "EAPI:Feature disabled")
 class _NoncedAPI(krakenex.API):
     """krakenex with our nonce: the SDK's own is int(1000 * time.time()), which repeats across threads."""
 
-    def __init__(self, key: str, secret: str, nonces: NonceStore) -> None:
+    def __init__(self, key: str, secret: str, channel: KeyChannel) -> None:
         super().__init__(key=key, secret=secret)
-        self._nonces = nonces
+        self._channel = channel
         self._secret_bytes = base64.b64decode(secret)  # decoded once, not on every signed request
 
     def _nonce(self) -> int:
-        return self._nonces.next()
+        return self._channel.next_nonce()  # called by query_private while the key is held
 
     def _sign(self, data: dict[str, Any], urlpath: str) -> str:
         """Kraken's signature, as krakenex computes it, with the secret decoded once instead of per call."""
@@ -90,20 +98,36 @@ class _NoncedAPI(krakenex.API):
         return base64.b64encode(hmac.new(self._secret_bytes, message, hashlib.sha512).digest()).decode()
 
 
-def _keep_alive(api: krakenex.API, timeout: float) -> krakenex.API:
-    """The SDK on a lean keep-alive session (bot.brokers.http.KeepAliveSession) instead of a requests.Session.
+def _pooled(api: krakenex.API, timeout: float) -> krakenex.API:
+    """The SDK on urllib3's keep-alive pool (bot.brokers.http.PooledSession) instead of a requests.Session.
 
-    Each Kraken call through requests cost ~0.45 ms of CPU (settings merges, cookies, urllib3's pool,
-    and, with trust_env, a re-read of proxy variables and ~/.netrc): the bulk of a 100-follower
-    fan-out on a small machine. The key signs every private call (a netrc login would be wrong anyway)
-    and certificates are verified against certifi's bundle, so REQUESTS_CA_BUNDLE, which the machine
-    sets for other exchanges, cannot change whom we trust for Kraken. The cost: an HTTPS_PROXY in the
-    environment is not used for Kraken.
+    Each Kraken call through requests cost ~0.45 ms of CPU (settings merges, cookies, hooks, and,
+    with trust_env, a re-read of proxy variables and ~/.netrc): the bulk of a 100-follower fan-out on
+    a small machine. The key signs every private call (a netrc login would be wrong anyway) and
+    certificates are verified against certifi's bundle, so REQUESTS_CA_BUNDLE, which a machine may
+    set for other services, cannot change whom we trust for Kraken. The cost: an HTTPS_PROXY in the
+    environment is not used for Kraken, and redirects are not followed.
     """
     user_agent = api.session.headers.get("User-Agent", "krakenex")
     api.session.close()
-    api.session = KeepAliveSession(timeout, {"User-Agent": str(user_agent), "Accept": "application/json"})
+    api.session = PooledSession(timeout, {"User-Agent": str(user_agent), "Accept": "application/json"})
     return api
+
+
+def _outcome(error: BrokerError) -> str:
+    """The telemetry outcome of a classified Kraken error."""
+    if isinstance(error, AuthenticationError):
+        return telemetry.AUTH_FAILED
+    if isinstance(error, NonceError):
+        return telemetry.NONCE
+    if isinstance(error, RateLimitError):
+        return telemetry.RATE_LIMITED
+    if isinstance(error, ExchangeUnavailable):
+        cause = error.__cause__
+        return telemetry.TIMEOUT if isinstance(cause, requests.Timeout) else telemetry.UNAVAILABLE
+    if isinstance(error, (OrderRejected, MarketNotFound)):
+        return telemetry.REFUSED
+    return telemetry.ERROR
 
 
 def classify(errors: list[str], *, placing_order: bool = False) -> BrokerError:
@@ -155,7 +179,7 @@ class KrakenBroker(Broker):
         self._resync_step = exchange.kraken_nonce_resync_step
         uri = exchange.kraken_api_url.rstrip("/")
 
-        self._public_api = _keep_alive(krakenex.API(), self.timeout)
+        self._public_api = _pooled(krakenex.API(), self.timeout)
         self._public_api.uri = uri
         self._public_lock = threading.Lock()
         self._price_board: PriceBoard = board_for(uri, state_dir)
@@ -163,16 +187,18 @@ class KrakenBroker(Broker):
 
         self._channel: KeyChannel = channel_for(credentials.api_key, state_dir, clock, exchange.kraken_nonce_reserve)
         counter_max, decay = TIERS[exchange.kraken_rate_tier]
-        with self._channel.lock:
+        with _limiter_lock:
             if self._channel.limiter is None:
                 self._channel.limiter = RateLimiter(
                     clock, exchange.kraken_rate_counter_max or counter_max,
                     exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
                 )
-        self._private_api = _keep_alive(
-            _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel.nonces), self.timeout
+        self._private_api = _pooled(
+            _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel), self.timeout
         )
         self._private_api.uri = uri
+        self.stop_token.add_abort(self._public_api.session.abort)
+        self.stop_token.add_abort(self._private_api.session.abort)
         self._symbols: KrakenSymbols | None = None
 
     @property
@@ -182,7 +208,8 @@ class KrakenBroker(Broker):
 
     @property
     def last_nonce(self) -> int:
-        return self._channel.nonces.last
+        """The last nonce this process saw for the key (its own or another process's)."""
+        return self._channel.last_nonce
 
     def close(self) -> None:
         self._public_api.close()
@@ -190,11 +217,9 @@ class KrakenBroker(Broker):
 
     # ---- transport ------------------------------------------------------------------------------
     def _public(self, method: str, data: Mapping[str, Any] | None = None) -> Any:
+        self.stop_token.check(f"Kraken {method}")
         with self._public_lock:
-            answer = self._send(lambda: self._public_api.query_public(method, dict(data or {})), method)
-        if answer.get("error"):
-            raise classify(list(answer["error"]))
-        return answer.get("result")
+            return self._call(lambda: self._public_api.query_public(method, dict(data or {})), method, False)
 
     def _private(self, method: str, data: Mapping[str, Any] | None = None, *, placing_order: bool = False) -> Any:
         """One private call under the key's lock; read-only calls get one retry after a nonce resync."""
@@ -209,17 +234,35 @@ class KrakenBroker(Broker):
         raise AssertionError("unreachable")
 
     def _private_once(self, method: str, data: Mapping[str, Any] | None, placing_order: bool) -> Any:
-        with self._channel.lock:
-            self.limiter.acquire(method)
-            answer = self._send(lambda: self._private_api.query_private(method, dict(data or {})), method)
+        self.stop_token.check(f"Kraken {method}")
+        with self._channel.hold(self.stop_token):
+            self.limiter.acquire(self._channel, method, self.stop_token)
+            self.stop_token.check(f"Kraken {method}")  # the wait may have ended because the bot is stopping
+            try:
+                result = self._call(
+                    lambda: self._private_api.query_private(method, dict(data or {})), method, placing_order
+                )
+            except NonceError:
+                self._channel.resync(self._resync_step)  # at once, past whatever used a higher nonce
+                raise
+            except RateLimitError:
+                self.limiter.refused(self._channel)
+                raise
+            self._channel.accepted()
+            return result
+
+    def _call(self, send: Any, method: str, placing_order: bool) -> Any:
+        """One HTTP call (under its lock): the result, or the classified error; reported to the call log."""
+        started = time.perf_counter()
+        try:
+            answer = self._send(send, method)
             errors = list(answer.get("error") or [])
             if errors:
-                error = classify(errors, placing_order=placing_order)
-                if isinstance(error, NonceError):
-                    self._channel.nonces.jump(self._resync_step)
-                elif isinstance(error, RateLimitError):
-                    self.limiter.refused()
-                raise error
+                raise classify(errors, placing_order=placing_order)
+        except BrokerError as error:
+            self.call_log.record(method, time.perf_counter() - started, _outcome(error), str(error))
+            raise
+        self.call_log.record(method, time.perf_counter() - started, telemetry.OK)
         return answer.get("result")
 
     def _send(self, call: Any, method: str) -> dict[str, Any]:
@@ -385,7 +428,7 @@ class KrakenBroker(Broker):
         txid = str(result["txid"][0])
         try:
             found = self._private("QueryOrders", {"txid": txid})
-        except (ExchangeUnavailable, RateLimitError, NonceError) as error:
+        except (ExchangeUnavailable, RateLimitError, NonceError, StopRequested) as error:
             return OrderResult(
                 client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
                 status=OrderStatus.IN_FLIGHT, exchange_order_id=txid,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
 from bot.brokers.base import OrderRequest, Side
-from bot.brokers.errors import AuthenticationError, MarketNotFound, OrderRejected, TransientError
+from bot.brokers.errors import AuthenticationError, MarketNotFound, OrderRejected, StopRequested, TransientError
 from bot.clock import Clock
 from bot.config.settings import Settings
 from bot.copy.followers import Follower
@@ -159,6 +159,8 @@ class CopyDispatcher:
                     continue
                 try:
                     after = self._step(row, signals.get(row.signal_id))
+                except StopRequested:  # the bot is stopping: this row and the rest stay as they are for the next start
+                    break
                 except Exception as error:  # one follower's surprise stays with it: retried, logged
                     log.exception("%s copy of signal %s failed unexpectedly", label, row.signal_id[:8])
                     after = self._retry(row, f"{type(error).__name__}: {error}")
@@ -201,6 +203,8 @@ class CopyDispatcher:
             return self._final(row, CopyStatus.SKIPPED, f"stale: not placed within COPY_MAX_DELAY_SECONDS "
                                f"({self.settings.copy_trading.copy_max_delay_seconds:g} s) of the master's fill"
                                + (f" ({row.reason})" if row.reason else ""))
+        if follower.broker.stop_token.is_set():
+            return row  # the bot is stopping: nothing is sent; the row stays planned for the next start
         with account_lock(self.broker_name, row.follower_id):
             try:
                 return self._place(row, signal, follower)

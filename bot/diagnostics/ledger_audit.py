@@ -10,8 +10,9 @@ SQL, read-only, while the bot may still run. Checked:
 2. no two exchange orders of one account carry one client order id, and no follower got two orders
    for one master fill (duplicates);
 3. every exchange holding equals the store's position (to half the market's lot size);
-4. every open position's initial stop is the one planned at entry (the master's plan; a copy takes
-   its signal's stop), and each buy signal carries the master's planned stop;
+4. every open position's initial stop is the one planned at entry (the master's plan: its level, or
+   its distance below the actual fill; a copy takes its signal's stop), and each buy signal carries
+   the master's planned stop;
 5. a half exit stays a half exit: each sell signal's fraction is what the master actually sold of
    its holding, and each follower sold that fraction of its own.
 
@@ -107,8 +108,12 @@ class PlannedStop:
     stop: float
 
     @property
+    def distance(self) -> float:
+        return self.price - self.stop
+
+    @property
     def fraction(self) -> float:
-        return (self.price - self.stop) / self.price
+        return self.distance / self.price
 
 
 @dataclass
@@ -330,31 +335,36 @@ def _check_stops(report: AuditReport, store: _Store, accounts: Sequence[AuditAcc
     orders = {o["client_order_id"]: o for o in store.orders}
     signals = {s["signal_id"]: s for s in store.signals}
 
-    def planned_fraction(entry_order: Mapping[str, Any] | None) -> float | None:
-        """The master's planned stop distance as a fraction of its reference price, from its plan or evidence."""
+    def planned(entry_order: Mapping[str, Any] | None) -> PlannedStop | None:
+        """The master's entry as planned, from the order's plan or from evidence."""
         if entry_order is None:
             return None
         plan = _plan(entry_order)
         if plan.get("stop_distance") and plan.get("planned_stop"):
-            return float(plan["stop_distance"]) / (float(plan["planned_stop"]) + float(plan["stop_distance"]))
-        evidence = planned_stops.get(entry_order["client_order_id"])
-        return evidence.fraction if evidence is not None else None
+            stop = float(plan["planned_stop"])
+            return PlannedStop(stop + float(plan["stop_distance"]), stop)
+        return planned_stops.get(entry_order["client_order_id"])
 
-    def differs(booked: float, planned: float) -> bool:
-        return abs(booked - planned) > 0.01 * planned + 1e-9  # 1 % of the planned distance: rounding, not a bug
+    def as_planned(symbol: str, fill: float, stop: float, plan: PlannedStop) -> bool:
+        """The planned level, or the planned distance below the actual fill (a fill away from the decision
+        price keeps its risk); to the market's price tick."""
+        tolerance = 10.0 ** -spec_for(symbol).pair_decimals + 1e-9 * fill
+        return abs(stop - plan.stop) <= tolerance or abs((fill - stop) - plan.distance) <= tolerance
+
+    def mismatch(what: str, symbol: str, fill: float, stop: float, plan: PlannedStop) -> None:
+        report.stop_mismatches += 1
+        report.problems.append(
+            f"stop: {what} {symbol} {stop:.10g} ({(fill - stop) / fill:.4%} below {fill:.10g}), planned "
+            f"{plan.stop:.10g} ({plan.fraction:.4%} below {plan.price:.10g})"
+        )
 
     for signal in store.signals:
         if signal["side"] != "buy" or signal.get("master_stop_price") is None:
             continue
-        planned = planned_fraction(orders.get(signal.get("master_client_order_id") or ""))
-        price = _number(signal["fill_price"])
-        if planned is None or price <= 0:
-            continue
-        booked = (price - _number(signal["master_stop_price"])) / price
-        if differs(booked, planned):
-            report.stop_mismatches += 1
-            report.problems.append(f"stop: signal {signal['broker']} buy {signal['symbol']} carries a stop "
-                                   f"{booked:.4%} below the fill, planned {planned:.4%}")
+        plan = planned(orders.get(signal.get("master_client_order_id") or ""))
+        fill, stop = _number(signal["fill_price"]), _number(signal["master_stop_price"])
+        if plan is not None and fill > 0 and not as_planned(signal["symbol"], fill, stop, plan):
+            mismatch(f"signal {signal['broker']} buy carries", signal["symbol"], fill, stop, plan)
     for position in store.positions:
         key = (position["broker"], position["account_id"])
         if key not in known:
@@ -366,11 +376,10 @@ def _check_stops(report: AuditReport, store: _Store, accounts: Sequence[AuditAcc
                             and o["symbol"] == position["symbol"] and o.get("purpose") == "entry"
                             and _number(o.get("filled_base")) > 0]
             entry_orders.sort(key=lambda o: o["created_at"])
-            planned = planned_fraction(entry_orders[-1] if entry_orders else None)
-            if planned is not None and entry > 0 and differs((entry - stop) / entry, planned):
-                report.stop_mismatches += 1
-                report.problems.append(f"stop: {label} initial stop {(entry - stop) / entry:.4%} below entry, "
-                                       f"planned {planned:.4%}")
+            plan = planned(entry_orders[-1] if entry_orders else None)
+            if plan is not None and entry > 0 and not as_planned(position["symbol"], entry, stop, plan):
+                mismatch(f"{position['broker']}:{position['account_id']} initial stop of", position["symbol"],
+                         entry, stop, plan)
             continue
         signal = signals.get(position.get("source_signal_id") or "")
         master_stop = _number(signal.get("master_stop_price")) if signal else 0.0

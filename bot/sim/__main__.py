@@ -48,6 +48,9 @@ def _parser(settings_paper: object) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=paper.sim_data_dir, help="candle files to replay")  # type: ignore[attr-defined]
     parser.add_argument("--seed", type=int, default=paper.sim_seed)  # type: ignore[attr-defined]
     parser.add_argument("--markets", type=int, default=paper.sim_markets)  # type: ignore[attr-defined]
+    parser.add_argument("--bar-seconds", type=int, default=paper.paper_candle_minutes * 60,  # type: ignore[attr-defined]
+                        help="the candle length (seconds) the synthetic market's set-ups are drawn for "
+                        "(default PAPER_CANDLE_MINUTES x 60); a bot reading 1-minute candles wants 60")
     parser.add_argument("--speed", type=float, default=paper.sim_speed,  # type: ignore[attr-defined]
                         help="simulated seconds per real second (1: the wall clock, as a live-mode bot reads it)")
     parser.add_argument("--start", type=float, default=None,
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"--faces {args.faces!r}: expected a comma list of {', '.join(sorted(FACES))}", file=sys.stderr)
         return 2
+    if args.bar_seconds < 5:
+        print(f"--bar-seconds {args.bar_seconds}: expected a candle length of 5 seconds or more", file=sys.stderr)
+        return 2
     try:
         fault_rules = parse_fault_spec(args.faults, faces)
     except FaultSpecError as error:
@@ -80,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     opened = None
     if args.state is not None:
         market = MarketParams(seed=args.seed, markets=args.markets, start_time=args.start or time.time(),
-                              data_dir=str(args.data_dir) if args.data_dir else None, stocks=stocks)
+                              data_dir=str(args.data_dir) if args.data_dir else None, stocks=stocks,
+                              bar_seconds=args.bar_seconds)
         try:
             opened = open_exchange(args.state, market, speed=args.speed, start=args.start,
                                    settings=settings.simulator)
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"state {what}: {args.state} ({len(exchange.accounts())} accounts)")
     else:
         start = args.start if args.start is not None else time.time()
-        prices = make_price_source(args.data_dir, args.seed, args.markets, start)
+        prices = make_price_source(args.data_dir, args.seed, args.markets, start, bar_seconds=args.bar_seconds)
         exchange = SimExchange(prices, SimClock(start, args.speed), seed=args.seed, settings=settings.simulator)
         seed = args.seed
     apply_fault_spec(exchange.faults, fault_rules, args.fault_seed if args.fault_seed is not None else seed)

@@ -56,6 +56,7 @@ class StandaloneSimulator:
     accounts: Mapping[str, float] = field(default_factory=lambda: {"demo": 10_000.0})
     seed: int = 7
     markets: int = 6
+    bar_seconds: int = 300  # the candle length the synthetic market's set-ups are drawn for
     speed: float = 1.0
     faults: str = ""
     fault_seed: int | None = None
@@ -70,6 +71,7 @@ class StandaloneSimulator:
         command = [
             sys.executable, "-m", "bot.sim", "--state", str(self.state), "--faces", ",".join(self.faces),
             "--accounts", accounts, "--seed", str(self.seed), "--markets", str(self.markets),
+            "--bar-seconds", str(self.bar_seconds),
             "--speed", repr(self.speed),
         ]
         if self.faults:

@@ -17,7 +17,17 @@ from decimal import Decimal
 from typing import Any
 
 from bot.state.records import CopyStatus
-from bot.state.schema import COPIES, FILLS, INDEXES, ORDERS, POSITIONS, SIGNALS, TABLE_DDL, Table
+from bot.state.schema import (
+    COPIES,
+    FILLS,
+    HEALTH_WINDOW_COLUMNS,
+    INDEXES,
+    ORDERS,
+    POSITIONS,
+    SIGNALS,
+    TABLE_DDL,
+    Table,
+)
 
 Row = dict[str, Any]
 
@@ -127,8 +137,15 @@ def migrate_1_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
 
 
+def migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: the health table gains the figures behind its verdict (zero / empty until the next pass)."""
+    for column in HEALTH_WINDOW_COLUMNS.split(", "):
+        conn.execute(f"ALTER TABLE health ADD COLUMN {column}")
+    conn.execute("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
+
+
 #: from version N to N + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_1_to_2, 2: migrate_2_to_3}
 
 
 def migrate(conn: sqlite3.Connection, version: int, target: int) -> None:

@@ -311,26 +311,34 @@ class RunStatus:
 
 
 def run_status(
-    run: BotRun | None, now: float, heartbeat_seconds: float, *, pid_alive: bool | None = None
+    run: BotRun | None, now: float, heartbeat_seconds: float, *, pid_alive: bool | None = None,
+    lock_held: bool | None = None,
 ) -> RunStatus:
-    """Running when the last run has not stopped and its heartbeat is fresh (3 heartbeats, at least 15 s);
-    ``pid_alive`` (known when the run is on this host) overrules a fresh heartbeat of a dead process."""
+    """Whether the bot runs, from the state directory's lock when known (the OS holds it exactly as long as
+    the process lives), else from the last run: not stopped, heartbeat fresh (3 beats, at least 15 s) and,
+    on this host, its pid alive."""
     if run is None:
+        if lock_held:
+            return RunStatus(True, "RUNNING (its lock is held; it has not written its first heartbeat yet)", None, None)
         return RunStatus(False, "never started with this store", None, None)
     age = max(now - run.last_beat, 0.0)
     since = utc_text(run.started_at)
+    if lock_held is not False and run.stopped_at is None:
+        fresh = age <= max(3 * heartbeat_seconds, 15.0)
+        if lock_held or (fresh and pid_alive is not False):
+            quiet = "" if fresh else "; NO HEARTBEAT for that long: it may be stuck"
+            return RunStatus(True, f"RUNNING since {since} (pid {run.pid} on {run.host}, {run.mode} mode); "
+                                   f"heartbeat {age_text(age)}{quiet}", run, age)
+    if run.stopped_at is not None and lock_held:
+        return RunStatus(True, f"RUNNING: starting (its lock is held; the last run stopped at "
+                               f"{utc_text(run.stopped_at)})", run, age)
     if run.stopped_at is not None:
         ended = f"{utc_text(run.stopped_at)} ({age_text(now - run.stopped_at)}; {run.stop_reason})"
         return RunStatus(False, f"STOPPED at {ended}; it ran since {since}", run, age)
-    fresh = age <= max(3 * heartbeat_seconds, 15.0)
-    if fresh and pid_alive is not False:
-        return RunStatus(True, f"RUNNING since {since} (pid {run.pid} on {run.host}, {run.mode} mode); "
-                               f"heartbeat {age_text(age)}", run, age)
-    how = "its process is gone" if pid_alive is False else "no heartbeat since"
+    how = "its process is gone" if pid_alive is False or lock_held is False else "no heartbeat since"
     seen = f"{utc_text(run.last_beat)} ({age_text(age)}; {how}; it did not stop cleanly: killed or crashed)"
     return RunStatus(False, f"STOPPED: last seen at {seen}; it ran since {since} (pid {run.pid} on {run.host})",
                      run, age)
-
 
 
 def process_alive(run: BotRun) -> bool | None:

@@ -266,6 +266,13 @@ class HealthRecord:
     consecutive_errors: int = 0
     last_error: str = ""
     last_cycle_at: float | None = None
+    # The figures behind the verdict (bot/trading/health.py): the recent window and why it says what it says.
+    reason: str = ""
+    fix: str = ""
+    recent_passes: int = 0
+    recent_failed_passes: int = 0
+    recent_calls: int = 0
+    recent_failed_calls: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Plain SQL that PostgreSQL runs as well as SQLite: amounts are TEXT holding the decimal string
 (``'0.00062080'``), never REAL, so what the exchange said is what is read back; booleans are
 INTEGER 0/1; JSON is TEXT. Version 2 (issue 10) adds the order's plan, exact amounts, realised
-P&L, the copy outbox's retry columns and the ``trades`` table; ``bot.state.migrations`` brings a
-version-1 store up to it.
+P&L, the copy outbox's retry columns and the ``trades`` table; version 3 (issue 11) the figures
+behind each account's health verdict; ``bot.state.migrations`` brings an older store up to date.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from bot.state.records import (
     TradeRecord,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: version 3: the figures behind an account's health verdict (added to version-2 stores by bot.state.migrations)
+HEALTH_WINDOW_COLUMNS = (
+    "reason TEXT NOT NULL DEFAULT '', fix TEXT NOT NULL DEFAULT '', recent_passes INTEGER NOT NULL DEFAULT 0, "
+    "recent_failed_passes INTEGER NOT NULL DEFAULT 0, recent_calls INTEGER NOT NULL DEFAULT 0, "
+    "recent_failed_calls INTEGER NOT NULL DEFAULT 0"
+)
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,7 @@ TABLE_DDL: dict[str, str] = {
     "health": """CREATE TABLE IF NOT EXISTS health (
     broker TEXT NOT NULL, account_id TEXT NOT NULL, status TEXT NOT NULL, cycles INTEGER NOT NULL,
     successes INTEGER NOT NULL, consecutive_errors INTEGER NOT NULL, last_error TEXT NOT NULL,
-    last_cycle_at REAL,
+    last_cycle_at REAL, """ + HEALTH_WINDOW_COLUMNS + """,
     PRIMARY KEY (broker, account_id)
 )""",
     "master_heartbeats": """CREATE TABLE IF NOT EXISTS master_heartbeats (

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from bot.clock import Clock, SystemClock
 from bot.state.migrations import MigrationError, migrate
+from bot.state.private import private_file
 from bot.state.records import (
     AccountStateRecord,
     CopyRecord,
@@ -76,7 +77,7 @@ class StateStore:
                 self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
                                              isolation_level=None)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)  # 0600 in a 0700 directory; SQLite gives -wal/-shm the same mode
                 self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
                                              isolation_level=None)
         except (OSError, sqlite3.Error) as error:

@@ -3,7 +3,8 @@
 run: live trading only with credentials AND LIVE_TRADING=true (docs/rules.md §1). With the switch, a credential
 that is set but unusable stops the start (one line per variable, exit 2); without it, or with the switch and no
 credential at all, it is paper mode on the built-in simulator, said loudly (live keys are then never used, so no
-order can reach a real exchange).
+order can reach a real exchange). One bot per state directory (bot/state/instance_lock.py); SIGINT/SIGTERM at
+any moment stop it within SHUTDOWN_TIMEOUT_SECONDS with exit code 0 (bot/trading/stop_signals.py).
 status: every account's state, reason, fix, balance, positions and health, read from the store.
 """
 
@@ -12,14 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 from bot.clock import SystemClock
@@ -30,11 +29,13 @@ from bot.config.settings import Settings, override, read_environment
 from bot.console.arguments import duration_seconds
 from bot.console.progress import progress_bar
 from bot.logsetup import add_log_file, setup_logging
+from bot.state.instance_lock import LOCK_FILE_NAME, AlreadyRunning, InstanceLock, lock_status
 from bot.state.open import store_path
 from bot.state.operator import OperatorStore, process_alive, run_status
 from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
 from bot.trading.modes import choose_mode, paper_state_dir, parse_brokers
+from bot.trading.stop_signals import install_stop_signals, release_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", metavar="N", type=int, default=None,
                         help="paper mode: seed of the synthetic market (default SIM_SEED)")
     parser.add_argument("--duration", metavar="SECONDS", type=duration_seconds, default=None,
-                        help="stop cleanly after SECONDS of real time (default: run until Ctrl-C)")
+                        help="stop cleanly SECONDS of real time after start-up (default: run until Ctrl-C)")
     parser.add_argument("--fresh", action="store_true",
                         help="paper mode: delete the paper results (store and simulator) and start over; "
                              "without it a paper run carries on where the last one stopped")
@@ -59,10 +60,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None,
         stop: threading.Event | None = None) -> int:
-    """Trade until Ctrl-C / SIGTERM / --duration; print the start-up table and the final summary."""
+    """Trade until Ctrl-C / SIGTERM / --duration; print the start-up table and the final summary.
+
+    The signals become `stop` from here (bot/cli.py installs them even earlier, before the heavy imports),
+    so a Ctrl-C at any moment of start-up ends the run quietly with exit code 0.
+    """
+    signals = install_stop_signals()
+    stop = stop or threading.Event()
+    signals.forward_to(stop)
+    try:
+        return _run_with_accounts(args, settings, out or sys.stdout, stop)
+    finally:
+        release_stop_signals()
+
+
+def _run_with_accounts(args: argparse.Namespace, settings: Settings, out: TextIO, stop: threading.Event) -> int:
     from bot.config.account_loader import load_accounts  # cryptography: only the commands that load accounts
 
-    out = out or sys.stdout
     environ = read_environment()
     registry = load_accounts(settings, environ)
     general = settings.general
@@ -74,6 +88,8 @@ def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = No
             except OSError as error:
                 print(f"nija: LOG_FILE={general.log_file}: cannot be written ({error.strerror})", file=sys.stderr)
                 return 2
+        if stop.is_set():
+            return _stopped_before_start(out)
         return _run(args, settings, registry, out, stop)
     finally:
         # The handlers belong to this run (a caller's stream may close after it).
@@ -108,8 +124,13 @@ def source_lines(settings: Settings, live: bool) -> list[str]:
     return lines
 
 
+def _stopped_before_start(out: TextIO) -> int:
+    print("stopped during start-up: no account was started, nothing was sent", file=out, flush=True)
+    return 0
+
+
 def _run(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
-         stop: threading.Event | None) -> int:
+         stop: threading.Event) -> int:
     try:
         settings = _with_options(args, settings)
         brokers = parse_brokers(args.brokers)
@@ -131,8 +152,26 @@ def _run(args: argparse.Namespace, settings: Settings, registry: AccountRegistry
     return _run_paper(args, settings, registry, brokers, out, stop)
 
 
+def _locked(state_dir: Path, mode: str) -> InstanceLock | None:
+    """The state directory's single-instance lock, or None after saying who already holds it."""
+    try:
+        return InstanceLock(state_dir, mode).acquire()
+    except AlreadyRunning as running:
+        print(f"nija: {running}", file=sys.stderr)
+        return None
+
+
 def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, brokers: tuple[str, ...],
-               out: TextIO, stop: threading.Event | None) -> int:
+               out: TextIO, stop: threading.Event) -> int:
+    lock = _locked(paper_state_dir(settings), "paper")
+    if lock is None:
+        return 2
+    with lock:
+        return _run_paper_locked(args, settings, registry, brokers, out, stop)
+
+
+def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: AccountRegistry,
+                      brokers: tuple[str, ...], out: TextIO, stop: threading.Event) -> int:
     from bot.brokers.factory import make_broker
     from bot.sim.prices import candle_files
     from bot.trading.paper import SIM_STATE_FILE, paper_store_path, start_paper
@@ -152,19 +191,24 @@ def _run_paper(args: argparse.Namespace, settings: Settings, registry: AccountRe
           f"{settings.paper.sim_speed:g}x real time; demo keys open nothing but this simulator.", file=out)
     for line in _paper_market_lines(args, session, paper_state_dir(settings) / SIM_STATE_FILE):
         print(line, file=out)
-    path = paper_store_path(settings)
-    store = StateStore(path, clock=session.clock)
-    controls = OperatorStore(path)
+    trader = None
     try:
-        trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
-                        paper=True, out=out, seed=settings.paper.sim_seed, entry_gate=controls.entry_gate)
-        cockpit = _cockpit(session.settings, path, trader, "paper", controls, out)
-        if cockpit is None:
-            return 2
-        return _drive(trader, args.duration, out, stop, cockpit)
+        if stop.is_set():
+            return _stopped_before_start(out)
+        path = paper_store_path(settings)
+        store = StateStore(path, clock=session.clock)
+        controls = OperatorStore(path)
+        try:
+            trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
+                            paper=True, out=out, seed=settings.paper.sim_seed, stop_event=stop,
+                            entry_gate=controls.entry_gate)
+            cockpit = _cockpit(session.settings, path, trader, "paper", controls, out)
+            if cockpit is None:
+                return 2
+            return _drive(trader, args.duration, out, stop, cockpit)
+        finally:
+            _close_store(store, trader, controls)
     finally:
-        controls.close()
-        store.close()
         session.close()
 
 
@@ -175,6 +219,17 @@ def fresh_paper_store(session_settings: Settings) -> Path:
     directory = Path(session_settings.general.state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return directory / DEFAULT_FILE_NAME
+
+
+def _close_store(store: StateStore, trader: Any, *also: OperatorStore) -> None:
+    """Close the store (and the cockpit's connections to it) once every account thread has ended; a thread
+    still inside an exchange call would otherwise write to a closed database (the process's exit closes it)."""
+    if trader is not None and trader.threads_alive():
+        log.error("the state store stays open for the threads still inside an exchange call; it closes at exit")
+        return
+    store.close()
+    for other in also:
+        other.close()
 
 
 def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
@@ -195,29 +250,51 @@ def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) 
 
 
 def _run_live(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
-              stop: threading.Event | None) -> int:
-    from bot.brokers.factory import make_broker
-    from bot.trading.trader import Trader
-
+              stop: threading.Event) -> int:
     try:
         path = store_path(settings)
     except ConfigError as error:
         print(f"nija: configuration error: {error}", file=sys.stderr)
         return 2
-    print("LIVE TRADING: LIVE_TRADING=true and credentials are set; orders go to the real exchanges.", file=out)
+    lock = _locked(Path(settings.general.state_dir), "live")
+    if lock is None:
+        return 2
+    with lock:
+        return _run_live_locked(args, settings, registry, out, stop, path)
+
+
+def live_banner(settings: Settings, registry: AccountRegistry) -> list[str]:
+    """Where orders really go, per brokerage: a host, or the simulator on this machine (never 'the real exchanges')."""
+    from bot.trading.trader import order_destinations
+
+    places = order_destinations(settings.exchanges, list(registry.accounts), live=True)
+    lines = ["LIVE TRADING: LIVE_TRADING=true and credentials are set. Orders go to:"]
+    lines += [f"  {broker}: {where}" for broker, where in places.items()]
+    return lines
+
+
+def _run_live_locked(args: argparse.Namespace, settings: Settings, registry: AccountRegistry, out: TextIO,
+                     stop: threading.Event, path: Path) -> int:
+    from bot.brokers.factory import make_broker
+    from bot.trading.trader import Trader
+
+    for line in live_banner(settings, registry):
+        print(line, file=out)
+    if stop.is_set():
+        return _stopped_before_start(out)
     clock = SystemClock()
     store = StateStore(path, clock=clock)
     controls = OperatorStore(path)
+    trader = None
     try:
         trader = Trader(settings, registry, clock, store, broker_factory=make_broker, paper=False, out=out,
-                        entry_gate=controls.entry_gate)
+                        stop_event=stop, entry_gate=controls.entry_gate)
         cockpit = _cockpit(settings, path, trader, "live", controls, out)
         if cockpit is None:
             return 2
         return _drive(trader, args.duration, out, stop, cockpit)
     finally:
-        controls.close()
-        store.close()
+        _close_store(store, trader, controls)
 
 
 def _cockpit(settings: Settings, path: Path, trader: Any, mode: str, controls: OperatorStore,
@@ -233,16 +310,13 @@ def _cockpit(settings: Settings, path: Path, trader: Any, mode: str, controls: O
         return None
 
 
-def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event | None,
-           cockpit: Any = None) -> int:
-    """Start, supervise until a signal or the duration, then stop within the timeout and summarise."""
-    stop = stop or threading.Event()
-    previous = _install_signal_handlers(stop)
+def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event, cockpit: Any = None) -> int:
+    """Start, supervise until a signal or the duration, then stop within the timeout and summarise.
+
+    `stop` is the trader's own stop event: a signal reaches every thread and adapter at once, not only
+    when this loop notices it.
+    """
     timer = None
-    if duration is not None:
-        timer = threading.Timer(max(duration, 0.0), stop.set)
-        timer.daemon = True
-        timer.start()
     stuck: list[str] = []
     from bot.trading.heartbeat import Heartbeat  # the strategy's helpers (pandas): only for a run
 
@@ -254,6 +328,10 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
         if cockpit is not None:
             cockpit.trader_started()
         heartbeat.start()
+        if duration is not None:  # counted from the end of start-up: --duration 0 starts every account, then stops
+            timer = threading.Timer(max(duration, 0.0), stop.set)
+            timer.daemon = True
+            timer.start()
         trader.run_until_stopped(stop)
     finally:
         heartbeat.stop()
@@ -266,30 +344,10 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
         if cockpit is not None:
             cockpit.stop("stopped cleanly" if not stuck else f"stopped; still inside an exchange call: {stuck}")
         trader.close_brokers()
-        _restore_signal_handlers(previous)
     if stuck:
         print(f"threads still inside an exchange call at exit: {', '.join(stuck)}", file=out)
         return 1
     return 0
-
-
-def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.warning("%s received: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handle)
-    return previous
-
-
-def _restore_signal_handlers(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 # ---- status -------------------------------------------------------------------------------------------
@@ -305,12 +363,28 @@ def status_path(settings: Settings, paper: bool) -> Path:
     return store_path(settings)
 
 
-def status_report(read: ReadModel, operator: OperatorStore, settings: Settings) -> dict[str, Any]:
-    """Whether the bot runs, and every account as the running (or last) bot stored it: state, reason, fix,
-    money and P&L, positions, health."""
+def status_lock_dir(settings: Settings, paper: bool) -> Path:
+    """The state directory whose lock the bot writing `status_path`'s store holds while it runs."""
+    if paper or not settings.general.live_trading:
+        return paper_state_dir(settings)
+    return Path(settings.general.state_dir)
+
+
+def lock_held(state_dir: Path) -> bool | None:
+    """Whether a bot holds the state directory's lock now; None where no bot ever took it (no lock file)."""
+    if not (state_dir / LOCK_FILE_NAME).exists():
+        return None
+    return lock_status(state_dir).running
+
+
+def status_report(
+    read: ReadModel, operator: OperatorStore, settings: Settings, *, locked: bool | None = None
+) -> dict[str, Any]:
+    """Whether the bot runs (``locked``: whether it holds its state directory's lock, when known), and every
+    account as the running (or last) bot stored it: state, reason, fix, money and P&L, positions, health."""
     run = operator.last_run()
     bot = run_status(run, time.time(), settings.web.store_heartbeat_seconds,
-                     pid_alive=process_alive(run) if run is not None else None)
+                     pid_alive=process_alive(run) if run is not None else None, lock_held=locked)
     now = read.latest_update() or time.time()
     positions: dict[tuple[str, str], list[PositionView]] = {}
     for position in read.positions():
@@ -373,7 +447,8 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
         return opened
     path, read, operator = opened
     with read, operator:
-        report = status_report(read, operator, settings)
+        report = status_report(read, operator, settings,
+                               locked=lock_held(status_lock_dir(settings, getattr(args, "paper", False))))
     report["store"] = str(path)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
@@ -399,26 +474,17 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
         for p in a["positions"]:
             print(f"    position {p['symbol']} {p['quantity']:g} @ {p['entry_price']:g}, stop {p['stop_price']:g}"
                   f"{' (copied)' if p['is_copy'] else ''}", file=out)
+        if h.get("reason"):  # the figures behind the health verdict (bot/trading/health.py)
+            print(f"    health {h['status']}: {h['reason']}", file=out)
+            if h.get("fix"):
+                print(f"    health fix: {h['fix']}", file=out)
+        if h.get("recent_passes"):
+            print(f"    recent: {h['recent_failed_passes']} of {h['recent_passes']} passes and "
+                  f"{h['recent_failed_calls']} of {h['recent_calls']} exchange calls failed", file=out)
         if h.get("last_error"):
             print(f"    last error: {h['last_error']}", file=out)
-        figures = health_figures(h)
-        if figures:
-            print(f"    health: {figures}", file=out)
     print("P&L: realised on closed trades, fees included (today: since 00:00 UTC of the bot's clock).", file=out)
     return 0
-
-
-def health_figures(health: dict[str, Any]) -> str:
-    """The figures behind a health verdict, in one line, when the health record carries them (its reason, the
-    recent window's failed passes and exchange calls, and the fix); '' for a record without them."""
-    parts = [str(health["reason"])] if health.get("reason") else []
-    for label, failed, total in (("passes", "recent_failed_passes", "recent_passes"),
-                                 ("exchange calls", "recent_failed_calls", "recent_calls")):
-        if health.get(total):
-            parts.append(f"{health.get(failed, 0)} of the last {health[total]} {label} failed")
-    if health.get("fix"):
-        parts.append(f"fix: {health['fix']}")
-    return "; ".join(parts)
 
 
 # ---- trades -------------------------------------------------------------------------------------------

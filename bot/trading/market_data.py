@@ -10,6 +10,13 @@ An exchange may publish a closed candle a little late: when the fetched candles 
 candle short of the one that just closed, the market is asked again after
 `candle_retry_seconds`, not before (older data, e.g. a closed stock market, is not retried).
 A failed fetch is not cached (the next caller asks again) and never stops the other markets.
+
+Missing market data is a state, not silence (docs/rules.md §3): a market whose fetch returns no
+candles, or whose last candle closed more than CANDLE_STALE_PERIODS candles ago while its market is
+open, is logged once with the reason and left out of entries until fresh candles come. When more
+than HEALTH_DEGRADED_SHARE of an account's markets are like that, ``problem`` says so for its health
+(degraded, with the fix), naming the clock skew when the exchange's own time shows one (a clock far
+ahead asks Kraken for candles "since" a moment that has not come yet, and gets none).
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from bot.brokers.base import Broker
-from bot.brokers.errors import MarketNotFound, TransientError
+from bot.brokers.errors import BrokerError, MarketNotFound, TransientError
 from bot.clock import Clock
 from bot.config.sections.strategy import StrategySettings
+from bot.config.sections.trader import TraderSettings
 from bot.strategy.apex import EntrySignal, ScanResult, scan_frames
 from bot.strategy.indicators import LastCandle
+from bot.trading.health import Problem
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +57,27 @@ class MarketDataStats:
     fetch_errors: int
 
 
+def duration_words(seconds: float) -> str:
+    """3 h 2 min, 5 min 10 s, 40 s: a clock skew or an age in words."""
+    seconds = abs(seconds)
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{seconds:.0f} s"
+
+
 class MarketDataService:
     """Candles, indicators and entry signals of one brokerage's markets, cached per candle. Thread-safe."""
 
-    def __init__(self, broker: Broker, settings: StrategySettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, broker: Broker, settings: StrategySettings, clock: Clock | None = None,
+        trader: TraderSettings | None = None,
+    ) -> None:
+        """trader: the thresholds of stale data and clock skew (TraderSettings' defaults when not given)."""
         self.broker = broker
         self.settings = settings
+        self.trader = trader or TraderSettings()
         self.clock: Clock = clock or broker.clock
         self.candle_seconds = settings.candle_minutes * 60
         self._lock = threading.Lock()  # guards the dicts and counters below
@@ -64,6 +88,8 @@ class MarketDataService:
         self._computations = 0
         self._errors = 0
         self.last_errors: dict[str, str] = {}
+        self._issues: dict[str, str] = {}  # symbol -> why its candles cannot be used now
+        self._skew: tuple[int, float | None] | None = None  # (period, our clock minus the exchange's) once asked
 
     # ---- candles -------------------------------------------------------------------------
     def _period(self) -> int:
@@ -97,6 +123,16 @@ class MarketDataService:
             # last candle is older (closed stock market, no trades) will not change by asking again.
             late = len(frame) > 0 and int(frame["time"].iloc[-1]) == (period - 2) * self.candle_seconds
             complete = not late
+            issue = self._issue(symbol, frame)
+            with self._lock:
+                before = self._issues.pop(symbol, None)
+                if issue is not None:
+                    self._issues[symbol] = issue
+            if issue is not None and before is None:
+                log.warning("%s %s: %s; left out of entries until its candles are fresh", self.broker.name, symbol,
+                            issue)
+            elif issue is None and before is not None:
+                log.info("%s %s: candles are fresh again", self.broker.name, symbol)
             with self._lock:
                 self._fetches += 1
                 self.last_errors.pop(symbol, None)
@@ -108,6 +144,64 @@ class MarketDataService:
                     keep = None
                 self._cache[symbol] = _Cached(period, frame, complete, self.clock.now(), keep)
             return frame
+
+    def _issue(self, symbol: str, frame: pd.DataFrame) -> str | None:
+        """Why these candles cannot be used (none, or the last closed too long ago on an open market), or None."""
+        if frame.empty:
+            return "the exchange returned no candles"
+        age = self.clock.now() - (int(frame["time"].iloc[-1]) + self.candle_seconds)
+        if age > self.trader.candle_stale_periods * self.candle_seconds and self.broker.market_is_open(symbol):
+            return f"its last candle closed {duration_words(age)} ago (stale after " \
+                   f"{self.trader.candle_stale_periods:g} candles of {self.settings.candle_minutes} min)"
+        return None
+
+    def issues(self) -> dict[str, str]:
+        """Markets whose candles cannot be used now, and why."""
+        with self._lock:
+            return dict(self._issues)
+
+    def problem(self, symbols: Iterable[str]) -> Problem | None:
+        """What is wrong with these markets' data now (see the module doc), with the fix; None when nothing is.
+
+        The exchange's clock is compared with ours once per candle period whatever the candles look like:
+        a clock behind the exchange's still gets candles, only older than it thinks.
+        """
+        wanted = list(dict.fromkeys(symbols))
+        issues = {symbol: why for symbol, why in self.issues().items() if symbol in wanted}
+        skew = self._clock_skew() if wanted else None
+        skewed = skew is not None and abs(skew) > self.trader.clock_skew_tolerance_seconds
+        if not wanted or (not skewed and len(issues) / len(wanted) <= self.trader.health_degraded_share):
+            return None
+        reason = ""
+        if issues:
+            first = next(iter(issues))
+            reason = (f"no usable candles for {len(issues)} of {len(wanted)} markets "
+                      f"({first}: {issues[first]}{'; and others' if len(issues) > 1 else ''})")
+        if skewed:
+            assert skew is not None
+            side = "ahead of" if skew > 0 else "behind"
+            clock = f"this machine's clock is {duration_words(skew)} {side} {self.broker.name}'s"
+            return Problem(f"{reason}; {clock}" if reason else f"{clock}: candles and stops are read for the "
+                           "wrong time", "set this machine's clock right (turn on time sync: `timedatectl set-ntp "
+                           "true`, or the NTP setting of the host or container)")
+        return Problem(reason, f"check {self.broker.name}'s status page for these markets; NIJA keeps asking and "
+                       "trades them again once their candles are fresh")
+
+    def _clock_skew(self) -> float | None:
+        """Our clock minus the exchange's (its own Time), asked at most once per candle period; None if unknown."""
+        period = self._period()
+        if self._skew is not None and self._skew[0] == period:
+            return self._skew[1]
+        try:
+            skew: float | None = self.clock.now() - self.broker.server_time()
+        except BrokerError as error:
+            log.info("%s time unavailable for a clock check: %s", self.broker.name, error)
+            skew = None
+        self._skew = (period, skew)
+        if skew is not None and abs(skew) > self.trader.clock_skew_tolerance_seconds:
+            log.warning("%s: this machine's clock is %s %s the exchange's own time", self.broker.name,
+                        duration_words(skew), "ahead of" if skew > 0 else "behind")
+        return skew
 
     def _closed_only(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Drop a still-open candle should an exchange return one: signals read closed candles only."""
@@ -142,8 +236,10 @@ class MarketDataService:
         return {sym: entry.result for sym, entry in entries.items() if entry.result is not None}
 
     def scan(self, symbols: Iterable[str]) -> list[EntrySignal]:
-        """The entry signals among `symbols` on their last closed candle, strongest first."""
-        signals = [result.signal for result in self.results(symbols).values() if result.signal is not None]
+        """The entry signals among `symbols` on their last closed candle, strongest first (stale markets left out)."""
+        results = self.results(symbols)
+        issues = self.issues()
+        signals = [r.signal for symbol, r in results.items() if r.signal is not None and symbol not in issues]
         return sorted(signals, key=lambda sig: (-sig.confidence, sig.symbol))
 
     def last_candles(self, symbols: Iterable[str]) -> dict[str, LastCandle]:

@@ -7,6 +7,7 @@ ORDER_SPACING_SECONDS / MONITOR_SECONDS. The strategy cycle is the same for ever
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,19 +34,36 @@ def pace_for(equity: float, s: TraderSettings) -> Pace:
 
 
 class OrderPacer:
-    """Spaces one account's order actions (place, cancel) by its pace; waits are interrupted by stop."""
+    """Spaces one account's order actions (place, cancel) by its pace, and says when no order may start at all.
 
-    def __init__(self, clock: Clock, wait: Callable[[float], bool], spacing_seconds: float = 0.0) -> None:
+    The one question every order path asks before it sends (docs/rules.md §3): ``wait_turn()`` returns
+    False once the bot is stopping, whether or not a wait was needed, and after a wait the stop
+    interrupted; the caller then sends nothing. ``stopping`` answers the same without waiting.
+    """
+
+    def __init__(
+        self, clock: Clock, wait: Callable[[float], bool], spacing_seconds: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.clock = clock
         self._wait = wait  # the thread's Waiter.wait: returns True when the bot is stopping
         self.spacing_seconds = spacing_seconds
+        self._stop = stop
         self._last: float | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def wait_turn(self) -> bool:
         """Wait until the next order action is allowed; False when the bot is stopping (send nothing)."""
+        if self.stopping:
+            return False
         if self._last is not None:
             remaining = self._last + self.spacing_seconds - self.clock.now()
             if remaining > 0 and self._wait(remaining):
                 return False
+        if self.stopping:
+            return False
         self._last = self.clock.now()
         return True

@@ -27,6 +27,7 @@ from bot.sim.exchange import SimExchange
 from bot.sim.persistence import MarketParams, SimStateError, SimStateFile
 from bot.sim.reload import open_exchange
 from bot.sim.server import SimulatorServer
+from bot.state.instance_lock import LOCK_FILE_NAME
 from bot.state.store import DEFAULT_FILE_NAME
 from bot.trading.modes import PAPER_SUBDIR, paper_state_dir
 
@@ -163,11 +164,19 @@ def paper_store_path(settings: Settings) -> Path:
 
 
 def empty_paper_dir(directory: Path) -> None:
-    """Delete paper mode's results (store, simulator file, demo keys' nonces); never anything else."""
+    """Delete paper mode's results (store, simulator file, demo keys' nonces); never anything else, and never
+    the lock this run holds on the directory (deleting a held lock file would let a second bot lock a new one)."""
     if directory.name != PAPER_SUBDIR:
         raise ValueError(f"{directory} is not a paper-mode state directory; refusing to empty it")
-    if directory.is_dir():
-        shutil.rmtree(directory)
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.name == LOCK_FILE_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def paper_stocks(brokers: Sequence[str]) -> tuple[MarketSpec, ...]:

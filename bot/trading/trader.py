@@ -10,8 +10,13 @@ classification every entry point uses), the table printed and stored; reconcilia
 exchange (unsettled orders settled and booked first, then holdings compared); then the threads,
 staggered, and each brokerage's copy dispatcher, which carries on with any copy a previous run
 left unfinished. While running, the supervisor re-checks the accounts without a thread (unfunded,
-unreachable) and starts them when they can trade. stop(): every thread ends within
-SHUTDOWN_TIMEOUT_SECONDS, state saved.
+unreachable) and starts them when they can trade.
+
+Stopping (docs/rules.md §3): one stop event, set by SIGINT/SIGTERM from the first moment of `run`.
+Every account's adapter follows it (bot.brokers.stopping), so from then on no order and no exchange
+call starts anywhere, and every wait ends at once; start-up checks it between its steps. stop() gives
+the threads most of SHUTDOWN_TIMEOUT_SECONDS to finish the call they are in, cuts the connections of
+any still inside one, and saves the state only once they have ended; the store is closed after that.
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from bot.accounts.states import (
     master_heartbeat_problem,
 )
 from bot.brokers.base import BalanceSnapshot, Broker
-from bot.brokers.errors import AuthenticationError, BrokerError
+from bot.brokers.errors import AuthenticationError, BrokerError, StopRequested
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
+from bot.config.sections.exchanges import ExchangeSettings
 from bot.config.settings import Settings
 from bot.console.progress import progress_bar
 from bot.console.tables import is_terminal
@@ -53,6 +59,7 @@ from bot.state.store import StateStore
 from bot.trading.account_table import render_table
 from bot.trading.copy_thread import CopyThread
 from bot.trading.follower_account import FollowerAccount
+from bot.trading.health import HealthTracker, Problem
 from bot.trading.market_data import MarketDataService
 from bot.trading.market_selection import MarketUniverse, load_universe
 from bot.trading.pacing import OrderPacer, Pace
@@ -61,6 +68,24 @@ from bot.trading.summary import AccountSummary, render_summary
 from bot.trading.worker import AccountWorker, Waiter
 
 log = logging.getLogger(__name__)
+
+EXIT_RESERVE_SECONDS = 1.0  # of SHUTDOWN_TIMEOUT_SECONDS kept for the summary, closing the store and exiting
+ABORT_GRACE_SECONDS = 1.0  # how long threads get after their connections are cut
+
+
+def order_destinations(exchanges: ExchangeSettings, accounts: list[AccountConfig], live: bool) -> dict[str, str]:
+    """Where each brokerage's orders go, from the settings the adapters will use (the live banner says it)."""
+    found: dict[str, list[str]] = {}
+    for account in accounts:
+        if account.credentials is None:
+            continue
+        paper = account.credentials.paper or not live  # as the Alpaca adapter decides
+        where = exchanges.destination(account.broker, alpaca_paper=paper)
+        if account.broker == "alpaca" and exchanges.alpaca_api_url is None:
+            where = f"{where} ({'paper' if paper else 'LIVE'} account)"
+        if where not in found.setdefault(account.broker, []):
+            found[account.broker].append(where)
+    return {broker: " and ".join(places) for broker, places in sorted(found.items())}
 
 
 #: states in which a follower's copy cannot succeed until the user acts: its copies fail with the reason
@@ -120,8 +145,10 @@ class Trader:
         paper: bool,
         out: TextIO | None = None,
         seed: int | None = None,
+        stop_event: threading.Event | None = None,
         entry_gate: EntryGate | None = None,
     ) -> None:
+        """stop_event: the run's stop request (signals set it); every adapter the trader builds follows it."""
         if not paper and not settings.general.live_trading:
             raise LiveOrderRefused("refusing to trade real exchanges: LIVE_TRADING is not true")
         self.settings = settings
@@ -132,7 +159,7 @@ class Trader:
         self.paper = paper
         self.entry_gate = entry_gate  # the operator's entry controls (issue 12); never asked before an exit
         self.out = out or sys.stdout
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.brokerages: dict[str, Brokerage] = {}
         self.slots: list[AccountSlot] = []
         self.started_at = clock.now()
@@ -151,6 +178,8 @@ class Trader:
         # Connecting many accounts over a real network takes seconds: a bar on a terminal, nothing elsewhere.
         with progress_bar("connecting accounts", len(accounts)) as connecting:
             for account in accounts:
+                if self._stopping("connecting the accounts"):
+                    return
                 brokerage = self.brokerages.setdefault(account.broker, Brokerage(account.broker))
                 slot = self._connect(account)
                 brokerage.slots.append(slot)
@@ -159,14 +188,31 @@ class Trader:
         self._print_table("accounts at start-up")
         self._warn_about_modes()
         for brokerage in self.brokerages.values():
+            if self._stopping("preparing market data and copy trading"):
+                return
             self._prepare_brokerage(brokerage)
         for slot in self.slots:
+            if self._stopping("reconciling"):
+                return
             if slot.status.state in THREAD_STATES and slot.broker is not None:
                 slot.reconcile = self._reconcile(slot)
         for slot in self.slots:
             self._start_worker(slot)
         for brokerage in self.brokerages.values():
             self._start_copy_thread(brokerage)
+
+    def _stopping(self, step: str) -> bool:
+        """Start-up looks at the stop request between its steps: a stop at start-up ends it there."""
+        if self.stop_event.is_set():
+            log.info("stop requested while %s: start-up ends here", step)
+            return True
+        return False
+
+    def _make_broker(self, account: AccountConfig, settings: Settings, clock: Clock, state_dir: Path) -> Broker:
+        """The factory's adapter, following the run's stop request from its first call."""
+        broker = self.broker_factory(account, settings, clock, state_dir)
+        broker.stop_token.follow(self.stop_event)
+        return broker
 
     def _connect(self, account: AccountConfig) -> AccountSlot:
         slot = AccountSlot(account, AccountStatus(AccountState.UNREACHABLE, "not checked yet"))
@@ -176,8 +222,11 @@ class Trader:
     def _probe(self, slot: AccountSlot) -> None:
         """Build the slot's own client, probe and classify it (start-up and re-checks alike), store the state."""
         slot.broker, slot.probe = connect_and_probe(
-            slot.account, self.settings, self.clock, self._state_dir, self.broker_factory
+            slot.account, self.settings, self.clock, self._state_dir, self._make_broker
         )
+        if slot.probe.error_type == StopRequested.__name__:  # not checked: the bot stopped first
+            slot.status = AccountStatus(AccountState.UNREACHABLE, "not checked: the bot stopped during start-up")
+            return
         slot.snapshot = slot.probe.snapshot
         slot.status = self._classify(slot.account, slot.probe)
         if slot.snapshot is not None and slot.start_equity is None:
@@ -229,12 +278,13 @@ class Trader:
         if not connected:
             return None
         try:
-            data_broker = self.broker_factory(connected[0].account, self.settings, self.clock, self._state_dir)
+            data_broker = self._make_broker(connected[0].account, self.settings, self.clock, self._state_dir)
         except (BrokerError, ValueError) as error:
             log.error("%s market data client unavailable: %s", brokerage.name, error)
             return None
         brokerage.data_broker = data_broker
-        brokerage.market_data = MarketDataService(data_broker, self.settings.strategy, self.clock)
+        brokerage.market_data = MarketDataService(data_broker, self.settings.strategy, self.clock,
+                                                  self.settings.trader)
         try:
             brokerage.universe = load_universe(data_broker, self.settings.strategy)
             log.info("%s: scanning %d markets", brokerage.name, len(brokerage.universe.symbols))
@@ -300,6 +350,20 @@ class Trader:
 
         return symbols
 
+    def _data_problem(self, brokerage: Brokerage, account: AccountConfig) -> Callable[[], Problem | None]:
+        """The account's market-data trouble now, for its health (None while its data is fine or unknown)."""
+        symbols = self._symbols(brokerage, account)
+
+        def problem() -> Problem | None:
+            if brokerage.market_data is None:
+                return None
+            try:
+                return brokerage.market_data.problem(symbols())
+            except BrokerError:  # the market list is unavailable: the pass itself says so
+                return None
+
+        return problem
+
     def _start_worker(self, slot: AccountSlot) -> None:
         with self._lock:
             if slot.worker is not None or slot.broker is None or slot.status.state not in THREAD_STATES:
@@ -308,7 +372,7 @@ class Trader:
                 return
             brokerage = self.brokerages[slot.account.broker]
             waiter = Waiter(self.clock, self.stop_event)
-            pacer = OrderPacer(self.clock, waiter.wait)
+            pacer = OrderPacer(self.clock, waiter.wait, stop=self.stop_event)
             on_balance = self._balance_callback(slot)
             if self._runs_strategy(slot):
                 market_data = self._ensure_market_data(brokerage)
@@ -328,8 +392,12 @@ class Trader:
                 work = FollowerAccount(follower, guard, self.store, on_balance=on_balance)
             first_wait = self._first_wait()
             slot.work = work
+            health = HealthTracker(
+                slot.account.broker, slot.account.account_id, self.settings.trader, calls=slot.broker.call_log.counts,
+                problem=self._data_problem(brokerage, slot.account) if work.runs_strategy else None,
+            )
             slot.worker = AccountWorker(
-                slot.account, work, self.clock, waiter, self.settings.trader,
+                slot.account, work, self.clock, waiter, self.settings.trader, health=health,
                 first_wait_seconds=first_wait,
                 on_health=self.store.save_health,
                 on_auth_failure=self._auth_failed,
@@ -440,17 +508,25 @@ class Trader:
 
     # ---- shutdown -------------------------------------------------------------------------------------
     def stop(self, *, final_refresh: bool | None = None) -> list[str]:
-        """Stop every thread (within SHUTDOWN_TIMEOUT_SECONDS in total), save state; the labels still running.
+        """Stop every thread within SHUTDOWN_TIMEOUT_SECONDS, then save state; the labels still running.
 
-        final_refresh (default: paper mode only, where the exchange is local) reads each stopped
-        account's balance once more so the stored state is the closing one.
+        The stop event is set first (normally already, by the signal): no new order or call starts.
+        Threads get until EXIT_RESERVE + ABORT_GRACE seconds before the timeout to finish the call they
+        are in; the connections of any still inside one are then cut (an order cut off is in flight,
+        looked up at the next start) and they get ABORT_GRACE more. State is written only after that,
+        so nothing writes to the store once it is closed. final_refresh (default: paper mode only,
+        where the exchange is local) reads each account's balance once more for the closing state.
         """
         self.stop_event.set()
         for copy_thread in self.copy_threads():
             copy_thread.stop()
-        deadline = time.monotonic() + self.settings.trader.shutdown_timeout_seconds
-        for thread in self.threads():
-            thread.join(max(deadline - time.monotonic(), 0.0))
+        started = time.monotonic()
+        budget = max(self.settings.trader.shutdown_timeout_seconds - EXIT_RESERVE_SECONDS, 0.5)
+        self._join_threads(started + max(budget - ABORT_GRACE_SECONDS, budget / 2))
+        if self.threads_alive():
+            cut = sum(broker.stop_token.abort() for broker in self._brokers())
+            log.warning("threads still inside an exchange call: %d connection(s) cut", cut)
+            self._join_threads(started + budget)
         stuck = [t.name for t in self.threads() if t.is_alive()]
         for name in stuck:
             log.error("%s did not stop within %.0f s (inside an exchange call); its last state is saved",
@@ -463,14 +539,29 @@ class Trader:
             if refresh and slot.broker is not None and slot.snapshot is not None and not (
                 slot.worker is not None and slot.worker.is_alive()
             ):
+                slot.broker.stop_token.follow(threading.Event())  # its thread has ended: one closing read
                 try:
                     slot.snapshot = slot.broker.balances()
                 except BrokerError as error:
                     log.warning("%s closing balance unavailable: %s", slot.label, error)
+                finally:
+                    slot.broker.stop_token.follow(self.stop_event)
             self._save_state(slot)
             if slot.worker is not None:
                 self.store.save_health(slot.worker.health.snapshot())
         return stuck
+
+    def _join_threads(self, deadline: float) -> None:
+        for thread in self.threads():
+            thread.join(max(deadline - time.monotonic(), 0.0))
+
+    def _brokers(self) -> list[Broker]:
+        found = [s.broker for s in self.slots if s.broker is not None]
+        return found + [b.data_broker for b in self.brokerages.values() if b.data_broker is not None]
+
+    def threads_alive(self) -> bool:
+        """Whether any thread still runs (the store must then stay open until the process ends)."""
+        return any(t.is_alive() for t in self.threads())
 
     def close_brokers(self) -> None:
         for slot in self.slots:

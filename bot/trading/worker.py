@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.brokers.errors import AuthenticationError
+from bot.brokers.errors import AuthenticationError, StopRequested
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig
 from bot.config.sections.trader import TraderSettings
@@ -99,7 +99,9 @@ class AccountWorker(threading.Thread):
         on_health: Callable[[HealthRecord], None] | None = None,
         on_auth_failure: Callable[[AccountConfig, AuthenticationError], None] | None = None,
         on_pace: Callable[[Pace], None] | None = None,
+        health: HealthTracker | None = None,
     ) -> None:
+        """health: the account's tracker (with its call log and market-data check); a plain one by default."""
         super().__init__(name=account.label, daemon=True)
         self.account = account
         self.work = work
@@ -108,7 +110,7 @@ class AccountWorker(threading.Thread):
         self.stop_event = waiter.stop
         self.settings = settings
         self.first_wait_seconds = first_wait_seconds
-        self.health = HealthTracker(account.broker, account.account_id, settings)
+        self.health = health or HealthTracker(account.broker, account.account_id, settings)
         self.backoff = Backoff.from_settings(settings)
         self._on_health = on_health
         self._on_auth_failure = on_auth_failure
@@ -149,6 +151,8 @@ class AccountWorker(threading.Thread):
                 delay = self.pace.monitor_seconds
                 if self.work.runs_strategy:
                     delay = min(delay, max(next_strategy - self.clock.now(), 0.0))
+            except StopRequested:
+                return  # the bot is stopping: nothing more was sent; an order already sent is settled next start
             except AuthenticationError as error:
                 self.stopped_reason = describe_error(error)
                 log.error("authentication refused: %s; this account stops (others go on)", error)
@@ -158,6 +162,9 @@ class AccountWorker(threading.Thread):
                     self._on_auth_failure(self.account, error)
                 return
             except Exception as error:  # any failure stays in this account: health, traceback, back-off
+                if self.stop_event.is_set():  # a call cut at the stop's deadline: not this account's failure
+                    log.info("pass ended by the stop (%s)", describe_error(error))
+                    return
                 record = self.health.error(error, self.clock.now())
                 delay = self.backoff.delay(record.consecutive_errors)
                 log.exception(

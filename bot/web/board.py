@@ -114,8 +114,11 @@ class Board:
     def __init__(
         self, read: ReadModel, operator: OperatorStore, settings: Settings, live: LiveBot | None = None, *,
         wall: Callable[[], float] = time.time, stuck: StuckWatch | None = None,
+        lock: Callable[[], bool | None] | None = None,
     ) -> None:
+        """``lock`` (a viewer's): whether the bot holds its state directory's lock now (None: unknown)."""
         self.read = read
+        self.lock = lock
         self.operator = operator
         self.settings = settings
         self.live = live
@@ -131,8 +134,9 @@ class Board:
 
     def run_status(self) -> RunStatus:
         run = self.operator.last_run()
+        held = True if self.live is not None else (self.lock() if self.lock is not None else None)
         return run_status(run, self.wall(), self.settings.web.store_heartbeat_seconds,
-                          pid_alive=process_alive(run) if run is not None else None)
+                          pid_alive=process_alive(run) if run is not None else None, lock_held=held)
 
     def bot(self) -> BotStatusView:
         status = self.run_status()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.brokers import telemetry
 from bot.clock import utc_text
 from bot.config.settings import Settings
 from bot.logsetup import register_secrets
@@ -88,6 +89,7 @@ class Cockpit:
         self.board = Board(self.read, self.operator, self.settings, self.live, wall=self.wall)
         self.metrics = Metrics(self.board)
         logging.getLogger().addHandler(self.metrics.error_handler)
+        telemetry.add_listener(self.metrics.exchange_call)
         self._last_sample = self.operator.last_equity_times()
         if self.delivery is not None:
             self.news = NewsReader(self.read, self.operator, daily_hour=self.settings.notify.notify_daily_summary_hour)
@@ -152,6 +154,7 @@ class Cockpit:
             self.server.stop()
         if self.metrics is not None:
             logging.getLogger().removeHandler(self.metrics.error_handler)
+            telemetry.remove_listener(self.metrics.exchange_call)
         if self.operator is not None and self.run is not None:
             self.operator.stop_run(self.run.run_id, self.wall(), reason)
         if self.read is not None:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.config.errors import ConfigError
 from bot.config.settings import Settings
-from bot.trading.commands import open_views, status_path
+from bot.trading.commands import lock_held, open_views, status_path
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate, WebSafetyError
 from bot.web.board import Board
@@ -50,7 +50,7 @@ def serve(args: argparse.Namespace, settings: Settings, store: Path, *, out: Tex
         print(f"nija: {opened} (or name one with --store)", file=sys.stderr)
         return 2
     read, operator = opened
-    board = Board(read, operator, settings)
+    board = Board(read, operator, settings, lock=lambda: lock_held(store.parent))  # the store's own state dir
     app = create_app(board, gate, Metrics(board), WebOptions(False, web.web_refresh_seconds, web.equity_sample_seconds))
     try:
         server = WebServer(app, host, port)

@@ -5,8 +5,9 @@ bot) with a master and followers, and the bot's own state dir. Each ``life`` is 
 run`` process in live mode (``LIVE_TRADING=true``, the simulator's URL and keys in its environment),
 optionally told to die at a named crash point (``NIJA_CRASH_AT``). The master trades soon and often
 through ordinary settings (LOOSE_STRATEGY: a rule set that fires on most rising 1-minute candles,
-tiny first target, short holding time) and a simulator without spread or slippage and with a tiny fee
-(the fee-aware plan skips a target that does not clear the round trip); no test-only code path in the bot.
+tiny first target, 11 s holding time) and a simulator whose synthetic market draws its set-ups for
+1-minute bars, without spread or slippage and with a tiny fee (the fee-aware plan skips a target that
+does not clear the round trip); no test-only code path in the bot.
 
 Everything here waits for conditions with deadlines (process exit, rows in the store), polling: the
 bot and the exchange are other processes, so no event can be shared with them.
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,12 +39,13 @@ LOOSE_STRATEGY: dict[str, str] = {
     "ADX_MIN": "0", "RSI_OVERSOLD": "99.9", "RSI_SLOW_MAX": "99.9", "RSI_OVERBOUGHT": "99.9",
     "VOLUME_MIN_RATIO": "0", "MIN_CONFIDENCE": "0",
     "EMA_FAST_PERIOD": "2", "EMA_MID_PERIOD": "3", "EMA_SLOW_PERIOD": "5",
-    "STOP_MIN_FRACTION": "0.01", "FIRST_TARGET_R": "0.03", "SECOND_TARGET_R": "0.1", "MAX_HOLD_HOURS": "0.005",
+    "STOP_MIN_FRACTION": "0.01", "FIRST_TARGET_R": "0.03", "SECOND_TARGET_R": "0.1", "MAX_HOLD_HOURS": "0.003",
     "MAX_CONCURRENT_POSITIONS": "4", "FEE_MARGIN": "0", "KRAKEN_TAKER_FEE": "0.0001",
 }
-#: passes every second, no start-up staggering, look-ups and re-checks within seconds
+#: a pass every 2 s (Kraken's Pro tier drains one call a second per key), no start-up staggering, look-ups,
+#: retries and re-checks within seconds
 FAST_PACE: dict[str, str] = {
-    "STRATEGY_CYCLE_SECONDS": "2", "MONITOR_SECONDS": "1", "LOW_CAPITAL_MONITOR_SECONDS": "1",
+    "STRATEGY_CYCLE_SECONDS": "2", "MONITOR_SECONDS": "2", "LOW_CAPITAL_MONITOR_SECONDS": "2",
     "ORDER_SPACING_SECONDS": "0", "LOW_CAPITAL_ORDER_SPACING_SECONDS": "0",
     "THREAD_STAGGER_SECONDS": "0", "FIRST_WAIT_MIN_SECONDS": "0", "FIRST_WAIT_MAX_SECONDS": "0",
     "RECHECK_INTERVAL_SECONDS": "5", "BACKOFF_BASE_SECONDS": "1", "BACKOFF_MAX_SECONDS": "5",
@@ -59,6 +61,45 @@ FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "failed", "expired")
 FINAL_COPY_STATUSES = ("filled", "failed", "skipped", "observed")
 _ENTRY_LINE = re.compile(r"\[(?P<label>[\w:]+)\] ENTRY (?P<symbol>\S+): buying .* at (?P<price>[\d.e+-]+)\), "
                          r"stop (?P<stop>[\d.e+-]+)")
+
+
+def read_store(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a bot's store, read-only beside the running bot; none before the store or the table exists."""
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # a table not created yet
+        return []
+    finally:
+        db.close()
+
+
+def write_follower_files(root: Path, followers: Iterable[str]) -> None:
+    """ROOT/users/NAME.json for each follower: a Kraken user copying its master."""
+    users = root / "users"
+    users.mkdir(parents=True, exist_ok=True)
+    for name in followers:
+        (users / f"{name}.json").write_text(
+            f'{{"name": "{name}", "broker": "{BROKER}", "enabled": true, "copy_from_master": true}}'
+        )
+
+
+def bot_environment(root: Path, url: str, keys: Mapping[str, tuple[str, str]],
+                    extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A live-mode `python bot.py run` against the simulated Kraken at `url`: the master's and the followers'
+    (key, secret) by account name, the state in ROOT/state, user files in ROOT/users, trading soon and often."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_"))}
+    env.update(LOOSE_STRATEGY)
+    env.update(FAST_PACE)
+    env.update({"LIVE_TRADING": "true", "NIJA_STATE_DIR": str(root / "state"), "NIJA_USERS_DIR": str(root / "users"),
+                "KRAKEN_API_URL": url, "PYTHONUNBUFFERED": "1"})
+    for name, (key, secret) in keys.items():
+        prefix = "KRAKEN_MASTER" if name == "master" else f"KRAKEN_USER_{name.upper()}"
+        env[f"{prefix}_API_KEY"], env[f"{prefix}_API_SECRET"] = key, secret
+    env.update(extra or {})
+    return env
 
 
 @dataclass
@@ -103,7 +144,7 @@ class CrashLab:
     followers: Mapping[str, float] = field(default_factory=lambda: {"alice": 2_500.0, "bob": 400.0})
     master_usd: float = 10_000.0
     seed: int = 5
-    markets: int = 12
+    markets: int = 24
     faults: str = ""
     fault_seed: int | None = None
     bot_env: Mapping[str, str] = field(default_factory=dict)  # on top of LOOSE_STRATEGY and FAST_PACE
@@ -116,14 +157,9 @@ class CrashLab:
         accounts = {"master": self.master_usd, **self.followers}
         self.sim = StandaloneSimulator(
             self.root / "exchange.db", faces=(BROKER,), accounts=accounts, seed=self.seed, markets=self.markets,
-            speed=1.0, faults=self.faults, fault_seed=self.fault_seed, env=SIM_ENV,
+            bar_seconds=60, speed=1.0, faults=self.faults, fault_seed=self.fault_seed, env=SIM_ENV,
         ).start()
-        users = self.root / "users"
-        users.mkdir(exist_ok=True)
-        for name in self.followers:
-            (users / f"{name}.json").write_text(
-                f'{{"name": "{name}", "broker": "{BROKER}", "enabled": true, "copy_from_master": true}}'
-            )
+        write_follower_files(self.root, self.followers)
         return self
 
     def close(self) -> None:
@@ -151,23 +187,9 @@ class CrashLab:
     def environment(self, crash_at: str | None = None, **extra: str) -> dict[str, str]:
         assert self.sim is not None and self.sim.running, "start the simulator first"
         credentials = self.sim.credentials()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KRAKEN_", "COINBASE_", "ALPACA_", "NIJA_"))}
-        env.update(LOOSE_STRATEGY)
-        env.update(FAST_PACE)
-        env.update({
-            "LIVE_TRADING": "true", "NIJA_STATE_DIR": str(self.root / "state"),
-            "NIJA_USERS_DIR": str(self.root / "users"), "KRAKEN_API_URL": self.sim.url(BROKER),
-            "KRAKEN_MASTER_API_KEY": credentials[f"{BROKER}:master"]["api_key"],
-            "KRAKEN_MASTER_API_SECRET": credentials[f"{BROKER}:master"]["api_secret"],
-            "PYTHONUNBUFFERED": "1",
-        })
-        for name in self.followers:
-            prefix = f"KRAKEN_USER_{name.upper()}"
-            env[f"{prefix}_API_KEY"] = credentials[f"{BROKER}:{name}"]["api_key"]
-            env[f"{prefix}_API_SECRET"] = credentials[f"{BROKER}:{name}"]["api_secret"]
-        env.update(self.bot_env)
-        env.update(extra)
+        keys = {name: (credentials[f"{BROKER}:{name}"]["api_key"], credentials[f"{BROKER}:{name}"]["api_secret"])
+                for name in ("master", *self.followers)}
+        env = bot_environment(self.root, self.sim.url(BROKER), keys, {**self.bot_env, **extra})
         if crash_at:
             env["NIJA_CRASH_AT"] = crash_at
         return env
@@ -189,15 +211,7 @@ class CrashLab:
 
     # ---- the store ------------------------------------------------------------------------------------
     def _query(self, sql: str) -> list[tuple[object, ...]]:
-        if not self.store_path.is_file():
-            return []
-        db = sqlite3.connect(f"file:{self.store_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # a table not created yet
-            return []
-        finally:
-            db.close()
+        return read_store(self.store_path, sql)
 
     def passes(self) -> dict[str, int]:
         """Passes each account's thread has made (the health table), by account id."""

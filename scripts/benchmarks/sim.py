@@ -4,6 +4,7 @@ The simulator runs in a child process so the figure is the server's, not shared 
 interpreter; 4 client threads x 4 keys sign and send real krakenex Balance calls over keep-alive.
 With --state the exchange writes through to a state file (bot/sim/persistence.py): every private call
 then also saves its key's nonce, the cost a standalone `python -m bot.sim --state FILE` pays.
+Exits 1 under --min-rate (500) calls per second or when any call failed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 import krakenex
 
 START = 1_750_000_000.0
+MIN_CALLS_PER_SECOND = 500.0
 
 
 class _CountingNonceAPI(krakenex.API):
@@ -75,7 +78,11 @@ def _run(seconds: float, keys: int, state_dir: str | None) -> dict[str, object]:
         api = _CountingNonceAPI(*creds[i])
         api.uri = url
         while not stop.is_set():
-            answer = api.query_private("Balance")
+            try:
+                answer = api.query_private("Balance")
+            except Exception:  # a transport failure is an error of the run, counted like a refused call
+                errors[i] += 1
+                continue
             counts[i] += 1
             errors[i] += bool(answer["error"])
 
@@ -101,7 +108,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--keys", type=int, default=4)
     parser.add_argument("--state", action="store_true", help="write the exchange through to a state file")
+    parser.add_argument("--min-rate", type=float, default=MIN_CALLS_PER_SECOND,
+                        help=f"exit 1 under this many private calls per second (default {MIN_CALLS_PER_SECOND:g})")
     args = parser.parse_args(argv)
     figures = run(args.seconds, args.keys, args.state)
+    figures["min_calls_per_second"] = args.min_rate
     print(json.dumps(figures) if args.json else f"{figures['private_calls_per_second']} private calls/s")
-    return 0
+    problems = []
+    if float(figures["private_calls_per_second"]) < args.min_rate:  # type: ignore[arg-type]
+        problems.append(f"{figures['private_calls_per_second']} private calls/s is under {args.min_rate:g}")
+    if figures["errors"]:
+        problems.append(f"{figures['errors']} calls failed")
+    for problem in problems:
+        print(f"bench.py sim: {problem}", file=sys.stderr)
+    return 1 if problems else 0

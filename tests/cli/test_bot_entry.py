@@ -65,6 +65,14 @@ def test_the_benchmark_script_runs_from_any_directory_and_prints_its_figures(tmp
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["markets"] == 730 and figures["seconds"] > 0
+    assert figures["signal_markets_planted"] > 0 and figures["signals"] >= figures["signal_markets_planted"]
+    too_slow = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "strategy", "--json",
+                               "--max-seconds", "0.000001"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              check=False)
+    assert too_slow.returncode == 1 and "over 1e-06 s" in too_slow.stderr
+    sim = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "sim", "--json", "--seconds", "0.5",
+                          "--min-rate", "1e9"], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert sim.returncode == 1 and json.loads(sim.stdout)["errors"] == 0 and "under 1e+09" in sim.stderr
     usage = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "nope"],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert usage.returncode == 2 and "fanout" in usage.stderr

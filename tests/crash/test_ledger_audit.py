@@ -189,11 +189,19 @@ def test_a_stop_other_than_the_planned_one_is_found_from_the_plan_or_from_eviden
     world.position("master", 0.2, stop=2_850.0)  # 5 % below entry where 2.2 % was planned (failure 5)
     report = world.audit()
     assert report.stop_mismatches == 1
-    assert "stop: kraken:master ETH-USD initial stop 5.0000% below entry, planned 2.2000%" in report.problems
+    assert ("stop: kraken:master initial stop of ETH-USD 2850 (5.0000% below 3000), planned 2934 (2.2000% below 3000)"
+            in report.problems)
     world.sql("UPDATE orders SET plan = NULL")
     assert world.audit().stop_mismatches == 0  # no plan, no evidence: nothing to compare with
     evidence = {"m1": PlannedStop(price=3_000.0, stop=2_934.0)}
     assert world.audit(planned_stops=evidence).stop_mismatches == 1
+
+
+def test_a_fill_away_from_the_decision_price_keeps_the_planned_distance(world: World) -> None:
+    world.sql("UPDATE positions SET entry_price = 3030.0, initial_stop = 2964.0 WHERE account_id = 'master'")
+    assert world.audit().stop_mismatches == 0  # 66 below the fill, as planned 66 below the decision price
+    world.sql("UPDATE positions SET initial_stop = 2878.5 WHERE account_id = 'master'")  # 5 % below the fill
+    assert world.audit().stop_mismatches == 1
 
 
 def test_a_copy_whose_stop_is_not_its_signals_is_found(world: World) -> None:

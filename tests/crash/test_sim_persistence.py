@@ -29,7 +29,7 @@ from coinbase.rest import RESTClient
 
 from bot.clock import ManualClock
 from bot.sim.__main__ import main as sim_main
-from bot.sim.exchange import SimExchange, SimOrder
+from bot.sim.exchange import FillTiming, SimExchange, SimOrder
 from bot.sim.persistence import ClockAnchor, MarketParams, SimStateError, SimStateFile, decode_record
 from bot.sim.reload import open_exchange, price_source
 from bot.sim.server import SimulatorServer
@@ -52,6 +52,9 @@ def _exercise(exchange: SimExchange, clock: ManualClock, tag: str) -> None:
     gone = exchange.place_order("b", "ETH-USD", "buy", "limit", base_qty=0.05, limit_price=round(price * 0.5, 2))
     exchange.cancel("b", gone.order_id)
     exchange.deposit("b", "USD", 25.0)
+    # Accepted now, executed later (Alpaca's pending_new; a stock order queued for the open), funds on hold.
+    exchange.place_order("a", "SOL-USD", "buy", quote_notional=200.0, client_order_id=f"{tag}-later",
+                         timing=FillTiming(at=clock.now() + 1_800))
     clock.advance(3_600)  # the resting buy fills when the price comes down to it (or stays resting)
 
 
@@ -69,7 +72,10 @@ def test_a_reloaded_exchange_is_indistinguishable_from_one_that_never_stopped(tm
     assert not first.resumed
     for exchange, c in ((twin, twin_clock), (first.exchange, clock)):
         _exercise(exchange, c, "x")
+        exchange.place_order("b", "SOL-USD", "buy", quote_notional=100.0, client_order_id="pending-at-the-kill",
+                             timing=FillTiming(at=c.now() + 600))
     assert _picture(first.exchange) == _picture(twin)
+    assert twin.order_by_client_id("b", "pending-at-the-kill").status == "open"  # type: ignore[union-attr]
     first.state.close()
 
     again = open_exchange(tmp_path / "sim.db", MarketParams(seed=99, markets=1, start_time=0), clock=clock)
@@ -336,3 +342,8 @@ def test_a_bad_fault_spec_is_one_clear_line(spec: str, expected: str, capsys: py
     assert sim_main(["--faults", spec]) == 2
     error = capsys.readouterr().err.strip()
     assert expected in error and error.startswith("--faults") and "\n" not in error
+
+
+def test_a_bad_bar_length_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sim_main(["--bar-seconds", "2"]) == 2
+    assert capsys.readouterr().err.strip() == "--bar-seconds 2: expected a candle length of 5 seconds or more"

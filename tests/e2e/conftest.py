@@ -98,3 +98,13 @@ def paper_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         run.trader.close_brokers()
         run.store.close()
         run.session.close()
+
+
+@pytest.fixture
+def live_exchange(tmp_path: Path) -> Iterator[object]:
+    """The simulated Kraken served by this test process, with a funded master and two followers, for bots run
+    as separate processes in live mode (scripts/benchmarks/_live_harness.py)."""
+    from scripts.benchmarks._live_harness import LiveExchange
+
+    with LiveExchange(tmp_path / "live") as exchange:
+        yield exchange

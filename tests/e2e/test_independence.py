@@ -38,8 +38,13 @@ def test_a_hung_brokerage_leaves_the_others_cycles_on_schedule(paper_factory: Ca
     assert coinbase is not None and coinbase.consecutive_errors > 0 and "ExchangeUnavailable" in coinbase.last_error
     # Back up: Coinbase's threads recover by themselves (their back-off is capped at 2 minutes).
     run.run_for(10 * MINUTE)
+    recovering = run.store.get_health("coinbase", "master")
+    assert recovering is not None and recovering.consecutive_errors == 0
+    # Health looks at the last HEALTH_WINDOW_PASSES (20) passes: the outage's failures count until they leave it.
+    assert recovering.status is HealthStatus.DEGRADED and "of the last 20 passes failed" in recovering.reason
+    run.run_for(20 * MINUTE)
     recovered = run.store.get_health("coinbase", "master")
-    assert recovered is not None and recovered.status is HealthStatus.HEALTHY and recovered.consecutive_errors == 0
+    assert recovered is not None and recovered.status is HealthStatus.HEALTHY and recovered.recent_failed_passes == 0
 
 
 def test_refused_keys_stop_that_brokerage_only_with_the_reason(paper_factory: Callable[..., PaperRun]) -> None:

@@ -174,7 +174,7 @@ def test_a_migration_that_fails_leaves_the_version_1_store_untouched(tmp_path: P
                  "'MO-bad', 1, 1, 'pending')")
     conn.commit()
     conn.close()
-    expected = "cannot upgrade schema 1 to 2, the file is unchanged: signals row 2 \\(bad\\)"
+    expected = f"cannot upgrade schema 1 to {SCHEMA_VERSION}, the file is unchanged: signals row 2 \\(bad\\)"
     with pytest.raises(StateStoreError, match=expected):
         StateStore(path)
     conn = sqlite3.connect(path)

@@ -58,6 +58,17 @@ def test_run_status_tells_running_from_stopped_cleanly_and_from_killed() -> None
     assert run_status(None, NOW, 5).text == "never started with this store"
 
 
+def test_the_state_directorys_lock_decides_when_it_is_known() -> None:
+    run = BotRun("r", 4321, "box", "live", NOW, NOW + 60)
+    stuck = run_status(run, NOW + 600, heartbeat_seconds=5, lock_held=True)  # held, but silent for 9 min
+    assert stuck.running and "NO HEARTBEAT for that long: it may be stuck" in stuck.text
+    gone = run_status(run, NOW + 61, heartbeat_seconds=5, lock_held=False)  # fresh beat, but the lock is free
+    assert not gone.running and "its process is gone" in gone.text
+    stopped = BotRun("r", 1, "box", "live", NOW, NOW + 60, NOW + 60, "stopped cleanly")
+    assert run_status(stopped, NOW + 70, 5, lock_held=True).text.startswith("RUNNING: starting")
+    assert run_status(None, NOW, 5, lock_held=True).running
+
+
 def test_process_alive_knows_this_host_only() -> None:
     me = BotRun("r", os.getpid(), socket.gethostname(), "paper", NOW, NOW)
     assert process_alive(me) is True

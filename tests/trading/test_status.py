@@ -89,11 +89,3 @@ def test_the_trader_refuses_real_exchanges_without_live_trading(tmp_path: Path) 
         Trader(settings_for(tmp_path, LIVE_TRADING="yes"), AccountRegistry(), clock, store,
                broker_factory=lambda *a: None, paper=False)  # type: ignore[arg-type, return-value]
 
-
-def test_health_figures_are_one_line_when_the_record_has_them() -> None:
-    assert commands.health_figures({"status": "healthy", "cycles": 3}) == ""
-    assert commands.health_figures({
-        "reason": "too many failed exchange calls", "recent_passes": 20, "recent_failed_passes": 1,
-        "recent_calls": 150, "recent_failed_calls": 31, "fix": "check the network",
-    }) == ("too many failed exchange calls; 1 of the last 20 passes failed; 31 of the last 150 exchange calls "
-           "failed; fix: check the network")

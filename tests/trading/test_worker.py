@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.brokers.errors import AuthenticationError, ExchangeUnavailable
+from bot.brokers.errors import AuthenticationError, ExchangeUnavailable, StopRequested
 from bot.clock import ManualClock, SystemClock
 from bot.config.accounts import AccountConfig, Role
 from bot.config.sections.trader import TraderSettings
@@ -78,7 +78,13 @@ def test_health_goes_degraded_then_failed_and_recovers() -> None:
     assert statuses == [HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.DEGRADED, HealthStatus.FAILED]
     assert "ExchangeUnavailable: down" in t.snapshot().last_error
     ok = t.success(10.0)
-    assert (ok.status, ok.consecutive_errors, ok.cycles, ok.successes) == (HealthStatus.HEALTHY, 0, 5, 1)
+    assert (ok.consecutive_errors, ok.cycles, ok.successes) == (0, 5, 1)
+    assert ok.status is HealthStatus.DEGRADED and ok.reason.startswith("4 of the last 5 passes failed (80%)")
+    for i in range(14):
+        ok = t.success(11.0 + i)
+    assert ok.status is HealthStatus.DEGRADED  # 4 of the last 19 passes failed: 21 %
+    ok = t.success(30.0)
+    assert (ok.status, ok.recent_passes, ok.recent_failed_passes) == (HealthStatus.HEALTHY, 20, 4)  # 20 %: not over
 
 
 def test_pacing_by_capital_uses_the_settings() -> None:
@@ -154,9 +160,10 @@ def test_errors_back_off_exponentially_then_recover() -> None:
     assert [b - a for a, b in itertools.pairwise(times)][:6] == [5, 10, 20, 40, 40, 15]
     assert [r.status for r in saved[:6]] == [
         HealthStatus.HEALTHY, HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.DEGRADED,
-        HealthStatus.FAILED, HealthStatus.HEALTHY,
+        HealthStatus.FAILED, HealthStatus.DEGRADED,  # recovered, but 5 of its last 6 passes failed
     ]
     assert saved[4].last_error == "ExchangeUnavailable: 503"
+    assert saved[5].consecutive_errors == 0 and saved[5].reason.startswith("5 of the last 6 passes failed")
 
 
 def test_authentication_failure_stops_only_this_account_with_its_reason() -> None:
@@ -196,3 +203,47 @@ def test_stop_interrupts_a_long_wait_at_once(first_wait: float) -> None:
     assert not worker.is_alive()
     assert time.monotonic() - began < 1.0
     assert len(work.calls) == (0 if first_wait else 1)
+
+
+def test_no_order_action_starts_once_stopping_even_when_no_wait_is_due() -> None:
+    clock = ManualClock(START)
+    stop = threading.Event()
+    pacer = OrderPacer(clock, lambda seconds: clock.wait(seconds, stop), spacing_seconds=0.0, stop=stop)
+    assert pacer.wait_turn() and not pacer.stopping
+    stop.set()
+    assert pacer.stopping and not pacer.wait_turn()  # nothing to wait for, and still no order
+
+
+class StoppedMidPass:
+    """A pass during which the bot stops: the stop is requested, then the exchange call fails as a cut one does."""
+
+    runs_strategy = False
+
+    def __init__(self, stop: threading.Event, failure: BaseException) -> None:
+        self.stop = stop
+        self.failure = failure
+        self.passes = 0
+
+    def equity(self) -> float:
+        return 1000.0
+
+    def monitor_pass(self) -> None:
+        self.passes += 1
+        self.stop.set()
+        raise self.failure
+
+    strategy_pass = monitor_pass
+
+
+@pytest.mark.parametrize("failure", [StopRequested("Kraken BalanceEx not sent: the bot is stopping"),
+                                     ExchangeUnavailable("Kraken BalanceEx failed: ConnectionError")])
+def test_a_pass_ended_by_the_stop_ends_the_thread_without_a_health_error(failure: BaseException) -> None:
+    clock = ManualClock(START)
+    stop = threading.Event()
+    work = StoppedMidPass(stop, failure)
+    published: list[HealthRecord] = []
+    worker = AccountWorker(ACCOUNT, work, clock, Waiter(clock, stop), TraderSettings(), on_health=published.append)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive() and work.passes == 1
+    assert published == [] and worker.health.snapshot().consecutive_errors == 0

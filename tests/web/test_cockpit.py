@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.web.live import StuckWatch, ThreadSnapshot
 from tests.notify.conftest import Receiver
@@ -72,6 +73,13 @@ def test_healthz_in_the_running_bot_judges_its_threads(tmp_path: Path) -> None:
         assert body["bot"]["served_by"] == "the running bot"
         bot.step()
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+        metrics = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text)
+                   for s in f.samples}
+        calls = {labels: value for (name, labels), value in metrics.items()
+                 if name == "nija_exchange_call_seconds_count"}
+        assert calls and all(dict(labels)["broker"] == "kraken" for labels in calls)  # the adapters' telemetry
+        assert sum(v for labels, v in calls.items() if dict(labels)["outcome"] == "ok") > 0
     finally:
         bot.stop()
 

@@ -1,28 +1,131 @@
-"""Exchange endpoints, timeouts and client-side limits shared by the adapters."""
+"""Exchange endpoints, timeouts and client-side limits shared by the adapters.
+
+Endpoint URLs are checked when the settings load (docs/rules.md §6): a scheme, a host, an optional
+port and no path, because each SDK appends its own API path (krakenex ``/0/...``, alpaca-py
+``/v2/...``, coinbase-advanced-py ``/api/v3/brokerage/...`` after the ``https://`` it adds itself).
+A value that would only fail at the first call ("answered HTTP 404", ``InvalidURL``) is refused at
+start with one line naming the variable and the right form. Plain http is accepted only for a
+loopback host (the simulator): anywhere else it would send API keys unencrypted.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from bot.config.sections.base import SettingsSection
 
+# The path each SDK adds itself; a URL that repeats it would be sent to .../0/0/public/Time and the like.
+SDK_PATHS = {
+    "kraken_api_url": ("/0", "krakenex adds /0/public and /0/private itself"),
+    "coinbase_api_url": ("/api/v3/brokerage", "the SDK adds /api/v3/brokerage itself"),
+    "alpaca_api_url": ("/v2", "alpaca-py adds /v2 itself"),
+    "alpaca_data_url": ("/v2", "alpaca-py adds /v2 and /v1beta3 itself"),
+}
+# Where alpaca-py sends orders when ALPACA_API_URL is unset.
+ALPACA_DEFAULT_HOSTS = {True: "paper-api.alpaca.markets", False: "api.alpaca.markets"}
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.1, ::1, localhost: this machine (the simulator), never a real exchange."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse(problem: str) -> PydanticCustomError:
+    """The refusal; the settings loader adds the variable, its value and the field's description (the right form)."""
+    return PydanticCustomError("exchange_url", problem.replace("{", "(").replace("}", ")"))
+
+
+def checked_url(field: str, value: str, *, scheme_optional: bool = False) -> str:
+    """The URL as the SDK needs it (no trailing slash), or the refusal with the right form (see the module doc)."""
+    sdk_path, why = SDK_PATHS[field]
+    text = value.strip()
+    has_scheme = "://" in text
+    if not has_scheme and not scheme_optional:
+        raise _refuse("no scheme (http:// or https://)")
+    parts = urllib.parse.urlsplit(text if has_scheme else f"https://{text}")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _refuse(f"the scheme {scheme!r} is not http or https")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise _refuse("the port is not a number from 1 to 65535") from None
+    if not host or parts.username or parts.password:
+        raise _refuse("no host name (or a user name in it)")
+    if port == 0:
+        raise _refuse("the port is not a number from 1 to 65535")
+    path = parts.path.rstrip("/")
+    if path:
+        advice = f"drop {path} ({why})" if path.startswith(sdk_path) else f"drop the path {path}"
+        raise _refuse(advice)
+    if parts.query or parts.fragment:
+        raise _refuse("drop the ?query or #fragment")
+    if scheme_optional and scheme == "http":
+        raise _refuse("the SDK always speaks https")
+    if scheme == "http" and not is_loopback(host):
+        raise _refuse("plain http would send the API key unencrypted (http is for the simulator on 127.0.0.1 "
+                      "only)")
+    return parts.netloc if scheme_optional else f"{scheme}://{parts.netloc}"
+
+
+def describe_destination(url: str) -> str:
+    """Where an endpoint really is, for the start-up banner: a host, or the simulator on this machine."""
+    parts = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+    host = parts.hostname or url
+    if is_loopback(host):
+        return f"the simulator at {parts.netloc} (this machine, not a real exchange)"
+    return parts.netloc
+
 
 class ExchangeSettings(SettingsSection):
-    kraken_api_url: str = Field("https://api.kraken.com", description="a URL like https://api.kraken.com")
+    kraken_api_url: str = Field(
+        "https://api.kraken.com",
+        description="a URL with scheme and host and no path, like https://api.kraken.com",
+    )
     coinbase_api_url: str = Field(
-        "api.coinbase.com", description="a host[:port] without scheme, like api.coinbase.com"
+        "api.coinbase.com",
+        description="a host[:port] like api.coinbase.com (the SDK adds https:// and /api/v3/brokerage)",
     )
     coinbase_ca_bundle: str | None = Field(
         None, description="a path to a CA bundle for COINBASE_API_URL (simulator only)"
     )
     alpaca_api_url: str | None = Field(
-        None, description="a URL like https://paper-api.alpaca.markets, or unset for the SDK default"
+        None, description="a URL like https://paper-api.alpaca.markets (no /v2), or unset for the SDK default"
     )
     alpaca_data_url: str | None = Field(
-        None, description="a URL like https://data.alpaca.markets, or unset for the SDK default"
+        None, description="a URL like https://data.alpaca.markets (no /v2), or unset for the SDK default"
     )
+
+    @field_validator("kraken_api_url", "alpaca_api_url", "alpaca_data_url")
+    @classmethod
+    def _url(cls, value: str | None, info: object) -> str | None:
+        return None if value is None else checked_url(str(getattr(info, "field_name", "")), value)
+
+    @field_validator("coinbase_api_url")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return checked_url("coinbase_api_url", value, scheme_optional=True)
+
+    def destination(self, broker: str, *, alpaca_paper: bool = True) -> str:
+        """Where `broker`'s orders go with these settings (the banner says it before anything is sent)."""
+        if broker == "kraken":
+            return describe_destination(self.kraken_api_url)
+        if broker == "coinbase":
+            return describe_destination(self.coinbase_api_url)
+        if broker == "alpaca":
+            url = self.alpaca_api_url
+            return describe_destination(url) if url else ALPACA_DEFAULT_HOSTS[alpaca_paper]
+        raise ValueError(f"no exchange endpoint for brokerage {broker!r}")
     exchange_timeout_seconds: float = Field(15.0, gt=0, le=120, description="seconds, above 0 and at most 120")
     kraken_rate_tier: Literal["Starter", "Intermediate", "Pro"] = Field(
         "Starter", description="Starter, Intermediate or Pro (your Kraken verification tier)"
