@@ -95,7 +95,7 @@ class CopyDispatcher:
         self.settings = settings
         self.clock = clock
         self.observe_only = settings.general.copy_observe_only if observe_only is None else observe_only
-        self.entry_gate = entry_gate  # the operator's entry controls (issue 12); exit copies never ask
+        self.entry_gate = entry_gate  # the operator's entry controls (docs/rules.md §3); exit copies never ask
         self._followers: dict[str, Follower] = {}
         self._absent: dict[str, Absent] = {}
         self._pool: ThreadPoolExecutor | None = None

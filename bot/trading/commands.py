@@ -334,6 +334,9 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
             timer.start()
         trader.run_until_stopped(stop)
     finally:
+        deadline = time.monotonic() + trader.settings.trader.shutdown_timeout_seconds
+        if cockpit is not None:
+            cockpit.begin_stop()  # its server and round end alongside the trader's threads
         heartbeat.stop()
         if timer is not None:
             timer.cancel()
@@ -342,7 +345,8 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
         stuck = trader.stop()
         trader.print_summary()
         if cockpit is not None:
-            cockpit.stop("stopped cleanly" if not stuck else f"stopped; still inside an exchange call: {stuck}")
+            cockpit.stop("stopped cleanly" if not stuck else f"stopped; still inside an exchange call: {stuck}",
+                         deadline=deadline)
         trader.close_brokers()
     if stuck:
         print(f"threads still inside an exchange call at exit: {', '.join(stuck)}", file=out)

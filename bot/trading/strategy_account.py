@@ -190,7 +190,7 @@ class StrategyAccount:
     # ---- entries: strategy pass only, through the gates ---------------------------------------------
     def _entries(self) -> None:
         paused = self.entry_gate(self.account.broker, self.account.account_id) if self.entry_gate else None
-        if paused:  # an operator's control (issue 12); the exits of this pass have already run
+        if paused:  # an operator's control (docs/rules.md §3); the exits of this pass have already run
             log.debug("no new entries: %s", paused)
             return
         signals = self.market_data.scan(self.symbols())

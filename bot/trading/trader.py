@@ -157,7 +157,7 @@ class Trader:
         self.store = store
         self.broker_factory = broker_factory
         self.paper = paper
-        self.entry_gate = entry_gate  # the operator's entry controls (issue 12); never asked before an exit
+        self.entry_gate = entry_gate  # the operator's entry controls (docs/rules.md §3); never asked before an exit
         self.out = out or sys.stdout
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.brokerages: dict[str, Brokerage] = {}

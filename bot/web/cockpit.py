@@ -35,6 +35,8 @@ from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
+_LAST_WORDS_SECONDS = 0.2  # the stop notice gets at least this, even when the stop's time is used up
+
 
 class Cockpit:
     """The operator's side of one running bot; start() before the trader starts, stop() after it stopped."""
@@ -134,9 +136,19 @@ class Cockpit:
             self.notifier.submit(Notice(START, f"NIJA started in {self.live.mode} mode on {socket.gethostname()}: "
                                                f"{lines}"))
 
-    def stop(self, reason: str = "stopped cleanly") -> None:
-        """After the trader stopped: last news and equity, the stop notice, then the server and the stores."""
+    def begin_stop(self) -> None:
+        """The bot is stopping: end the periodic round and the web server now, alongside the trader's own stop,
+        so the cockpit adds next to nothing to the time the stop takes."""
         self._stop.set()
+        if self.server is not None:
+            self.server.begin_stop()
+
+    def stop(self, reason: str = "stopped cleanly", *, deadline: float | None = None) -> None:
+        """After the trader stopped: last news and equity, the stop notice, then the server and the stores.
+
+        ``deadline`` (time.monotonic()): when the whole stop must be over; the last notifications get what is
+        left of it (at most NOTIFY_FLUSH_SECONDS); what they cannot send then is told at the next start."""
+        self.begin_stop()
         if self._thread is not None:
             self._thread.join(5.0)
         try:
@@ -149,7 +161,10 @@ class Cockpit:
                 summary = "; ".join(f"{a.label} {a.equity:,.2f} USD, realised {a.realised_pnl:+,.2f}"
                                     for a in self.read.accounts(self.live.now()))
             self.notifier.submit(Notice(STOP, f"NIJA stopped ({reason}) on {socket.gethostname()}: {summary}"))
-            self.notifier.close(self.settings.notify.notify_flush_seconds)
+            flush = self.settings.notify.notify_flush_seconds
+            if deadline is not None:
+                flush = min(flush, max(deadline - time.monotonic(), _LAST_WORDS_SECONDS))
+            self.notifier.close(flush)
         if self.server is not None:
             self.server.stop()
         if self.metrics is not None:

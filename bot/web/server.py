@@ -62,6 +62,10 @@ class WebServer:
         self._thread.start()
         return self.url
 
+    def begin_stop(self) -> None:
+        """Ask the server to stop and return at once (stop() then only waits for what is left)."""
+        self._server.should_exit = True
+
     def stop(self) -> None:
         if self._thread.ident is None:  # never started
             self.sock.close()
