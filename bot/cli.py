@@ -121,7 +121,7 @@ def _main(args_list: list[str], chosen: Command | None) -> int:
         return int(handler(args))
     from bot.config.errors import ConfigError
     from bot.config.settings import load_settings
-    from bot.state.store import StateStoreError
+    from bot.state.errors import StateStoreError  # not bot.state.store: a backtest needs no SQLite
 
     try:
         settings = load_settings()

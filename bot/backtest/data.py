@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.brokers.base import CANDLE_COLUMNS
+from bot.candles import CANDLE_COLUMNS
 
 _NAME = re.compile(r"^(?P<pair>[A-Za-z0-9]+-[A-Za-z0-9]+)_(?P<tf>\d+[mhdw])(?P<variant>-[^.]+)?\.csv(\.gz)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from bot.backtest.data import DataError, read_candles, timeframe_seconds
-from bot.brokers.base import CANDLE_COLUMNS
+from bot.candles import CANDLE_COLUMNS
 from bot.config.settings import Settings
 
 BROKERS = ("kraken", "coinbase", "alpaca")

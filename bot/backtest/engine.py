@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bot.backtest.rules import MarketRules
+from bot.candles import CANDLE_COLUMNS
 from bot.config.sections.strategy import StrategySettings
 from bot.config.settings import Settings
 from bot.copy.sizing import follower_entry_notional, follower_exit_quantity
@@ -43,7 +44,7 @@ from bot.strategy.sizing import exit_quantity, floor_to_decimals, minimum_violat
 
 _GAP_REASONS = (ExitReason.STOP, ExitReason.BREAKEVEN_STOP, ExitReason.TRAILING_STOP)
 _MAX_ACTIONS_PER_CANDLE = 4
-_LAST_FIELDS = ("time", "open", "high", "low", "close", "volume", *INDICATOR_COLUMNS)
+_LAST_FIELDS = (*CANDLE_COLUMNS, *INDICATOR_COLUMNS)
 
 
 def _category(problem: str) -> str:

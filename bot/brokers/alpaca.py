@@ -102,6 +102,10 @@ _STATUS = {
 }
 
 
+def _stamp(when: datetime | None) -> float | None:
+    return when.timestamp() if when is not None else None
+
+
 def _enum_text(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
@@ -385,7 +389,7 @@ class AlpacaBroker(Broker):
             fee_quote=fee_quote,
             fee_base=fee_base,
             reason="",
-            time=self.clock.now(),
+            time=_stamp(order.filled_at or order.updated_at) or self.clock.now(),  # when it filled, by the venue
         )
 
     def _find_order(self, client_order_id: str, symbol: str) -> OrderResult | None:

@@ -39,6 +39,7 @@ from bot.brokers.errors import (
 )
 from bot.brokers.stopping import StopToken
 from bot.brokers.telemetry import CallLog
+from bot.candles import CANDLE_COLUMNS
 from bot.clock import Clock, SystemClock
 from bot.config.sections.exchanges import ExchangeSettings
 
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 #: the settings' defaults, for a Broker built without settings (the numbers live in ExchangeSettings only)
 _EXCHANGE_DEFAULTS = ExchangeSettings()
-
-CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 
 
 class Side(StrEnum):

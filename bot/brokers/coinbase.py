@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,6 +84,16 @@ def key_problem(secret: str, where: str) -> str | None:
     except (binascii.Error, ValueError):
         raw = b""
     return None if len(raw) in (32, 64) else f"{where} is neither a PEM EC private key nor a base64 Ed25519 key"
+
+
+def _stamp(text: object) -> float | None:
+    """An RFC 3339 time of the venue (last_fill_time, created_time) as unix seconds; None when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _field(obj: Any, name: str, default: Any = None) -> Any:
@@ -353,7 +364,7 @@ class CoinbaseBroker(Broker):
             filled_quote=to_decimal(_field(order, "filled_value")),
             fee_quote=to_decimal(_field(order, "total_fees")),
             reason=str(_field(order, "reject_message", "") or ""),
-            time=self.clock.now(),
+            time=_stamp(_field(order, "last_fill_time") or _field(order, "created_time")) or self.clock.now(),
         )
 
     def _iter_orders(self, **filters: Any) -> Iterable[Any]:

@@ -18,6 +18,11 @@ from then on; nothing about a copy lives only in memory, so a restart simply car
   books it and the row with it).
 - A stock copy while its market is closed waits in the outbox for the open (entries until stale).
 
+The dispatcher's rounds also look up every other order of the brokerage left in flight (a master's
+entry that Alpaca accepts and fills a moment later) when its look-up is due, so its signal is
+booked within seconds whatever the master's own pace (nautilus_trader's in-flight check); the
+ledger wakes the thread whenever it leaves an order in flight.
+
 Each follower's rows run in signal order per symbol: an exit copy waits until that follower's
 entry copy of the symbol is final. Different followers run at once on a thread pool; one
 follower's failure is recorded against it alone. ``run_due`` is one round, callable from a test;
@@ -29,12 +34,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 
-from bot.brokers.base import OrderRequest, Side
+from bot.brokers.base import Broker, OrderRequest, Side
 from bot.brokers.errors import AuthenticationError, MarketNotFound, OrderRejected, StopRequested, TransientError
 from bot.clock import Clock
 from bot.config.settings import Settings
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 OPEN = (str(CopyStatus.PLANNED), str(CopyStatus.SENT))
+COPY_PURPOSES = ("copy_entry", "copy_exit")
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,16 @@ class CopyDispatcher:
         self.set_followers(followers)
 
     # ---- followers -------------------------------------------------------------------------------
-    def set_followers(self, followers: Iterable[Follower], absent: dict[str, Absent] | None = None) -> None:
-        """The followers with a client now, and why the other configured ones have none."""
+    def set_followers(
+        self, followers: Iterable[Follower], absent: dict[str, Absent] | None = None,
+        accounts: Mapping[str, Broker] | None = None,
+    ) -> None:
+        """The followers with a client now, why the other configured ones have none, and every account of the
+        brokerage with a client (the master too) whose orders in flight the in-flight loop settles."""
         self._followers = {f.account_id: f for f in followers if f.account.broker == self.broker_name}
         self._absent = dict(absent or {})
+        self._accounts = dict(accounts) if accounts is not None else {
+            f.account_id: f.broker for f in self._followers.values()}
 
     @property
     def followers(self) -> list[Follower]:
@@ -129,13 +141,14 @@ class CopyDispatcher:
     def run_due(self) -> float | None:
         """Drive every due outbox row one step; complete finished signals. The next due time, or None (idle)."""
         with self._round:
+            # Orders in flight first: a master's fill booked now brings its signal's copies into this round.
+            for future in [self._executor().submit(self._settle_account, account_id)
+                           for account_id in self._in_flight(due_only=True)]:
+                future.result()
             rows = self.store.copies(broker=self.broker_name, statuses=OPEN)
             # Signals whose last copy another thread finished (a follower's own settle pass) are completed too.
             pending: dict[str, SignalRecord | None] = {
                 s.signal_id: s for s in self.store.pending_signals(self.broker_name)}
-            if not rows:
-                self._complete(pending)
-                return None
             signals = {sid: self.store.get_signal(sid) for sid in {r.signal_id for r in rows}}
             queues: dict[str, list[CopyRecord]] = defaultdict(list)
             for row in sorted(rows, key=lambda r: (_signal_time(signals.get(r.signal_id)), r.created_at)):
@@ -143,8 +156,36 @@ class CopyDispatcher:
             futures = [self._executor().submit(self._follower_round, fid, queue, signals)
                        for fid, queue in queues.items()]
             dues = [due for future in futures for due in [future.result()] if due is not None]
+            dues += self._in_flight(due_only=False).values()
             self._complete({**pending, **signals})
             return min(dues) if dues else None
+
+    # ---- the in-flight loop ------------------------------------------------------------------------
+    def _in_flight(self, *, due_only: bool) -> dict[str, float]:
+        """Accounts with an order in flight that is not a copy (a copy's row drives its own look-ups): due now,
+        or each with the time its earliest look-up is due (always in the future)."""
+        now = self.clock.now()
+        found: dict[str, float] = {}
+        for order in self.ledger.unsettled(self.broker_name):
+            if order.purpose in COPY_PURPOSES or order.account_id not in self._accounts:
+                continue
+            due = order.next_check_at if order.next_check_at is not None else now
+            if due_only and due > now:
+                continue
+            due = due if due > now or due_only else now + self.settings.copy_trading.copy_retry_seconds
+            found[order.account_id] = min(due, found.get(order.account_id, due))
+        return found
+
+    def _settle_account(self, account_id: str) -> None:
+        """Look up one account's due orders in flight (a master's entry Alpaca fills a moment later is booked,
+        with its signal, within seconds, whatever the master's pace), like nautilus_trader's in-flight check."""
+        with account_context(f"{self.broker_name}:{account_id}"):
+            try:
+                self.ledger.settle_due(self.broker_name, account_id, self._accounts[account_id])
+            except StopRequested:  # the bot is stopping: the next start looks the order up
+                return
+            except Exception:  # the order stays in flight; its account's own pass or the next round tries again
+                log.exception("look-up of %s's orders in flight failed", account_id)
 
     def _follower_round(
         self, follower_id: str, queue: list[CopyRecord], signals: dict[str, SignalRecord | None]

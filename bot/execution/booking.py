@@ -152,7 +152,6 @@ def book_order(
     return booked
 
 
-
 def never_placed(store: StateStore, order: OrderRecord, now: float, rules: BookingRules) -> Booked:
     """Book an order the exchange conclusively does not know after the grace period: it never executed."""
     final = replace(order, status=str(OrderStatus.REJECTED), next_check_at=None, updated_at=now,
@@ -176,7 +175,7 @@ def _fill(order: OrderRecord, execution: OrderResult, when: float, trade_id: str
     )
 
 
-def _entry_stop(store: StateStore, order: OrderRecord, price: float, rules: BookingRules) -> float:
+def _entry_stop(order: OrderRecord, price: float, rules: BookingRules) -> float:
     """The protective stop of a position opened by this buy: the planned one, never made up."""
     plan = order.plan
     widest = price * (1.0 - rules.stop_max_fraction)
@@ -214,7 +213,7 @@ def _book_buy(
 ) -> Booked:
     price = float(execution.avg_price)
     received = execution.base_delta
-    stop = _entry_stop(store, order, price, rules)
+    stop = _entry_stop(order, price, rules)
     if before is None:
         holding = buy(Holding(), execution)
         position = PositionRecord(

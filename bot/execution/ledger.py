@@ -19,7 +19,8 @@ Order of writes for one order, each a committed transaction, with the named cras
 3. **Settle** while the answer is not final (``in_flight``, ``open``, ``partially_filled``): the
    answer is recorded with the next look-up time, and the order is looked up by client order id
    with back-off during the run (``settle_due``, every pass of its account and the copy
-   dispatcher) until the exchange gives a final status.                        -> ``settle_answered``
+   dispatcher's in-flight loop, which runs for every account of its brokerage whatever the
+   strategy's pace) until the exchange gives a final status.                   -> ``settle_answered``
 4. **Book**, in ONE transaction, from the final answer and the intent row only (never from memory):
    the order's final status and amounts; the fill (realised P&L on a sale); the position (opened,
    averaged in, reduced, or closed with its ``trades`` row; dust under the exchange minimum closes
@@ -56,6 +57,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TypeVar
 
 from bot.brokers.base import Broker, MarketInfo, OrderRequest, OrderResult, OrderStatus, Side
 from bot.brokers.errors import AuthenticationError, BrokerError, MarketNotFound, TransientError
@@ -70,6 +72,8 @@ from bot.state.store import StateStore
 from bot.strategy.exits import Position
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class OrderIntent:
@@ -118,11 +122,16 @@ class ExecutionLedger:
         self.clock = clock
         self.followers_of: FollowersOf = followers_of or (lambda broker: ())
         self._signal_listeners: list[Callable[[SignalRecord], None]] = []
+        self._in_flight_listeners: list[Callable[[OrderRecord], None]] = []
         self.rules = BookingRules.from_settings(settings)
 
     def on_signal(self, listener: Callable[[SignalRecord], None]) -> None:
         """Call `listener` (after the commit) with every master signal booked: the copy dispatcher wakes on it."""
         self._signal_listeners.append(listener)
+
+    def on_in_flight(self, listener: Callable[[OrderRecord], None]) -> None:
+        """Call `listener` with every order left in flight and its next look-up time (the in-flight loop wakes)."""
+        self._in_flight_listeners.append(listener)
 
     # ---- 1-2: intent and send ----------------------------------------------------------------------
     def submit(self, intent: OrderIntent, broker: Broker, *, copy: CopyRecord | None = None) -> OrderRecord:
@@ -130,9 +139,11 @@ class ExecutionLedger:
 
         ``copy``: the outbox row this order serves, written as ``sent`` with the intent. Raises
         AuthenticationError after booking the refusal (the account must stop); never raises for an
-        unknown outcome (the order stays in flight and is settled later).
+        unknown outcome (the order stays in flight and is settled later). Raises StopRequested, with
+        nothing written, once the bot is stopping (the caller's plan stays as it was for the next start).
         """
         purpose = intent.purpose
+        broker.stop_token.check(f"{purpose} {intent.side} {intent.symbol}")  # no new order once stopping
         with account_lock(intent.broker, intent.account_id):
             order, send = self.write_intent(intent, copy)
             if not send:
@@ -233,11 +244,7 @@ class ExecutionLedger:
             return booked.order
         booked.log()
         if booked.signal is not None:
-            for listener in self._signal_listeners:
-                try:
-                    listener(booked.signal)
-                except Exception:  # a listener's trouble never undoes or blocks a booking
-                    log.exception("signal listener failed for %s", booked.signal.signal_id[:8])
+            _notify(self._signal_listeners, booked.signal)
         return booked.order
 
     def _not_yet(self, order: OrderRecord, reason: str, result: OrderResult | None = None) -> OrderRecord:
@@ -259,6 +266,7 @@ class ExecutionLedger:
                     order.side, order.symbol, reason, delay)
         updated = replace(updated, updated_at=self.clock.now())
         self.store.settle_order(updated, UNSETTLED)
+        _notify(self._in_flight_listeners, updated)
         return updated
 
     def _row(self, order: OrderRecord) -> OrderRecord:
@@ -270,3 +278,12 @@ class ExecutionLedger:
             return broker.market(symbol)
         except BrokerError:
             return None
+
+
+def _notify(listeners: Sequence[Callable[[T], None]], value: T) -> None:
+    """Tell each listener; a listener's trouble never undoes or blocks what the ledger wrote."""
+    for listener in listeners:
+        try:
+            listener(value)
+        except Exception:
+            log.exception("ledger listener failed")

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.clock import Clock, SystemClock
+from bot.state.errors import StateStoreError  # defined apart so that bot.cli catches it without SQLite
 from bot.state.migrations import MigrationError, migrate
 from bot.state.private import private_file
 from bot.state.records import (
@@ -53,10 +54,6 @@ DEFAULT_FILE_NAME = "nija.sqlite3"
 _BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
 
 R = TypeVar("R")
-
-
-class StateStoreError(RuntimeError):
-    """The store file cannot be used (not a database, written by a newer version); str() names the file."""
 
 
 class StateStore:

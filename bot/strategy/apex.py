@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.candles import CANDLE_COLUMNS
 from bot.config.sections.strategy import StrategySettings
 from bot.strategy.indicators import INDICATOR_COLUMNS, LastCandle, causal_shift, compute_indicators, indicator_block
 
@@ -207,7 +208,7 @@ def scan_frames(candles: Mapping[str, pd.DataFrame], s: StrategySettings) -> dic
     for symbols in by_length.values():
         block = {
             name: np.column_stack([candles[sym][name].to_numpy(dtype="float64") for sym in symbols])
-            for name in ("time", "open", "high", "low", "close", "volume")
+            for name in CANDLE_COLUMNS
         }
         block.update(indicator_block(block["high"], block["low"], block["close"], block["volume"], s))
         rules = entry_block(block, s)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bot.candles import CANDLE_COLUMNS
 from bot.config.sections.strategy import StrategySettings
 
 INDICATOR_COLUMNS = (
@@ -216,7 +217,7 @@ class LastCandle:
     def from_row(cls, symbol: str, row: Mapping[str, float]) -> LastCandle:
         return cls(
             symbol=symbol,
-            **{name: float(row[name]) for name in ("time", "open", "high", "low", "close", "volume")},
+            **{name: float(row[name]) for name in CANDLE_COLUMNS},
             **{name: float(row[name]) for name in INDICATOR_COLUMNS},
         )
 

@@ -54,7 +54,7 @@ from bot.copy.guard import FollowerGuard
 from bot.execution.ledger import ExecutionLedger
 from bot.execution.reconcile import ReconcileReport, reconcile_account
 from bot.state.operator import EntryGate
-from bot.state.records import AccountStateRecord
+from bot.state.records import AccountStateRecord, OrderRecord, SignalRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
 from bot.trading.copy_thread import CopyThread
@@ -167,7 +167,8 @@ class Trader:
         self._lock = threading.RLock()
         self._thread_count = 0
         self.ledger = ExecutionLedger(store, settings, clock, followers_of=self._followers_of)
-        self.ledger.on_signal(self._signal_booked)
+        self.ledger.on_signal(self._wake_copy_thread)  # a signal booked: its copies to make
+        self.ledger.on_in_flight(self._wake_copy_thread)  # an order in flight: the copy thread looks it up
 
     # ---- start-up ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -302,6 +303,7 @@ class Trader:
             return
         followers: list[Follower] = []
         absent: dict[str, Absent] = {}
+        accounts = {s.account.account_id: s.broker for s in brokerage.slots if s.broker is not None}
         for slot in brokerage.slots:
             if not is_follower_of(slot.account, brokerage.name, self.settings):
                 continue
@@ -312,10 +314,10 @@ class Trader:
                     f"{slot.status.state}: {slot.status.reason}",
                     permanent=slot.status.state in PERMANENT_COPY_FAILURES,
                 )
-        brokerage.dispatcher.set_followers(followers, absent)
+        brokerage.dispatcher.set_followers(followers, absent, accounts)
 
-    def _signal_booked(self, signal: object) -> None:
-        brokerage = self.brokerages.get(getattr(signal, "broker", ""))
+    def _wake_copy_thread(self, record: SignalRecord | OrderRecord) -> None:
+        brokerage = self.brokerages.get(record.broker)
         if brokerage is not None and brokerage.copy_thread is not None:
             brokerage.copy_thread.wake()
 

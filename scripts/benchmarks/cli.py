@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bot.state.records import AccountStateRecord, HealthRecord
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
+from scripts.benchmarks._process import run_measured
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "coinbase"
@@ -41,15 +41,10 @@ def make_status_store(state_dir: Path) -> None:
 
 def _measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(user + system CPU seconds, peak resident MiB) of one whole child process."""
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            output.seek(0)
-            tail = output.read().decode(errors="replace")[-2000:]
-            raise SystemExit(f"bench cli: {' '.join(command[1:])} exited {process.returncode}:\n{tail}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    run = run_measured(command, cwd=cwd, env=env)
+    if run.returncode != 0:
+        raise SystemExit(f"bench cli: {' '.join(command[1:])} exited {run.returncode}:\n{run.output[-2000:]}")
+    return run.cpu_seconds, run.max_rss_mib
 
 
 def main(argv: list[str]) -> int:

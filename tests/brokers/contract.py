@@ -142,6 +142,7 @@ class AdapterContract:
         env.clock.advance(DELAY)
         filled = broker.settle(answer)
         assert filled.status is OrderStatus.FILLED and filled.filled_base > 0
+        assert filled.time == pytest.approx(self.start_time() + DELAY)  # when the venue filled it, not the look-up
         assert broker.balances().holding(filled.symbol.split("-")[0]) == filled.base_delta
         assert broker.open_orders() == []
         assert len(env.exchange.orders_by_client_id("acct", request.client_order_id)) == 1

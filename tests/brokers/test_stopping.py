@@ -19,9 +19,11 @@ from bot.brokers import telemetry
 from bot.brokers.base import OrderRequest, OrderStatus, Side, new_client_order_id
 from bot.brokers.errors import StopRequested
 from bot.clock import ManualClock
+from bot.execution.ledger import ExecutionLedger, OrderIntent
 from bot.sim.exchange import SimExchange
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
+from bot.state.store import StateStore
 from tests.brokers.conftest import BROKERAGES, START, ContractEnv
 
 
@@ -148,3 +150,20 @@ def test_every_adapter_reports_its_calls_and_starts_none_once_stopping(venue: Co
     with pytest.raises(StopRequested):
         broker.balances()
     assert broker.call_log.counts().calls == calls  # nothing was sent
+
+
+def test_the_ledger_writes_no_order_once_stopping_and_the_plan_stays_for_the_next_start(
+    kraken: ContractEnv, tmp_path: Path
+) -> None:
+    broker = kraken.broker("acct")
+    broker.markets()
+    store = StateStore(tmp_path / "nija.sqlite3", clock=kraken.clock)
+    ledger = ExecutionLedger(store, kraken.settings(), kraken.clock)
+    _stop(broker).set()
+    intent = OrderIntent("kraken", "acct", "BTC-USD", Side.BUY, "entry", new_client_order_id(),
+                         quote_notional=Decimal("50"))
+    with pytest.raises(StopRequested):
+        ledger.submit(intent, broker)
+    assert store.orders("kraken", "acct") == []  # no intent written: nothing for the next start to look up
+    assert kraken.exchange.orders("acct") == []
+    store.close()

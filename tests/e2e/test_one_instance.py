@@ -69,16 +69,23 @@ def test_two_paper_bots_on_one_state_dir(tmp_path: Path) -> None:
     env.update({"NIJA_STATE_DIR": str(tmp_path / "state"), "LIVE_TRADING": "false", "PYTHONUNBUFFERED": "1",
                 "NIJA_USERS_DIR": str(tmp_path / "users")})
     log = (tmp_path / "first.log").open("wb")
-    first = subprocess.Popen([sys.executable, str(REPO / "bot.py")], cwd=tmp_path, env=env, stdout=log,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    (tmp_path / "state" / "paper").mkdir(parents=True)
+    (tmp_path / "state" / "paper" / "old-results.txt").write_text("from an earlier paper run")
+    # --fresh empties the paper directory: everything but the lock this very run already holds.
+    first = subprocess.Popen([sys.executable, str(REPO / "bot.py"), "run", "--fresh"], cwd=tmp_path, env=env,
+                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         wait_for(lambda: "thread started" in (tmp_path / "first.log").read_text(), 90, "the first paper bot",
                  alive=lambda: first.poll() is None)
-        second = subprocess.run([sys.executable, str(REPO / "bot.py")], cwd=tmp_path, env=env, capture_output=True,
-                                text=True, timeout=60, check=False)
+        paper = tmp_path / "state" / "paper"
+        kept = sorted(p.name for p in paper.iterdir())
+        assert "old-results.txt" not in kept
+        second = subprocess.run([sys.executable, str(REPO / "bot.py"), "run", "--fresh"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 2
         assert second.stderr.count("already running") == 1 and f"pid {first.pid}" in second.stderr
-        assert (tmp_path / "state" / "paper" / LOCK_FILE_NAME).is_file()
+        assert (paper / LOCK_FILE_NAME).is_file() and "nija.sqlite3" in kept
+        assert set(kept) <= {p.name for p in paper.iterdir()}  # --fresh was refused before it emptied anything
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
     finally:

@@ -112,3 +112,29 @@ def test_failure_10_a_half_exit_copy_on_a_closed_stock_market_waits_for_the_open
         assert row is not None and row.status is CopyStatus.FILLED, row
         assert float(desk.base_held(follower, "AAPL")) == pytest.approx(float(held[follower]) / 2, rel=1e-6)
     t.close()
+
+
+@ALPACA
+def test_a_masters_order_that_fills_later_is_booked_by_the_in_flight_loop_not_at_its_next_pass(desk: Desk) -> None:
+    """The master's thread may not pass again for minutes (MONITOR_SECONDS); an entry Alpaca accepted and filled a
+    moment later must still reach the followers within COPY_MAX_DELAY_SECONDS of its fill, however late that pass."""
+    from bot.brokers.base import new_client_order_id
+    from bot.execution.ids import signal_id_for
+    from bot.execution.ledger import OrderIntent
+    from bot.state.records import OrderPlan
+
+    t = team(desk, [desk.follower("alice", 2_500.0)])
+    t.dispatcher.set_followers(t.followers, accounts={"master": t.master, "alice": t.followers[0].broker})
+    plan = OrderPlan(equity_before=10_000.0, emits_signal=True, stop_distance=desk.exchange.price(SYMBOL) * 0.02)
+    intent = OrderIntent(desk.name, "master", SYMBOL, Side.BUY, "entry", new_client_order_id(),
+                         quote_notional=Decimal("1000.00"), plan=plan)
+    order = t.ledger.submit(intent, t.master)
+    assert order.status == "open" and order.next_check_at is not None  # accepted, fills a moment later
+    started = desk.clock.now()
+    t.copy_until_done()  # only the copy thread's rounds: the master's own thread never passes again
+    signal = desk.store.get_signal(signal_id_for(desk.name, intent.client_order_id))
+    assert signal is not None, "the master's fill was never booked"
+    copy = desk.store.get_copy(signal.signal_id, "alice")
+    assert copy is not None and copy.status is CopyStatus.FILLED, copy
+    assert desk.clock.now() - started < 60  # within the first look-ups' back-off, not a strategy cycle later
+    t.close()
