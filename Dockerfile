@@ -19,4 +19,10 @@ RUN mkdir -p /app/state && chown nija:nija /app/state
 
 USER nija
 VOLUME ["/app/state"]
+# The dashboard, REST API and /metrics listen on WEB_HOST:WEB_PORT (127.0.0.1:8080 by default: enough for the
+# health check below). To reach them from outside the container set WEB_HOST=0.0.0.0 AND a WEB_TOKEN (the bot
+# refuses a non-loopback address without one) and publish the port: docker run -p 8080:8080 ...
+EXPOSE 8080
+# Healthy when every account thread that should run is alive and not stuck in one pass (GET /healthz).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "bot.web.healthcheck"]
 CMD ["python", "bot.py"]

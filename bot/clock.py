@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -72,3 +73,20 @@ class ManualClock:
                 # Short real-time poll only so a stop event (which cannot notify us) is seen.
                 self._changed.wait(0.05)
             return bool(stop is not None and stop.is_set())
+
+
+def utc_text(seconds: float) -> str:
+    """A moment for people: '2026-11-29 14:03:07 UTC'."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def age_text(seconds: float) -> str:
+    """How long ago, for people: '12 s ago', '7 min ago', '3.5 h ago', '2.0 days ago'."""
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86_400:.1f} days ago"

@@ -25,10 +25,12 @@ from bot.config.sections.console import ConsoleSettings
 from bot.config.sections.copy import CopySettings
 from bot.config.sections.exchanges import ExchangeSettings
 from bot.config.sections.general import GeneralSettings
+from bot.config.sections.notify import NotifySettings
 from bot.config.sections.paper import PaperSettings
 from bot.config.sections.simulator import SimulatorSettings
 from bot.config.sections.strategy import StrategySettings
 from bot.config.sections.trader import TraderSettings
+from bot.config.sections.web import WebSettings
 
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no", "off"}
@@ -47,6 +49,8 @@ class Settings(BaseModel):
     paper: PaperSettings = PaperSettings()
     backtest: BacktestSettings = BacktestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    web: WebSettings = WebSettings()
+    notify: NotifySettings = NotifySettings()
     console: ConsoleSettings = ConsoleSettings()
 
 

@@ -52,6 +52,7 @@ from bot.execution.ledger import UNSETTLED, ExecutionLedger, OrderIntent
 from bot.execution.locks import account_lock
 from bot.execution.positions import ONE, ZERO, exact, sale_quantity
 from bot.logsetup import account_context
+from bot.state.operator import EntryGate
 from bot.state.records import CopyRecord, CopyStatus, OrderPlan, SignalRecord
 from bot.state.store import StateStore
 
@@ -92,6 +93,7 @@ class CopyDispatcher:
         followers: Iterable[Follower] = (),
         *,
         observe_only: bool | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         self.broker_name = broker_name
         self.store = store
@@ -99,6 +101,7 @@ class CopyDispatcher:
         self.settings = settings
         self.clock = clock
         self.observe_only = settings.general.copy_observe_only if observe_only is None else observe_only
+        self.entry_gate = entry_gate  # the operator's entry controls (docs/rules.md §3); exit copies never ask
         self._followers: dict[str, Follower] = {}
         self._absent: dict[str, Absent] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -275,6 +278,9 @@ class CopyDispatcher:
         snapshot = broker.balances()
         price = signal.fill_price
         if row.side == Side.BUY:
+            paused = self.entry_gate(self.broker_name, row.follower_id) if self.entry_gate else None
+            if paused:
+                return self._final(row, CopyStatus.SKIPPED, paused)
             size = follower_entry_notional(
                 master_notional=float(signal.quote_notional), master_equity=signal.master_equity,
                 follower_equity=snapshot.equity,

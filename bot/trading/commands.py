@@ -15,6 +15,9 @@ import json
 import logging
 import sys
 import threading
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,8 +29,10 @@ from bot.config.settings import Settings, override, read_environment
 from bot.console.arguments import duration_seconds
 from bot.console.progress import progress_bar
 from bot.logsetup import add_log_file, setup_logging
-from bot.state.instance_lock import AlreadyRunning, InstanceLock
+from bot.state.instance_lock import LOCK_FILE_NAME, AlreadyRunning, InstanceLock, lock_status
 from bot.state.open import store_path
+from bot.state.operator import OperatorStore, process_alive, run_status
+from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
 from bot.trading.modes import choose_mode, paper_state_dir, parse_brokers
 from bot.trading.stop_signals import install_stop_signals, release_stop_signals
@@ -190,13 +195,19 @@ def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: Ac
     try:
         if stop.is_set():
             return _stopped_before_start(out)
-        store = StateStore(paper_store_path(settings), clock=session.clock)
+        path = paper_store_path(settings)
+        store = StateStore(path, clock=session.clock)
+        controls = OperatorStore(path)
         try:
             trader = Trader(session.settings, session.registry, session.clock, store, broker_factory=make_broker,
-                            paper=True, out=out, seed=settings.paper.sim_seed, stop_event=stop)
-            return _drive(trader, args.duration, out, stop)
+                            paper=True, out=out, seed=settings.paper.sim_seed, stop_event=stop,
+                            entry_gate=controls.entry_gate)
+            cockpit = _cockpit(session.settings, path, trader, "paper", controls, out)
+            if cockpit is None:
+                return 2
+            return _drive(trader, args.duration, out, stop, cockpit)
         finally:
-            _close_store(store, trader)
+            _close_store(store, trader, controls)
     finally:
         session.close()
 
@@ -210,13 +221,15 @@ def fresh_paper_store(session_settings: Settings) -> Path:
     return directory / DEFAULT_FILE_NAME
 
 
-def _close_store(store: StateStore, trader: Any) -> None:
-    """Close the store once every account thread has ended; a thread still inside an exchange call would
-    otherwise write to a closed database (the process's exit closes it then)."""
+def _close_store(store: StateStore, trader: Any, *also: OperatorStore) -> None:
+    """Close the store (and the cockpit's connections to it) once every account thread has ended; a thread
+    still inside an exchange call would otherwise write to a closed database (the process's exit closes it)."""
     if trader is not None and trader.threads_alive():
         log.error("the state store stays open for the threads still inside an exchange call; it closes at exit")
         return
     store.close()
+    for other in also:
+        other.close()
 
 
 def _paper_market_lines(args: argparse.Namespace, session: Any, sim_file: Path) -> list[str]:
@@ -271,16 +284,33 @@ def _run_live_locked(args: argparse.Namespace, settings: Settings, registry: Acc
         return _stopped_before_start(out)
     clock = SystemClock()
     store = StateStore(path, clock=clock)
+    controls = OperatorStore(path)
     trader = None
     try:
         trader = Trader(settings, registry, clock, store, broker_factory=make_broker, paper=False, out=out,
-                        stop_event=stop)
-        return _drive(trader, args.duration, out, stop)
+                        stop_event=stop, entry_gate=controls.entry_gate)
+        cockpit = _cockpit(settings, path, trader, "live", controls, out)
+        if cockpit is None:
+            return 2
+        return _drive(trader, args.duration, out, stop, cockpit)
     finally:
-        _close_store(store, trader)
+        _close_store(store, trader, controls)
 
 
-def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event) -> int:
+def _cockpit(settings: Settings, path: Path, trader: Any, mode: str, controls: OperatorStore,
+             out: TextIO) -> Any:
+    """The dashboard, heartbeat and notifications beside the trader (issue 12); None after a refusal."""
+    from bot.web.cockpit import Cockpit
+    from bot.web.live import TraderLive
+
+    try:
+        return Cockpit(settings, path, TraderLive(trader, mode), out=out, operator=controls)
+    except ValueError as error:
+        print(f"nija: configuration error: {error}", file=sys.stderr)
+        return None
+
+
+def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Event, cockpit: Any = None) -> int:
     """Start, supervise until a signal or the duration, then stop within the timeout and summarise.
 
     `stop` is the trader's own stop event: a signal reaches every thread and adapter at once, not only
@@ -292,7 +322,11 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
 
     heartbeat = Heartbeat(trader, trader.settings.console.heartbeat_seconds, out)
     try:
+        if cockpit is not None:
+            cockpit.start()
         trader.start()
+        if cockpit is not None:
+            cockpit.trader_started()
         heartbeat.start()
         if duration is not None:  # counted from the end of start-up: --duration 0 starts every account, then stops
             timer = threading.Timer(max(duration, 0.0), stop.set)
@@ -300,6 +334,9 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
             timer.start()
         trader.run_until_stopped(stop)
     finally:
+        deadline = time.monotonic() + trader.settings.trader.shutdown_timeout_seconds
+        if cockpit is not None:
+            cockpit.begin_stop()  # its server and round end alongside the trader's threads
         heartbeat.stop()
         if timer is not None:
             timer.cancel()
@@ -307,6 +344,9 @@ def _drive(trader: Any, duration: float | None, out: TextIO, stop: threading.Eve
               f"{trader.settings.trader.shutdown_timeout_seconds:g} s ...", file=out, flush=True)
         stuck = trader.stop()
         trader.print_summary()
+        if cockpit is not None:
+            cockpit.stop("stopped cleanly" if not stuck else f"stopped; still inside an exchange call: {stuck}",
+                         deadline=deadline)
         trader.close_brokers()
     if stuck:
         print(f"threads still inside an exchange call at exit: {', '.join(stuck)}", file=out)
@@ -327,63 +367,118 @@ def status_path(settings: Settings, paper: bool) -> Path:
     return store_path(settings)
 
 
-def status_report(store: StateStore) -> dict[str, Any]:
-    """Every account as the running (or last) bot stored it: state, reason, fix, money, positions, health."""
-    health = {(h.broker, h.account_id): h for h in store.health_records()}
+def status_lock_dir(settings: Settings, paper: bool) -> Path:
+    """The state directory whose lock the bot writing `status_path`'s store holds while it runs."""
+    if paper or not settings.general.live_trading:
+        return paper_state_dir(settings)
+    return Path(settings.general.state_dir)
+
+
+def lock_held(state_dir: Path) -> bool | None:
+    """Whether a bot holds the state directory's lock now; None where no bot ever took it (no lock file)."""
+    if not (state_dir / LOCK_FILE_NAME).exists():
+        return None
+    return lock_status(state_dir).running
+
+
+def status_report(
+    read: ReadModel, operator: OperatorStore, settings: Settings, *, locked: bool | None = None
+) -> dict[str, Any]:
+    """Whether the bot runs (``locked``: whether it holds its state directory's lock, when known), and every
+    account as the running (or last) bot stored it: state, reason, fix, money and P&L, positions, health."""
+    run = operator.last_run()
+    bot = run_status(run, time.time(), settings.web.store_heartbeat_seconds,
+                     pid_alive=process_alive(run) if run is not None else None, lock_held=locked)
+    now = read.latest_update() or time.time()
+    positions: dict[tuple[str, str], list[PositionView]] = {}
+    for position in read.positions():
+        positions.setdefault((position.broker, position.account_id), []).append(position)
     accounts = []
-    for state in store.account_states():
-        positions = store.positions(state.broker, state.account_id)
-        h = health.get((state.broker, state.account_id))
+    for a in read.accounts(max(now, time.time())):
+        held = positions.get((a.broker, a.account_id), [])
+        h = a.health
         accounts.append({
-            "broker": state.broker, "account_id": state.account_id, "role": state.role, "state": state.state,
-            "reason": state.reason, "fix": state.fix, "equity": round(state.equity, 2), "cash": round(state.cash, 2),
-            "open_positions": len(positions),
-            "positions": [{"symbol": p.symbol, "quantity": float(p.quantity), "entry_price": p.entry_price,
-                           "stop_price": p.stop_price, "is_copy": p.is_copy} for p in positions],
+            "broker": a.broker, "account_id": a.account_id, "role": a.role, "state": a.state,
+            "reason": a.reason, "fix": a.fix, "equity": round(a.equity, 2), "cash": round(a.cash, 2),
+            "realised_pnl": round(a.realised_pnl, 2), "realised_pnl_today": round(a.realised_pnl_today, 2),
+            "fees": round(a.fees, 2), "trades": a.trades, "open_positions": len(held),
+            "positions": [{"symbol": p.symbol, "quantity": p.quantity, "entry_price": p.entry_price,
+                           "stop_price": p.stop_price, "is_copy": p.is_copy} for p in held],
             "health": None if h is None else {
-                "status": str(h.status), "cycles": h.cycles, "successes": h.successes,
+                "status": h.status, "cycles": h.cycles, "successes": h.successes,
                 "consecutive_errors": h.consecutive_errors, "last_error": h.last_error,
-                "last_cycle_at": h.last_cycle_at, "reason": h.reason, "fix": h.fix,
-                "recent_passes": h.recent_passes, "recent_failed_passes": h.recent_failed_passes,
-                "recent_calls": h.recent_calls, "recent_failed_calls": h.recent_failed_calls,
+                "last_cycle_at": h.last_cycle_at, **h.figures,
             },
-            "updated_at": state.updated_at,
+            "updated_at": a.updated_at,
         })
-    return {"accounts": accounts}
+    return {
+        "bot": {"running": bot.running, "text": bot.text, "heartbeat_age_seconds": bot.heartbeat_age,
+                **({"pid": run.pid, "host": run.host, "mode": run.mode, "started_at": run.started_at,
+                    "stopped_at": run.stopped_at, "stop_reason": run.stop_reason} if run is not None else {})},
+        "accounts": accounts,
+    }
+
+
+def open_views(path: Path) -> tuple[ReadModel, OperatorStore] | str:
+    """Read-only views of the store at ``path`` (`status`, `trades`, `web`), or the one line saying why not."""
+    if not path.is_file():
+        return (f"no state store at {path}: start the bot first (python bot.py), or run the verify_*.py scripts "
+                "to check accounts without a running bot")
+    try:
+        return ReadModel(path), OperatorStore(path, read_only=True)
+    except ReadModelError as error:
+        return f"state store error: {error}"
+
+
+def _open_views(settings: Settings, paper: bool) -> tuple[Path, ReadModel, OperatorStore] | int:
+    """The store `status` and `trades` read, or an exit code after one line on stderr."""
+    try:
+        path = status_path(settings, paper)
+    except ConfigError as error:
+        print(f"nija: configuration error: {error}", file=sys.stderr)
+        return 2
+    opened = open_views(path)
+    if isinstance(opened, str):
+        print(f"nija: {opened}", file=sys.stderr)
+        return 1 if not path.is_file() else 2
+    return path, *opened
 
 
 def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    try:
-        path = status_path(settings, getattr(args, "paper", False))
-    except ConfigError as error:
-        print(f"nija: configuration error: {error}", file=sys.stderr)
-        return 2
-    if not path.is_file():
-        print(f"nija: no state store at {path}: start the bot first (python bot.py), or run the verify_*.py "
-              "scripts to check accounts without a running bot", file=sys.stderr)
-        return 1
-    with StateStore(path, read_only=True) as store:
-        report = status_report(store)
+    opened = _open_views(settings, getattr(args, "paper", False))
+    if isinstance(opened, int):
+        return opened
+    path, read, operator = opened
+    with read, operator:
+        report = status_report(read, operator, settings,
+                               locked=lock_held(status_lock_dir(settings, getattr(args, "paper", False))))
     report["store"] = str(path)
     if args.json:
         print(json.dumps(report, indent=2), file=out)
         return 0
+    bot = report["bot"]
+    print(f"NIJA is {bot['text']}", file=out)
+    if not bot["running"]:
+        print("The accounts below are as the bot last saw them.", file=out)
     print(f"state store: {path}", file=out)
-    header = f"{'account':<28} {'role':<6} {'state':<15} {'equity USD':>12} {'pos':>4} {'health':<9} {'err':>3}"
+    header = (f"{'account':<28} {'role':<6} {'state':<15} {'equity USD':>12} {'cash USD':>12} {'P&L today':>10} "
+              f"{'P&L total':>10} {'pos':>4} {'health':<9} {'err':>3}")
     print(header, file=out)
     print("-" * len(header), file=out)
     for a in report["accounts"]:
         h = a["health"] or {}
+        health = h.get("status", "-") if bot["running"] else "stopped"
         print(f"{a['broker'] + ':' + a['account_id']:<28} {a['role']:<6} {a['state']:<15} {a['equity']:>12,.2f} "
-              f"{a['open_positions']:>4} {h.get('status', '-'):<9} {h.get('consecutive_errors', 0):>3}", file=out)
+              f"{a['cash']:>12,.2f} {a['realised_pnl_today']:>+10,.2f} {a['realised_pnl']:>+10,.2f} "
+              f"{a['open_positions']:>4} {health:<9} {h.get('consecutive_errors', 0):>3}", file=out)
         print(f"    reason: {a['reason']}", file=out)
         if a["fix"]:
             print(f"    fix: {a['fix']}", file=out)
         for p in a["positions"]:
             print(f"    position {p['symbol']} {p['quantity']:g} @ {p['entry_price']:g}, stop {p['stop_price']:g}"
                   f"{' (copied)' if p['is_copy'] else ''}", file=out)
-        if h.get("reason"):
+        if h.get("reason"):  # the figures behind the health verdict (bot/trading/health.py)
             print(f"    health {h['status']}: {h['reason']}", file=out)
             if h.get("fix"):
                 print(f"    health fix: {h['fix']}", file=out)
@@ -392,4 +487,81 @@ def status(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
                   f"{h['recent_failed_calls']} of {h['recent_calls']} exchange calls failed", file=out)
         if h.get("last_error"):
             print(f"    last error: {h['last_error']}", file=out)
+    print("P&L: realised on closed trades, fees included (today: since 00:00 UTC of the bot's clock).", file=out)
+    return 0
+
+
+# ---- trades -------------------------------------------------------------------------------------------
+def add_trades_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", metavar="ID", default=None,
+                        help="one account: kraken:daivon_frazier, or daivon_frazier on any brokerage")
+    parser.add_argument("--since", metavar="DATE", default=None,
+                        help="trades closed on or after DATE (2026-11-29, or an ISO date-time, UTC)")
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("--paper", action="store_true",
+                        help="read the paper-mode store (the default when LIVE_TRADING is not true)")
+
+
+def parse_since(text: str | None) -> float | None:
+    """'2026-11-29' or an ISO date-time (UTC unless it says otherwise) -> unix seconds; ValueError: one line."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: expected a date like 2026-11-29 or an ISO date-time like "
+                         "2026-11-29T14:00") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def trades(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
+    """Closed round trips with realised P&L, oldest first, and a total per account."""
+    out = out or sys.stdout
+    try:
+        since = parse_since(args.since)
+    except ValueError as error:
+        print(f"nija: {error}", file=sys.stderr)
+        return 2
+    opened = _open_views(settings, getattr(args, "paper", False))
+    if isinstance(opened, int):
+        return opened
+    path, read, operator = opened
+    with read, operator:
+        found = read.trades(since=since)
+        known = {a.label for a in read.accounts(time.time())}
+    if args.account:
+        wanted = args.account
+        found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
+        if not found and wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
+            print(f"nija: --account {wanted!r}: no such account in {path}; known: {', '.join(sorted(known))}",
+                  file=sys.stderr)
+            return 2
+    totals: dict[str, dict[str, float]] = {}
+    for t in found:
+        total = totals.setdefault(f"{t.broker}:{t.account_id}", {"trades": 0, "wins": 0, "realised_pnl": 0.0,
+                                                                  "fees": 0.0})
+        total["trades"] += 1
+        total["wins"] += 1 if t.realised_pnl > 0 else 0
+        total["realised_pnl"] += t.realised_pnl
+        total["fees"] += t.fees
+    if args.json:
+        print(json.dumps({"store": str(path), "trades": [asdict(t) for t in found], "totals": totals}, indent=2),
+              file=out)
+        return 0
+    if not found:
+        print(f"no closed trade{' since ' + args.since if args.since else ''} in {path}", file=out)
+        return 0
+    header = (f"{'closed (UTC)':<19} {'account':<26} {'symbol':<10} {'quantity':>14} {'entry':>12} {'exit':>12} "
+              f"{'fees':>8} {'P&L USD':>10} {'return':>8}  exit")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for t in found:
+        closed = datetime.fromtimestamp(t.closed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{closed:<19} {t.broker + ':' + t.account_id:<26} {t.symbol:<10} {t.quantity:>14.8g} "
+              f"{t.entry_price:>12.6g} {t.exit_price:>12.6g} {t.fees:>8.2f} {t.realised_pnl:>+10.2f} "
+              f"{t.return_pct:>+7.2f}%  {', '.join(t.exit_reasons)}", file=out)
+    print("-" * len(header), file=out)
+    for label, total in sorted(totals.items()):
+        print(f"{label:<28} {int(total['trades'])} trade(s), {int(total['wins'])} won, realised "
+              f"{total['realised_pnl']:+,.2f} USD after {total['fees']:,.2f} USD of fees", file=out)
     return 0

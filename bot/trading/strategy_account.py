@@ -22,6 +22,7 @@ from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 from bot.execution.ledger import UNSETTLED, ExecutionLedger, OrderIntent
 from bot.execution.positions import ZERO, exact, sale_quantity
+from bot.state.operator import EntryGate
 from bot.state.positions import to_position
 from bot.state.records import OrderPlan, PositionRecord
 from bot.state.store import StateStore
@@ -57,6 +58,7 @@ class StrategyAccount:
         emits_signals: bool = False,
         beat_master: bool = False,
         on_balance: Callable[[BalanceSnapshot, int], None] | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         if broker.name and broker.name != account.broker:
             raise ValueError(f"{account.label} was given a {broker.name} broker")
@@ -72,6 +74,7 @@ class StrategyAccount:
         self.emits_signals = emits_signals
         self.beat_master = beat_master
         self.on_balance = on_balance
+        self.entry_gate = entry_gate
         self.snapshot: BalanceSnapshot | None = None
         self._equity = 0.0
         self._skips_said: dict[str, tuple[float, str]] = {}  # symbol -> (signal candle, reason) last logged
@@ -186,6 +189,10 @@ class StrategyAccount:
 
     # ---- entries: strategy pass only, through the gates ---------------------------------------------
     def _entries(self) -> None:
+        paused = self.entry_gate(self.account.broker, self.account.account_id) if self.entry_gate else None
+        if paused:  # an operator's control (docs/rules.md §3); the exits of this pass have already run
+            log.debug("no new entries: %s", paused)
+            return
         signals = self.market_data.scan(self.symbols())
         if not signals:
             return

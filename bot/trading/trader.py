@@ -53,6 +53,7 @@ from bot.copy.followers import Follower, eligible_followers, is_follower_of
 from bot.copy.guard import FollowerGuard
 from bot.execution.ledger import ExecutionLedger
 from bot.execution.reconcile import ReconcileReport, reconcile_account
+from bot.state.operator import EntryGate
 from bot.state.records import AccountStateRecord, OrderRecord, SignalRecord
 from bot.state.store import StateStore
 from bot.trading.account_table import render_table
@@ -145,6 +146,7 @@ class Trader:
         out: TextIO | None = None,
         seed: int | None = None,
         stop_event: threading.Event | None = None,
+        entry_gate: EntryGate | None = None,
     ) -> None:
         """stop_event: the run's stop request (signals set it); every adapter the trader builds follows it."""
         if not paper and not settings.general.live_trading:
@@ -155,6 +157,7 @@ class Trader:
         self.store = store
         self.broker_factory = broker_factory
         self.paper = paper
+        self.entry_gate = entry_gate  # the operator's entry controls (docs/rules.md §3); never asked before an exit
         self.out = out or sys.stdout
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.brokerages: dict[str, Brokerage] = {}
@@ -262,7 +265,8 @@ class Trader:
         """The copy engine with its followers and, when an account runs APEX, the shared market data."""
         master = next((s for s in brokerage.slots if s.account.is_master), None)
         if self.settings.general.copies_masters and master is not None:
-            brokerage.dispatcher = CopyDispatcher(brokerage.name, self.store, self.ledger, self.settings, self.clock)
+            brokerage.dispatcher = CopyDispatcher(brokerage.name, self.store, self.ledger, self.settings, self.clock,
+                                                  entry_gate=self.entry_gate)
             self._refresh_followers(brokerage)
         if any(self._runs_strategy(s) and s.status.state in THREAD_STATES for s in brokerage.slots):
             self._ensure_market_data(brokerage)
@@ -382,6 +386,7 @@ class Trader:
                     slot.account, slot.broker, self.store, self.settings, self.clock, market_data,
                     self._symbols(brokerage, slot.account), pacer, ledger=self.ledger,
                     emits_signals=is_master_follow, beat_master=is_master_follow, on_balance=on_balance,
+                    entry_gate=self.entry_gate,
                 )
             else:
                 follower = Follower(slot.account, slot.broker)

@@ -88,3 +88,4 @@ def test_the_trader_refuses_real_exchanges_without_live_trading(tmp_path: Path) 
     with StateStore(tmp_path / "s.sqlite3", clock=clock) as store, pytest.raises(LiveOrderRefused):
         Trader(settings_for(tmp_path, LIVE_TRADING="yes"), AccountRegistry(), clock, store,
                broker_factory=lambda *a: None, paper=False)  # type: ignore[arg-type, return-value]
+

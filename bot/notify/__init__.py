@@ -1,0 +1,1 @@
+"""Notifications to the operator through Apprise (issue 12)."""

@@ -1,0 +1,118 @@
+"""A slow or failing notification service does not slow the trader (issue 12): `python scripts/bench.py notify`.
+
+The real `python bot.py run` (paper mode, simulated time) runs three times for --seconds each, with the same
+seed: without notifications, with NOTIFY_URLS pointing at a local json:// service that takes every message
+and never answers (hung), and at one that answers HTTP 500 to everything (failing). Each run's work is read
+from its store afterwards: the account threads' passes and the master fills copied, and the copies' latency
+(simulated seconds). If notifications waited on trading threads, the hung run would do less.
+
+Prints {"seconds", "passes": {...}, "master_fills": {...}, "copy_latency_sim_seconds": {...},
+"passes_ratio_hung", "passes_ratio_failing", "messages_received": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bot.state.readmodel import ReadModel
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Service:
+    """A local webhook: 'hung' holds every request until closed, 'failing' answers 500."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.received = 0
+        self.release = threading.Event()
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                service.received += 1
+                if behaviour == "hung":
+                    service.release.wait()
+                self.send_response(500 if behaviour == "failing" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_bot(state: Path, seconds: float, seed: int, urls: str | None) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NIJA_", "NOTIFY_", "WEB_", "LIVE_"))}
+    env.update(NIJA_STATE_DIR=str(state), WEB_PORT="0", SIM_SEED=str(seed), NOTIFY_BATCH_SECONDS="0",
+               NOTIFY_FLUSH_SECONDS="1", PYTHONPATH=str(REPO))
+    if urls:
+        env["NOTIFY_URLS"] = urls
+    state.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(REPO / "bot.py"), "run", "--duration", str(seconds)], cwd=state.parent,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=seconds + 120)
+    with ReadModel(state / "paper" / "nija.sqlite3") as read:
+        accounts = read.accounts(0.0)
+        tracking = read.tracking()
+        latencies = [t.mean_latency_seconds for t in tracking if t.mean_latency_seconds is not None]
+        return {
+            "passes": float(sum(a.health.cycles for a in accounts if a.health is not None)),
+            "master_fills": float(len(read.signals(limit=100_000))),
+            "copy_latency": sum(latencies) / len(latencies) if latencies else 0.0,
+        }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.py notify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seconds", type=float, default=20.0, help="real seconds per bot run")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, float]] = {}
+    received: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("none", "hung", "failing"):
+            service = Service(name) if name != "none" else None
+            try:
+                results[name] = run_bot(Path(tmp) / name / "state", args.seconds, args.seed,
+                                        service.url if service else None)
+            finally:
+                if service is not None:
+                    received[name] = service.received
+                    service.close()
+    figures = {
+        "seconds": args.seconds,
+        "passes": {k: v["passes"] for k, v in results.items()},
+        "master_fills": {k: v["master_fills"] for k, v in results.items()},
+        "copy_latency_sim_seconds": {k: round(v["copy_latency"], 2) for k, v in results.items()},
+        "passes_ratio_hung": round(results["hung"]["passes"] / max(results["none"]["passes"], 1.0), 3),
+        "passes_ratio_failing": round(results["failing"]["passes"] / max(results["none"]["passes"], 1.0), 3),
+        "messages_received": received,
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for name, value in figures.items():
+            print(f"{name}: {value}")
+    return 0

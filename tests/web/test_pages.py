@@ -1,0 +1,100 @@
+"""The pages, server-rendered over a real paper run's store: every account by brokerage with its state and money,
+each master fill with every follower's outcome and the reason, the followers beside their master, trades; and
+the live part alone when the page's script asks for it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.config.settings import load_settings
+from bot.state.operator import OperatorStore
+from bot.state.readmodel import ReadModel
+from bot.web.app import WebOptions, create_app
+from bot.web.auth import Gate
+from bot.web.board import Board
+from bot.web.metrics import Metrics
+from tests.web.conftest import Traded
+
+
+class Rows(HTMLParser):
+    """The data-* attributes of every element, to find rows as a browser's script would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if any(name.startswith("data-") for name in values):
+            self.found.append({"tag": tag, **values})
+
+
+def rows(html: str, attribute: str) -> list[dict[str, str | None]]:
+    parser = Rows()
+    parser.feed(html)
+    return [r for r in parser.found if attribute in r]
+
+
+@pytest.fixture(scope="module")
+def client(traded: Traded) -> Iterator[TestClient]:
+    read, operator = ReadModel(traded.path), OperatorStore(traded.path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    with TestClient(create_app(board, Gate("127.0.0.1", None), Metrics(board), WebOptions(False, 2.0, 300))) as c:
+        yield c
+    read.close()
+    operator.close()
+
+
+def test_accounts_page_shows_each_follower_under_its_master_with_state_and_money(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.text.startswith("<!doctype html>")
+    accounts = rows(page.text, "data-account")
+    assert [(a["data-account"], a["data-state"]) for a in accounts if a["tag"] == "tr"] == [
+        ("kraken:master", "TRADING"), ("kraken:demo_user_1", "FOLLOWING"), ("kraken:demo_user_2", "FOLLOWING")]
+    assert "copies kraken:master" in page.text and "P&amp;L total" in page.text
+    assert 'name="viewport"' in page.text  # reads on a phone
+    assert "■ stopped" in page.text and "shown from the store" in page.text
+
+
+def test_copy_page_shows_every_outcome_with_its_reason_and_the_tracking_difference(client: TestClient) -> None:
+    page = client.get("/copy").text
+    copies = rows(page, "data-status")
+    signals = client.get("/api/v1/signals").json()
+    assert len(copies) == sum(len(s["copies"]) for s in signals)
+    statuses = {c["data-status"] for c in copies}
+    assert "filled" in statuses and statuses <= {"filled", "skipped"}
+    for signal in signals:
+        for copy in signal["copies"]:
+            assert copy["reason"].replace("&", "&amp;") in page  # the sizing arithmetic or the sale, in words
+    tracking = rows(page, "data-follower")
+    assert {t["data-follower"] for t in tracking if t["tag"] == "tr"} == {"demo_user_1", "demo_user_2"}
+    assert "Tracking difference" in page and "Return per trip: follower / master" in page
+
+
+def test_account_page_draws_the_equity_curve_and_lists_trades(client: TestClient) -> None:
+    page = client.get("/accounts/kraken/demo_user_2").text
+    assert re.search(r'<path class="line" d="M[0-9.]+,[0-9.]+( L[0-9.]+,[0-9.]+)+"', page)
+    assert "copy exit" in page and "kraken:demo_user_2" in page
+    assert client.get("/accounts/kraken/nobody").status_code == 404
+
+
+def test_trades_page_filters_by_account(client: TestClient) -> None:
+    everything = client.get("/trades").text
+    one = client.get("/trades", params={"account": "kraken:demo_user_1"}).text
+    assert "kraken:demo_user_2" in everything.split("<tbody>")[1]
+    assert "kraken:demo_user_2" not in one.split("<tbody>")[1] and "kraken:demo_user_1" in one.split("<tbody>")[1]
+
+
+def test_the_script_gets_the_live_part_alone_and_a_version_to_poll(client: TestClient) -> None:
+    whole = client.get("/copy").text
+    part = client.get("/copy", headers={"X-Fragment": "1"}).text
+    assert "<html" not in part and "<header" not in part.split("<article")[0]
+    assert part.strip() and part.strip() in whole
+    version = client.get("/ui/version").json()
+    assert set(version) == {"version", "running", "text", "line"} and version["running"] is False
+    assert 'data-fragment="/copy"' in whole and f'data-version="{version["version"]}"' in whole
