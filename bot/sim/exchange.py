@@ -236,6 +236,7 @@ class SimExchange:
         self._markets = {symbol: self._market_for(symbol) for symbol in prices.symbols()}
         if state is not None:
             self._restore(state)
+            state.clock_now = clock.now
 
     def _market_for(self, symbol: str) -> SimMarket:
         spec = self.prices.spec(symbol)

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -172,6 +172,7 @@ class SimStateFile:
         """read_only: a reader beside the running simulator (an audit); it never writes, nor creates the file."""
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.clock_now: Callable[[], float] | None = None  # the exchange's clock, recorded on close (writers only)
         try:
             if read_only:
                 if not self.path.is_file():
@@ -221,7 +222,12 @@ class SimStateFile:
             self._db.execute("COMMIT")
 
     def close(self) -> None:
+        """Close; a writer first records where the simulated clock stands (a "paused" resume continues there,
+        not at the last change, which may be long before: reads change nothing)."""
         with self._lock:
+            if self.clock_now is not None:
+                with self._transaction() as db:
+                    self._set_meta(db, "last_sim_time", self.clock_now())
             self._db.close()
 
     @property
@@ -256,6 +262,12 @@ class SimStateFile:
         with self._lock:
             anchor, last = self._meta("clock"), self._meta("last_sim_time")
         return ClockAnchor(**anchor, last_sim_time=last) if anchor else None
+
+    def last_sim_time(self) -> float | None:
+        """The simulated time of the last change or of the last clean close, whichever came later."""
+        with self._lock:
+            value = self._meta("last_sim_time")
+        return None if value is None else float(value)
 
     def save_clock_anchor(self, sim_origin: float, speed: float, wall_origin: float | None = None) -> None:
         with self._transaction() as db:

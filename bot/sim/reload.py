@@ -68,8 +68,10 @@ def open_exchange(
     if clock is None:
         anchor = state.clock_anchor()
         now = time.time()
+        if start is None and resume_clock == "paused":
+            start = state.last_sim_time()  # where the clock stood at the last close (or change)
         if start is None:
-            start = anchor.sim_time_now(resume_clock, now) if anchor is not None else now
+            start = anchor.sim_time_now("wall", now) if anchor is not None else now
         state.save_clock_anchor(start, speed, wall_origin=now)
         clock = SimClock(start, speed)
     exchange = SimExchange(price_source(market, on_file), clock, seed=market.seed, settings=settings, state=state)

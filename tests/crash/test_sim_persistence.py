@@ -121,6 +121,18 @@ def test_faces_reload_their_keys_nonces_and_certificate(tmp_path: Path) -> None:
     reopened.state.close()
 
 
+def test_a_paused_resume_continues_where_the_clock_stood_at_close(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    first = open_exchange(tmp_path / "sim.db", MARKET, clock=clock)
+    first.exchange.create_account("a", {"USD": 100.0})  # the last change, at T0
+    clock.advance(5_000)  # then only reads, until the close
+    first.exchange.balances("a")
+    first.state.close()
+    again = open_exchange(tmp_path / "sim.db", MARKET, speed=600.0, resume_clock="paused")
+    assert again.exchange.clock.now() == pytest.approx(T0 + 5_000, abs=600.0)  # not T0
+    again.state.close()
+
+
 def test_clock_anchor_continues_with_the_wall_clock_or_where_it_paused() -> None:
     anchor = ClockAnchor(sim_origin=1_000.0, wall_origin=10.0, speed=60.0, last_sim_time=1_500.0)
     assert anchor.sim_time_now("wall", wall_now=20.0) == 1_600.0
