@@ -217,10 +217,12 @@ class AdapterContract:
 
     # ---- failures: lost answers, time-outs, 5xx, rate limits, refused keys --------------------------------
     def test_order_timed_out_is_looked_up_not_resent(self, env: ContractEnv) -> None:
-        broker = env.broker(exchange_timeout_seconds="0.3")
+        # The order's answer hangs well past the time-out; the look-ups after it must not time out on a loaded
+        # machine, so the time-out is not tiny.
+        broker = env.broker(exchange_timeout_seconds="1")
         broker.markets()
         env.exchange.faults.set(face=self.brokerage.face, endpoint=self.brokerage.order_endpoint,
-                                hang_rate=1.0, hang_seconds=1.0)
+                                hang_rate=1.0, hang_seconds=2.5)
         request = self.buy(self.brokerage.symbol)
         assert self.settled(env, broker, broker.place_order(request)).status is OrderStatus.FILLED
         assert len(env.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
