@@ -7,8 +7,13 @@ every follower's copy. The figure that matters is ratio_100 = seconds(100 follow
 follower): concurrent fan-out keeps it near 1 (serial fan-out would make it near 100). Every figure is
 the median of --repeats runs (at least 5), never the best one. single_order_seconds is one order
 through the adapter with the same latency, measured in the same run, for scale (a copy also reads the
-follower's balance before it sizes the order). cpu_seconds is this process's CPU per fan-out. Exits 1
-when ratio_100 is over --max-ratio (1.5).
+follower's balance before it sizes the order). cpu_seconds is this process's CPU (user + system, every
+thread) per fan-out; cpu_ms_per_copy divides the 100-follower figure by 100, and context_switches_per_copy
+counts how often the bot's threads gave up a core in it (each Kraken call, each SQL statement and each
+file lock lets the GIL go, and with 100 threads waiting for it every such moment costs a handover). The
+100 followers' copies share one GIL, so seconds(100) is about the whole fan-out's CPU plus the waits no
+CPU can fill (the first answers, the last one): the per-copy CPU is what a change must cut (where it
+goes: docs/running.md, "Copy fan-out"). Exits 1 when ratio_100 is over --max-ratio (1.5).
 
 Every key gets a rate counter it cannot fill, on the simulator and in the adapters' limiter: each
 follower makes several private calls per fan-out and the fan-out is repeated within seconds, which on
@@ -22,7 +27,7 @@ import argparse
 import json
 import logging
 import multiprocessing
-import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -58,10 +63,11 @@ def _rate_limit_waits(followers: list[Follower]) -> float:
     return sum(float(getattr(getattr(f.broker, "limiter", None), "waited_seconds", 0.0)) for f in followers)
 
 
-def _cpu() -> float:
-    """CPU seconds this process has used (user + system): the fan-out's cost, less noisy than wall time."""
-    times = os.times()
-    return times.user + times.system
+def _usage() -> tuple[float, int]:
+    """(CPU seconds, context switches) of this process so far, every thread: the fan-out's cost, in microseconds
+    (os.times counts in 10 ms clock ticks, a whole 1-follower fan-out)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def _exchange_process(conn: Connection, n_followers: int) -> None:
@@ -136,6 +142,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
             seconds: list[float] = []
             spreads: list[float] = []
             cpu_seconds: list[float] = []
+            switches: list[float] = []
             limiter_waits = 0.0
             for count in COUNTS:
                 ids = [f.account_id for f in followers[:count]]
@@ -143,6 +150,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
                 dispatcher = CopyDispatcher("kraken", store, ledger, settings, clock, followers[:count])
                 runs: list[float] = []
                 cpu_runs: list[float] = []
+                switch_runs: list[int] = []
                 for _ in range(repeats):
                     set_latency(0.0)  # the master's own order is not part of the fan-out
                     plan = OrderPlan(equity_before=master.balances().equity, emits_signal=True, stop_distance=1.0)
@@ -153,10 +161,12 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
                         raise RuntimeError(f"the master's order did not fill: {order.status} {order.reason}")
                     set_latency(latency)
                     waited = _rate_limit_waits(followers[:count])
-                    started, cpu_started = time.perf_counter(), _cpu()
+                    started, (cpu_started, switches_started) = time.perf_counter(), _usage()
                     dispatcher.run_due()
                     runs.append(time.perf_counter() - started)
-                    cpu_runs.append(_cpu() - cpu_started)
+                    cpu_ended, switches_ended = _usage()
+                    cpu_runs.append(cpu_ended - cpu_started)
+                    switch_runs.append(switches_ended - switches_started)
                     limiter_waits += _rate_limit_waits(followers[:count]) - waited
                     summary = dispatcher.summary(signal_id_for("kraken", order.client_order_id))
                     if summary.succeeded != count:
@@ -164,6 +174,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
                 dispatcher.close()
                 seconds.append(statistics.median(runs))
                 cpu_seconds.append(statistics.median(cpu_runs))
+                switches.append(statistics.median(switch_runs))
                 spreads.append(max(runs) - min(runs))
             store.close()
     finally:
@@ -175,6 +186,8 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
         "seconds": [round(s, 4) for s in seconds],
         "spread_seconds": [round(s, 4) for s in spreads],
         "cpu_seconds": [round(s, 4) for s in cpu_seconds],
+        "cpu_ms_per_copy": round(cpu_seconds[-1] / COUNTS[-1] * 1000, 3),
+        "context_switches_per_copy": round(switches[-1] / COUNTS[-1], 1),
         "single_order_seconds": round(single_seconds, 4),
         "ratio_100": round(seconds[-1] / seconds[0], 3),
         "ratio_100_vs_single_order": round(seconds[-1] / single_seconds, 3),
