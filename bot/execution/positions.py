@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol
 
 from bot.brokers.amounts import ZERO, floor_to, to_decimal
+from bot.strategy.sizing import minimum_violation
 
 ONE = Decimal(1)
 #: places kept for amounts this module divides (a share of a cost); sums of exchange amounts stay exact
@@ -96,20 +97,9 @@ def average_price(holding_quantity: Decimal, holding_price: Decimal, added: Deci
     return (holding_quantity * holding_price + added * price) / total
 
 
-def order_problem(quantity: Decimal, price: Decimal, min_base_qty: Decimal, min_notional: Decimal) -> str:
-    """Why the exchange would refuse an order this small, or '' when it would accept it."""
-    if quantity <= 0:
-        return "quantity rounds to zero"
-    if quantity < min_base_qty:
-        return f"quantity {quantity} is under the exchange minimum {min_base_qty}"
-    if quantity * price < min_notional:
-        return f"order value {(quantity * price):.2f} is under the exchange minimum {min_notional}"
-    return ""
-
-
 def is_dust(quantity: Decimal, price: Decimal, min_base_qty: Decimal, min_notional: Decimal) -> bool:
     """A holding too small to ever be sold: the position it belongs to is closed, not kept open forever."""
-    return quantity > 0 and bool(order_problem(quantity, price, min_base_qty, min_notional))
+    return quantity > 0 and bool(minimum_violation(quantity, price, min_base_qty, min_notional))
 
 
 def sale_quantity(
@@ -131,11 +121,11 @@ def sale_quantity(
     whole = floor_to(max(min(booked, available), ZERO), lot_decimals)
     part = whole if fraction >= ONE else min(floor_to(booked * fraction, lot_decimals), whole)
     if part < whole and (
-        order_problem(part, price, min_base_qty, min_notional)
-        or order_problem(floor_to(booked - part, lot_decimals), price, min_base_qty, min_notional)
+        minimum_violation(part, price, min_base_qty, min_notional)
+        or minimum_violation(floor_to(booked - part, lot_decimals), price, min_base_qty, min_notional)
     ):
         part = whole
-    problem = order_problem(part, price, min_base_qty, min_notional)
+    problem = minimum_violation(part, price, min_base_qty, min_notional)
     if problem:
         return ZERO, f"cannot sell: {problem}"
     return part, ""

@@ -10,6 +10,8 @@ under 20 in another). Exchange rules come in as plain numbers so this module kno
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
 
 from bot.config.sections.strategy import StrategySettings
 from bot.lots import floor_to_lot
@@ -35,8 +37,12 @@ def floor_to_decimals(qty: float, decimals: int | None) -> float:
     return floor_to_lot(qty, decimals)
 
 
-def minimum_violation(base_qty: float, price: float, min_base_qty: float, min_notional: float) -> str:
-    """Why the exchange would refuse an order this small, or '' when it is fine."""
+Amount = TypeVar("Amount", float, Decimal)  # floats in the strategy and the backtest, Decimals in the ledger
+
+
+def minimum_violation(base_qty: Amount, price: Amount, min_base_qty: Amount, min_notional: Amount) -> str:
+    """Why the exchange would refuse an order this small, or '' when it is fine (the same rule for the backtest
+    and the live ledger)."""
     if base_qty <= 0:
         return "quantity rounds to zero"
     if base_qty < min_base_qty:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from bot.state.operator import ALL, ControlEvent
 from bot.state.readmodel import SignalView, TradeView
+from bot.web.apidocs import DOCS_PATH, add_api_docs
 from bot.web.auth import Gate
 from bot.web.board import (
     AccountDetail,
@@ -41,6 +42,14 @@ API = "/api/v1"
 OPEN_PATHS = ("/healthz",)  # answered without the token even off loopback: no money, no secret
 COPY_PAGE_FILLS = 20  # master fills per copy page, each with every follower's copy (a page, not an archive)
 _ACTOR = re.compile(r"[^A-Za-z0-9 _.@:-]")
+TITLE = "NIJA cockpit"
+
+
+def content_security_policy(*script_sources: str) -> str:
+    """Every page's policy: everything from this server only; ``script_sources`` adds allowed inline scripts."""
+    scripts = " ".join(("'self'", *script_sources))
+    return (f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; form-action 'self'")
 
 
 @dataclass(frozen=True)
@@ -90,11 +99,15 @@ def _since(value: str | None) -> float | None:
 
 
 def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) -> FastAPI:
+    # /docs is ours (Swagger UI served offline, see apidocs); ReDoc is off: it would need the CDN or another
+    # vendored bundle, and its inline styles and blob: workers do not run under the CSP below.
     app = FastAPI(
-        title="NIJA cockpit", version="1",
+        title=TITLE, version="1", docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
         description="Read-only views of every account, position, trade, master fill and copy; two controls "
                     "(block new entries, pause one account's entries) that need the token and never block exits.",
     )
+    page_policy = content_security_policy()
+    docs_policy = content_security_policy(*add_api_docs(app, TITLE))
     pages = Pages()
 
     def controls_state() -> tuple[bool, str]:
@@ -116,10 +129,7 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        if not request.url.path.startswith(("/docs", "/redoc")):
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "frame-ancestors 'none'; form-action 'self'")
+        response.headers["Content-Security-Policy"] = docs_policy if request.url.path == DOCS_PATH else page_policy
         if request.url.path.startswith((API, "/ui", "/healthz", "/metrics")):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -204,7 +204,8 @@ class Board:
         if row is None:
             return None
         trades = self.read.trades(broker, account_id)
-        curve = [EquityPoint(s.time, s.equity, s.cash) for s in self.operator.equity_samples(broker, account_id)]
+        samples = self.operator.equity_samples(broker, account_id, most=self.settings.web.equity_curve_points)
+        curve = [EquityPoint(s.time, s.equity, s.cash) for s in samples]
         if row.role == "master":
             copies = self.read.signals(broker, limit=50)
         else:

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from scripts.benchmarks._process import Measured, run_measured
+from scripts.benchmarks._report import print_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "coinbase"
@@ -139,9 +140,5 @@ def main(argv: list[str]) -> int:
                 comparison[f"{timeframe}_cpu_ratio"] = _ratio(theirs["cpu_seconds"], ours["cpu_seconds"])
                 comparison[f"{timeframe}_wall_ratio"] = _ratio(theirs["wall_seconds"], ours["wall_seconds"])
         figures["freqtrade"] = comparison
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            print(f"{name}: {value}")
+    print_figures(figures, args.json)
     return 0

@@ -15,7 +15,6 @@ duplicates, lost or mismatches is not 0. `--problems` lists each problem found.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.benchmarks._crash_harness import CrashLab
+from scripts.benchmarks._report import print_figures
 
 DEFAULT_FAULTS = "drop=0.1,5xx=0.05"
 FOLLOWERS = {"alice": 2_500.0, "bob": 400.0, "carol": 1_200.0, "dave": 6_000.0}
@@ -78,11 +78,7 @@ def main(argv: list[str]) -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
     figures = run(args.kills, args.seed, args.faults, root=args.keep)
     problems = figures.pop("problems")
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            print(f"{name:>28}: {value}")
+    print_figures(figures, args.json, name_width=28)
     if args.problems:
         for line in problems:
             print(line, file=sys.stderr)

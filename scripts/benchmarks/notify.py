@@ -13,7 +13,6 @@ Prints {"seconds", "passes": {...}, "master_fills": {...}, "copy_latency_sim_sec
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bot.state.readmodel import ReadModel
+from scripts.benchmarks._report import print_figures
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,9 +110,5 @@ def main(argv: list[str]) -> int:
         "passes_ratio_failing": round(results["failing"]["passes"] / max(results["none"]["passes"], 1.0), 3),
         "messages_received": received,
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            print(f"{name}: {value}")
+    print_figures(figures, args.json)
     return 0

@@ -54,6 +54,7 @@ from bot.web.board import Board
 from bot.web.metrics import Metrics
 from bot.web.server import WebServer
 from scripts.benchmarks import fanout
+from scripts.benchmarks._report import print_figures
 
 START = 1_750_000_000.0
 BROKERS = ("kraken", "coinbase", "alpaca")
@@ -213,9 +214,5 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.ERROR)
     figures = run(args.accounts, args.trades, args.requests, args.latency, args.repeats, args.rounds,
                   not args.no_fanout)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            print(f"{name}: {value}")
+    print_figures(figures, args.json)
     return 0

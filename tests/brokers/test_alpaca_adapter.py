@@ -47,8 +47,22 @@ def _buy(symbol: str = "BTC-USD", usd: str = "40") -> OrderRequest:
     return OrderRequest(symbol, Side.BUY, new_client_order_id(), quote_notional=Decimal(usd))
 
 
+def test_by_default_the_sdk_never_resends_and_never_sleeps_so_a_stop_is_not_held_up(env: ContractEnv) -> None:
+    # alpaca-py's own resend waits in time.sleep, which no stop can cut short: our retries (classified, stop-aware)
+    # do the job instead. With the shipped defaults (a 3 s wait if it did resend) one answer is one request.
+    broker = env.broker("acct", {"USD": 10_000.0}, alpaca_sdk_retry_wait_seconds="3")
+    broker.markets()
+    faults = env.exchange.faults
+    faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
+    request = _buy()
+    result = broker.place_order(request)  # one 504, then the look-up by client id finds the order
+    assert result.status is OrderStatus.OPEN
+    assert faults.counts["error"] == 1  # the SDK sent it once (with its resends on: 4, and 9 s asleep)
+    assert len(env.exchange.orders_by_client_id("acct", request.client_order_id)) == 1
+
+
 def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv) -> None:
-    broker = env.broker("acct", {"USD": 10_000.0})
+    broker = env.broker("acct", {"USD": 10_000.0}, alpaca_sdk_retries="3")  # an operator who turns them on
     broker.markets()
     faults = env.exchange.faults
     faults.set(face="alpaca", endpoint="submit_order", forced_error="504 after execute")
@@ -70,7 +84,7 @@ def test_sdk_resends_on_504_after_execution_create_no_duplicate(env: ContractEnv
 
 
 def test_sdk_resends_on_429_before_execution_create_exactly_one_order(env: ContractEnv) -> None:
-    broker = env.broker("acct", {"USD": 10_000.0})
+    broker = env.broker("acct", {"USD": 10_000.0}, alpaca_sdk_retries="3")
     broker.markets()
     env.exchange.faults.reseed(8)
     env.exchange.faults.set(face="alpaca", endpoint="submit_order", forced_error="429", error_rate=0.5)

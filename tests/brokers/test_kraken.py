@@ -184,14 +184,15 @@ def test_precision_and_minimums_from_asset_pairs(kraken: ContractEnv) -> None:
             OrderRequest("BTC-USD", Side.BUY, new_client_order_id(), base_qty=btc.min_base_qty / 2), 95_000.0
         )
     assert [o.base_qty for o in kraken.exchange.orders("acct")] == [400_000]  # the refused one was never sent
-    other = kraken.provision("raw", {"USD": 1_000.0, "SHIB": 1_000_000.0})  # krakenex's own ms nonces need a fresh key
-    raw = _raw(kraken, other.api_key, other.api_secret)
-    order = {"pair": "SHIBUSD", "type": "sell", "ordertype": "market", "volume": "300000.5"}
-    answer = raw.query_private("AddOrder", order)
-    assert answer["error"] == ["EGeneral:Invalid arguments:volume"]
-    order = {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.00001"}
-    answer = raw.query_private("AddOrder", order)
-    assert answer["error"] == ["EOrder:Order minimum not met"]
+    # krakenex's own nonces are milliseconds: two calls within one millisecond would share one, so a key per call.
+    for name, order, error in (
+        ("raw1", {"pair": "SHIBUSD", "type": "sell", "ordertype": "market", "volume": "300000.5"},
+         "EGeneral:Invalid arguments:volume"),
+        ("raw2", {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.00001"},
+         "EOrder:Order minimum not met"),
+    ):
+        other = kraken.provision(name, {"USD": 1_000.0, "SHIB": 1_000_000.0})
+        assert _raw(kraken, other.api_key, other.api_secret).query_private("AddOrder", order)["error"] == [error]
 
 
 def test_manual_clock_is_used_for_nonces(kraken: ContractEnv) -> None:

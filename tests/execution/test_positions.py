@@ -15,10 +15,10 @@ from bot.execution.positions import (
     exact,
     fraction_sold,
     is_dust,
-    order_problem,
     sale_quantity,
     sell,
 )
+from bot.strategy.sizing import minimum_violation
 
 
 def fill(side: Side, base: D, price: D, fee_quote: D = D(0), fee_base: D = D(0)) -> OrderResult:
@@ -100,7 +100,11 @@ def test_dust_and_order_problems() -> None:
     assert is_dust(D("0.001"), D("3"), D("0"), D("5"))  # worth 0.003 under a 5 minimum
     assert not is_dust(D("0"), D("3000"), D("0.0001"), D("5"))  # nothing is not dust: it is flat
     assert not is_dust(D("0.01"), D("3000"), D("0.0001"), D("5"))
-    assert order_problem(D("0"), D("1"), D("0"), D("0")) == "quantity rounds to zero"
+    assert minimum_violation(D("0"), D("1"), D("0"), D("0")) == "quantity rounds to zero"
+    assert minimum_violation(D("0.0005"), D("3000"), D("0.001"), D("0")) == (
+        "quantity 0.0005 is under the exchange minimum 0.001")  # exact Decimals, never a float's 0.00050000001
+    assert minimum_violation(D("0.002"), D("3000"), D("0.001"), D("10")) == (
+        "order value 6.00 is under the exchange minimum 10")
 
 
 def test_fraction_sold_is_at_most_one_and_one_for_a_close() -> None:

@@ -3,6 +3,7 @@ cursors, equity samples; and the one-line verdict on whether the bot runs."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import sqlite3
@@ -109,6 +110,22 @@ def test_cursors_and_equity_samples_round_trip(operator: OperatorStore) -> None:
     assert operator.equity_samples("kraken", "alice", since=NOW + 1) == samples[1:]
     assert operator.last_equity_times() == {("kraken", "alice"): NOW + 2}
     assert operator.first_equity() == {("kraken", "alice"): samples[0]}
+
+
+def test_a_long_equity_history_is_thinned_evenly_and_keeps_its_latest_point(operator: OperatorStore) -> None:
+    samples = [EquitySample("kraken", "alice", NOW + 300 * i, 100.0 + i, 50.0) for i in range(5_000)]
+    operator.add_equity_samples(samples)
+    operator.add_equity_samples([EquitySample("kraken", "bob", NOW, 1.0, 1.0)])
+    thinned = operator.equity_samples("kraken", "alice", most=100)
+    assert 90 <= len(thinned) <= 100
+    assert thinned[-1] == samples[-1] and all(s in samples for s in thinned)
+    times = [s.time for s in thinned]
+    assert times == sorted(times)
+    stretch = (samples[-1].time - samples[0].time) / 99
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 2 * stretch  # no hole: every stretch has its point
+    assert operator.equity_samples("kraken", "alice", since=NOW + 300 * 4_990, most=100) == samples[4_990:]
+    assert operator.equity_samples("kraken", "bob", most=100) == [EquitySample("kraken", "bob", NOW, 1.0, 1.0)]
+    assert len(operator.equity_samples("kraken", "alice")) == 5_000  # without `most`: everything
 
 
 def test_a_viewer_reads_an_old_store_as_empty_and_never_writes(tmp_path: Path) -> None:

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.config.settings import load_settings
 from bot.state.operator import OperatorStore
+from bot.state.readmodel import ReadModel
 from bot.state.store import StateStore
+from bot.web.app import WebOptions, create_app
+from bot.web.auth import Gate
+from bot.web.board import Board
 from bot.web.cockpit import Cockpit
 from bot.web.live import TraderLive
+from bot.web.metrics import Metrics
+from bot.web.server import WebServer
 from tests.e2e.conftest import PaperRun, start_run
 
 STEP = 300.0  # simulated seconds per step: one candle
@@ -79,6 +87,24 @@ def start_cockpit(tmp_path: Path, *, seed_env: dict[str, str] | None = None, bac
         run.trader.start()
         cockpit.trader_started()
     return CockpitRun(run, cockpit, operator, out)
+
+
+@contextmanager
+def viewer_server(tmp_path: Path, gate: Gate | None = None) -> Iterator[str]:
+    """The read-only cockpit of an empty store served by uvicorn on 127.0.0.1 (any free port); yields its URL.
+
+    For what needs a real server but no trading (the docs page, headers): no paper run to wait for."""
+    path = tmp_path / "nija.sqlite3"
+    StateStore(path).close()
+    read, operator = ReadModel(path), OperatorStore(path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    app = create_app(board, gate or Gate("127.0.0.1", None), Metrics(board), WebOptions(False, 2.0, 300.0))
+    try:
+        with WebServer(app, "127.0.0.1", 0) as server:
+            yield server.url
+    finally:
+        read.close()
+        operator.close()
 
 
 def master_fills(store: StateStore, side: str | None = None) -> list[object]:

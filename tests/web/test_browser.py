@@ -1,15 +1,17 @@
 """The dashboard in a real browser (issue 12): Debian's Chromium, headless, driven by Playwright, against a
 paper-mode bot serving its own dashboard. The page lists every account with its state; after a master fill the
-copies appear without a reload. Screenshots are saved under artifacts/screenshots (git-ignored)."""
+copies appear without a reload. The API docs (/docs) render every operation from the bot's own files, with no
+request failed or sent elsewhere. Screenshots are saved under artifacts/screenshots (git-ignored)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.web.conftest import CockpitRun, master_fills, start_cockpit
+from tests.web.conftest import CockpitRun, master_fills, start_cockpit, viewer_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -20,7 +22,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 if not CHROMIUM.exists():  # .ci/run installs it (apt-get install chromium chromium-driver): CI never skips
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium chromium-driver)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402 - only when there is a browser
+from playwright.sync_api import (  # noqa: E402 - only when there is a browser
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +96,47 @@ def test_every_account_is_listed_and_a_copy_appears_without_a_reload(browser: Br
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     shot(phone, "copy-trading-phone")
+
+
+def test_the_api_docs_render_every_operation_from_the_bots_own_files(browser: Browser, tmp_path: Path) -> None:
+    with viewer_server(tmp_path) as url:
+        spec = browser.request.get(f"{url}/openapi.json").json()  # type: ignore[attr-defined]
+        operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+        page = browser.new_page()  # type: ignore[attr-defined]
+        requested: list[str] = []
+        problems: list[str] = []
+
+        def on_response(answer: Response) -> None:
+            if answer.status >= 400:
+                problems.append(f"{answer.status}: {answer.url}")
+
+        def on_console(message: ConsoleMessage) -> None:  # a CSP refusal is reported here
+            if message.type in ("error", "warning"):
+                problems.append(f"console {message.type}: {message.text}")
+
+        def on_failed(request: Request) -> None:
+            problems.append(f"failed: {request.url} {request.failure}")
+
+        page.on("request", lambda request: requested.append(request.url))
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        page.goto(f"{url}/docs")
+        accounts = page.locator('.opblock-get .opblock-summary-path[data-path="/api/v1/accounts"]')
+        expect(accounts).to_have_count(1, timeout=30_000)
+        shown = page.locator(".opblock").evaluate_all(
+            "blocks => blocks.map(b => [b.querySelector('.opblock-summary-method').innerText, "
+            "b.querySelector('.opblock-summary-path').dataset.path])")
+        assert {(method, path) for method, path in shown} == operations
+        block = page.locator(".opblock-get", has=page.locator('.opblock-summary-path[data-path="/api/v1/accounts"]'))
+        block.locator(".opblock-summary-control").click()  # open it, and call the API from the page
+        block.locator("button.try-out__btn").click()
+        block.locator("button.execute").click()
+        expect(block.locator(".live-responses-table tbody .response-col_status")).to_have_text("200", timeout=10_000)
+        shot(page, "api-docs")
+        origin = urlsplit(url).netloc
+        assert requested and all(urlsplit(r).netloc == origin for r in requested), requested
+        assert any(r.endswith("/openapi.json") for r in requested)
+        assert problems == []
+        page.close()

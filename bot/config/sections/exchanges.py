@@ -148,8 +148,10 @@ class ExchangeSettings(SettingsSection):
     order_settle_max_seconds: float = Field(
         60.0, gt=0, le=3600, description="the longest wait between two look-ups of an order not final yet, in seconds"
     )
+    # 0: alpaca-py waits between its own resends in time.sleep, which a stop cannot cut short (a stop must end
+    # within 5 s: docs/running.md), and our own retries already cover 429 and 504, classified and stop-aware.
     alpaca_sdk_retries: int = Field(
-        3, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10)"
+        0, ge=0, le=10, description="times alpaca-py itself resends a call answered 429/504 (0-10; 0: ours retry)"
     )
     alpaca_sdk_retry_wait_seconds: float = Field(
         3.0, ge=0, le=60, description="seconds alpaca-py waits before each of its own resends (0-60)"

@@ -37,3 +37,7 @@ class WebSettings(SettingsSection):
         300.0, gt=0, le=86_400,
         description="seconds of bot time between two points of an account's equity curve (0-86400)",
     )
+    equity_curve_points: int = Field(
+        600, ge=50, le=20_000,
+        description="most points an account page's equity curve draws; a longer history is thinned evenly (50-20000)",
+    )
