@@ -53,6 +53,8 @@ _ID_SEGMENT = re.compile(r"(?=.*\d)[^/]{8,}")  # an order id or UUID in a path: 
 
 
 def _form_value(value: Any) -> str:
+    if type(value) is int:  # a nonce or a count: digits and "-" only, which quote_plus leaves as they are
+        return str(value)
     if isinstance(value, bytes):
         return urllib.parse.quote_plus(value)
     text = value if isinstance(value, str) else str(value)
@@ -211,6 +213,12 @@ def mount_timeout(
     return session
 
 
+def _check_headers(headers: Mapping[str, str]) -> None:
+    for name, value in headers.items():
+        if _LINE_BREAK.search(name) or _LINE_BREAK.search(value):
+            raise requests.exceptions.InvalidHeader(f"header {name!r} holds a line break")
+
+
 # ---- krakenex on urllib3 -------------------------------------------------------------------------------
 class Response:
     """What krakenex reads from an answer: the status, ``raise_for_status`` and ``json``."""
@@ -254,6 +262,7 @@ class PooledSession:
         self._manager.pool_classes_by_scheme = self.tracker.pool_classes()
         self._pools: dict[tuple[str, str], HTTPConnectionPool] = {}
         self._timeouts: dict[float, urllib3.Timeout] = {}
+        self._checked_headers: dict[str, str] = {}
 
     # ---- the requests.Session calls krakenex makes ---------------------------------------------------
     def get(
@@ -265,10 +274,11 @@ class PooledSession:
         return self.request("GET", target, None, headers, timeout)
 
     def post(
-        self, url: str, data: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+        self, url: str, data: Mapping[str, Any] | str | None = None, headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Response:
-        body = form_encode(data or {}).encode()  # byte for byte what krakenex signs (urlencode(data))
+        """A form post; ``data`` already encoded (a str, as requests takes it) is sent as it is: the signed bytes."""
+        body = (data if isinstance(data, str) else form_encode(data or {})).encode()
         sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         return self.request("POST", url, body, sent, timeout)
 
@@ -305,10 +315,14 @@ class PooledSession:
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, timeout: float | None
     ) -> Response:
         """Send one request and read its whole answer; a failed connection is dropped, never reused half-read."""
-        sent = {**self.headers, **(headers or {})}
-        for name, value in sent.items():
-            if _LINE_BREAK.search(name) or _LINE_BREAK.search(value):
-                raise requests.exceptions.InvalidHeader(f"header {name!r} holds a line break")
+        if self.headers != self._checked_headers:  # the session's own headers: checked once, again if changed
+            _check_headers(self.headers)
+            self._checked_headers = dict(self.headers)
+        if headers:
+            _check_headers(headers)
+            sent = {**self.headers, **headers}
+        else:
+            sent = dict(self.headers)
         pool, target = self._pool(url)
         wait = self.timeout if timeout is None else timeout
         try:

@@ -83,6 +83,7 @@ class KeyFile:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         os.fchmod(self._fd, 0o600)
         self._finalizer = weakref.finalize(self, os.close, self._fd)
+        self._known: tuple[bytes | None, KeyState] = (None, KeyState())  # the file's last bytes seen here: their state
 
     def close(self) -> None:
         self._finalizer()
@@ -103,7 +104,15 @@ class KeyFile:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def read(self) -> KeyState:
-        raw = os.pread(self._fd, FILE_SIZE * 4, 0).decode("utf-8", "replace").strip()
+        data = os.pread(self._fd, FILE_SIZE * 4, 0)
+        if data == self._known[0]:  # the file still holds what this object last read or wrote: no need to parse it
+            return self._known[1]
+        state = self._parse(data)
+        self._known = (data, state)
+        return state
+
+    def _parse(self, content: bytes) -> KeyState:
+        raw = content.decode("utf-8", "replace").strip()
         if not raw:
             return KeyState(boot=BOOT_ID)
         try:
@@ -130,7 +139,10 @@ class KeyFile:
         )
         if len(text) >= FILE_SIZE:
             raise RuntimeError(f"{self.path}: nonce state grew beyond {FILE_SIZE} bytes")
-        os.pwrite(self._fd, text.ljust(FILE_SIZE - 1).encode() + b"\n", 0)
+        data = text.ljust(FILE_SIZE - 1).encode() + b"\n"
+        self._known = (None, state)  # until the write is done, a read parses the file
+        os.pwrite(self._fd, data, 0)
+        self._known = (data, state)
         if durable:
             os.fsync(self._fd)
 

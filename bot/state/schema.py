@@ -71,10 +71,11 @@ class Table:
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(f.name for f in fields(self.record)))
 
-    def encode(self, record: object) -> dict[str, Any]:
-        row = {name: getattr(record, name) for name in self.columns}  # type: ignore[attr-defined]
+    def encode(self, record: object, columns: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The row of `record` (only `columns`, in their order, when given: an update of a few columns)."""
+        row = {name: getattr(record, name) for name in columns or self.columns}  # type: ignore[attr-defined]
         for name, codec in self.codecs.items():
-            if row[name] is not None:
+            if row.get(name) is not None:
                 row[name] = codec.encode(row[name])
         return row
 

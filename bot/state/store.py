@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -54,6 +55,24 @@ DEFAULT_FILE_NAME = "nija.sqlite3"
 _BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
 
 R = TypeVar("R")
+# What the exchange said about an order: the columns a settle writes, only while the order is unsettled.
+_SETTLED_COLUMNS = ("status", "exchange_order_id", "filled_base", "filled_quote", "avg_price", "fee_quote", "fee_base",
+                    "reason", "updated_at", "next_check_at", "checks")
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], *, update: bool) -> str:
+    """An insert of these columns that updates the row or does nothing when its key exists; built once per shape
+    (a copy writes several rows, and every string built for them is CPU that the other followers wait for)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+            f"ON CONFLICT ({', '.join(key)}) DO " + (f"UPDATE SET {updates}" if update else "NOTHING"))
+
+
+@lru_cache(maxsize=8)
+def _settle_sql(statuses: int) -> str:
+    return (f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _SETTLED_COLUMNS)} WHERE client_order_id = ? "
+            f"AND status IN ({', '.join('?' for _ in range(statuses))})")
 
 
 class StateStore:
@@ -156,25 +175,15 @@ class StateStore:
     # ---- generic rows --------------------------------------------------------------------------------
     def _upsert(self, table: Table, record: R) -> R:
         row = table.encode(record)
-        columns = ", ".join(row)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in table.key)
         with self._lock:
-            self._conn.execute(
-                f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join(':' + c for c in row)}) "
-                f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}",
-                row,
-            )
+            self._conn.execute(_insert_sql(table.name, tuple(row), table.key, update=True), row)
         return record
 
     def _insert_if_absent(self, table: Table, record: object) -> bool:
         """True when inserted; False when its key exists. Any other constraint broken is an error, never hidden."""
         row = table.encode(record)
         with self._lock:
-            cursor = self._conn.execute(
-                f"INSERT INTO {table.name} ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)}) "
-                f"ON CONFLICT ({', '.join(table.key)}) DO NOTHING",
-                row,
-            )
+            cursor = self._conn.execute(_insert_sql(table.name, tuple(row), table.key, update=False), row)
         return cursor.rowcount == 1
 
     def _select(
@@ -228,14 +237,10 @@ class StateStore:
         its stored status is one of `statuses`; True when written. One statement, no read: the ledger
         books with it, so an order already final is never booked twice."""
         wanted = [str(s) for s in statuses]
-        values = ORDERS.encode(order)
-        columns = ("status", "exchange_order_id", "filled_base", "filled_quote", "avg_price", "fee_quote", "fee_base",
-                   "reason", "updated_at", "next_check_at", "checks")
+        values = ORDERS.encode(order, _SETTLED_COLUMNS)
         with self._lock:
             cursor = self._conn.execute(
-                f"UPDATE orders SET {', '.join(f'{c} = ?' for c in columns)} WHERE client_order_id = ? "
-                f"AND status IN ({', '.join('?' for _ in wanted)})",
-                [*(values[c] for c in columns), order.client_order_id, *wanted],
+                _settle_sql(len(wanted)), [*values.values(), order.client_order_id, *wanted],
             )
         return cursor.rowcount == 1
 

@@ -168,6 +168,17 @@ def test_failures_are_the_requests_exceptions_the_adapter_classifies(harness: Ha
         session.get(f"{url}/x", headers={"API-Key": "k\r\nX-Injected: 1"})
 
 
+def test_a_line_break_in_the_sessions_own_headers_is_refused_even_after_a_clean_request(harness: Harness) -> None:
+    # The session's fixed headers are checked once, not on every request: a later change must be checked again.
+    harness.start(Scripted([_answer(b'{"n":1}')]))
+    session = PooledSession(2.0, {"User-Agent": "krakenex-test"})
+    assert session.get(f"{harness.url}/0/public/Time").json() == {"n": 1}
+    session.headers["User-Agent"] = "krakenex\r\nX-Injected: 1"
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        session.get(f"{harness.url}/0/public/Time")
+    session.close()
+
+
 def test_a_refused_connection_is_a_connection_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]

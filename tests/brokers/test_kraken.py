@@ -6,6 +6,7 @@ import gc
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import krakenex
 import pytest
@@ -20,6 +21,7 @@ from bot.brokers.errors import (
 )
 from bot.brokers.factory import make_broker
 from bot.brokers.kraken import KrakenBroker
+from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState
 from bot.brokers.kraken_symbols import KrakenSymbols
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Role
@@ -272,3 +274,21 @@ def test_presigned_secret_matches_krakenex_signature(kraken: ContractEnv) -> Non
     reference = krakenex.API(credentials.api_key, credentials.api_secret)
     path = "/0/private/AddOrder"
     assert broker._private_api._sign(dict(data), path) == reference._sign(dict(data), path)
+
+
+def test_key_file_reads_what_another_holder_wrote(tmp_path: Path) -> None:
+    # A key file remembers the bytes it last read or wrote so that an unchanged file is not parsed again on every
+    # private call; whatever another holder (another process has its own KeyFile) wrote since must still be read.
+    path = tmp_path / "kraken" / "nonce-test.json"
+    mine, theirs = KeyFile(path), KeyFile(path)
+    assert mine.read() == KeyState(boot=BOOT_ID)  # a new, empty file
+    mine.write(KeyState(last=10, reserved=100, counter=1.5, counter_clock=2.0, counter_wall=3.0, boot=BOOT_ID),
+               durable=False)
+    assert theirs.read().last == 10
+    theirs.write(KeyState(last=11, reserved=200, counter=0.25, boot=BOOT_ID), durable=True)
+    assert mine.read() == KeyState(last=11, reserved=200, counter=0.25, boot=BOOT_ID)
+    assert mine.read() == KeyFile(path).read()  # the remembered state is what a fresh parse of the file gives
+    with open(path, "r+b") as handle:  # another writer left something this version cannot read
+        handle.write(b"{not json".ljust(64))
+    with pytest.raises(RuntimeError, match="unreadable Kraken nonce file"):
+        mine.read()
