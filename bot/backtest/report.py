@@ -240,9 +240,10 @@ def format_table(report: dict[str, object]) -> str:
     )
     master = accounts[0]
     if master["max_drawdown"]:
-        recovered = master["max_drawdown_recovered"] or "not recovered"
+        recovered = master["max_drawdown_recovered"]
+        recovery = f"back at the peak {recovered}" if recovered else "not back at the peak by the end"
         lines.append(f"master's max drawdown: peak {master['max_drawdown_peak']}, trough "
-                     f"{master['max_drawdown_trough']}, back at the peak {recovered}")
+                     f"{master['max_drawdown_trough']}, {recovery}")
     for row in accounts[1:]:
         track = row.get("tracking", {})
         lines.append(f"{row['account']}: tracking difference {_percent(track.get('tracking_difference'))} "
