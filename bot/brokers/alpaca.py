@@ -51,7 +51,6 @@ from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest, LimitOrd
 
 from bot.brokers.amounts import ZERO, decimals_of, plain, round_half_up, to_decimal
 from bot.brokers.base import (
-    CANDLE_COLUMNS,
     AssetBalance,
     BalanceSnapshot,
     Broker,
@@ -61,7 +60,7 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    empty_candles,
+    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -290,12 +289,7 @@ class AlpacaBroker(Broker):
             for bar in bars.data.get(market.exchange_symbol, [])
             if bar.timestamp.timestamp() < current_open
         }
-        if not rows:
-            return empty_candles()
-        ordered = sorted(rows.items())[-count:]
-        frame = pd.DataFrame([(t, *values) for t, values in ordered], columns=list(CANDLE_COLUMNS))
-        return frame.astype({"time": "int64", "open": "float64", "high": "float64", "low": "float64",
-                             "close": "float64", "volume": "float64"})
+        return candle_frame([(t, *values) for t, values in sorted(rows.items())[-count:]])
 
     # ---- balances ------------------------------------------------------------------------------------
     def balances(self) -> BalanceSnapshot:

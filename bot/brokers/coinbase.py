@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bot.brokers.amounts import ZERO, decimals_of, plain, to_decimal
 from bot.brokers.base import (
-    CANDLE_COLUMNS,
     AssetBalance,
     BalanceSnapshot,
     Broker,
@@ -35,7 +34,7 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    empty_candles,
+    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -254,11 +253,7 @@ class CoinbaseBroker(Broker):
             if not batch:
                 break
             end = start - step
-        if not rows:
-            return empty_candles()
-        ordered = sorted(rows.items())[-count:]
-        frame = pd.DataFrame([(t, *values) for t, values in ordered], columns=list(CANDLE_COLUMNS))
-        return frame.astype({"time": "int64"})
+        return candle_frame([(t, *values) for t, values in sorted(rows.items())[-count:]])
 
     # ---- balances -----------------------------------------------------------------------------------
     def balances(self) -> BalanceSnapshot:

@@ -49,7 +49,7 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    empty_candles,
+    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -345,19 +345,7 @@ class KrakenBroker(Broker):
         result = self._public("OHLC", params)
         rows = next((v for k, v in result.items() if k != "last"), [])
         closed = rows[:-1][-wanted:] if wanted > 0 else []  # Kraken's last row is the still-open candle
-        if not closed:
-            return empty_candles()
-        frame = pd.DataFrame(
-            {
-                "time": [int(r[0]) for r in closed],
-                "open": [float(r[1]) for r in closed],
-                "high": [float(r[2]) for r in closed],
-                "low": [float(r[3]) for r in closed],
-                "close": [float(r[4]) for r in closed],
-                "volume": [float(r[6]) for r in closed],
-            }
-        )
-        return frame.astype({"time": "int64"})
+        return candle_frame([(r[0], r[1], r[2], r[3], r[4], r[6]) for r in closed])  # [5] is Kraken's vwap
 
     # ---- balances ---------------------------------------------------------------------------------
     def balances(self) -> BalanceSnapshot:
