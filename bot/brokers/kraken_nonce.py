@@ -157,7 +157,6 @@ class KeyChannel:
         self.limiter: object | None = None  # the adapter's RateLimiter, attached once per channel
         self._lock = threading.Lock()
         self._state: KeyState | None = None
-        self._dirty = False
         self._refusals = 0  # nonces refused in a row: each resync jumps twice as far as the last
         self.last_nonce = 0  # the last nonce this process saw in the file (diagnostics and tests)
 
@@ -174,10 +173,7 @@ class KeyChannel:
             self.file.lock(stop)
             try:
                 self._state = self.file.read()
-                self._dirty = False
                 yield
-                if self._dirty:
-                    self.file.write(self._state, durable=False)
             finally:
                 self._state = None
                 self.file.unlock()
@@ -191,9 +187,9 @@ class KeyChannel:
         return self._state
 
     def update(self, state: KeyState) -> None:
-        """Change the held state (the rate counter); written when the request ends."""
+        """Change the held state (the rate counter), written at once: a refusal's counter must outlive the error."""
         self._state = state
-        self._dirty = True
+        self.file.write(state, durable=False)
 
     def next_nonce(self) -> int:
         """The next nonce: microseconds of the clock, or one above the last sent by anyone, whichever is higher.
@@ -207,7 +203,6 @@ class KeyChannel:
             reserved = nonce + self.reserve
         self._state = replace(state, last=nonce, reserved=reserved)
         self.file.write(self._state, durable=reserved != state.reserved)
-        self._dirty = False
         self.last_nonce = nonce
         return nonce
 
@@ -223,7 +218,6 @@ class KeyChannel:
         reserved = max(state.reserved, last + self.reserve)
         self._state = replace(state, last=last, reserved=reserved)
         self.file.write(self._state, durable=True)
-        self._dirty = False
         self.last_nonce = last
 
     def accepted(self) -> None:

@@ -21,7 +21,7 @@ from bot.brokers.errors import (
 )
 from bot.brokers.factory import make_broker
 from bot.brokers.kraken import KrakenBroker
-from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState
+from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState, nonce_path
 from bot.brokers.kraken_symbols import KrakenSymbols
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Role
@@ -156,6 +156,20 @@ def test_client_rate_limiter_waits_instead_of_being_refused(kraken: ContractEnv)
         broker.balances()
     assert face.rejected.get("EAPI:Rate limit exceeded", 0) == before  # type: ignore[attr-defined]
     assert broker.limiter.waited_seconds > 0  # type: ignore[attr-defined]
+
+
+def test_a_rate_limit_refusal_fills_the_counter_in_the_key_file(kraken: ContractEnv) -> None:
+    # Kraken's refusal says the counter is full; a restarted bot, or a script beside it, reads the counter from the
+    # key's file, so the refusal must reach the file, not only this request's held state.
+    credentials = kraken.provision("acct", {"USD": 10.0})
+    kraken.server.face("kraken").set_rate_limit(credentials.api_key, 2.0, 0.001)  # type: ignore[attr-defined]
+    broker = kraken.broker("acct", kraken_rate_counter_max="50", kraken_rate_decay_per_second="0.001",
+                           kraken_rate_headroom="0")  # our limiter thinks there is room: Kraken refuses first
+    with pytest.raises(RateLimitError):
+        for _ in range(10):
+            broker.balances()
+    state = KeyFile(nonce_path(credentials.api_key, kraken.tmp / "brokers")).read()
+    assert state.counter >= 50
 
 
 def test_symbols_map_kraken_names_both_ways(kraken: ContractEnv) -> None:
