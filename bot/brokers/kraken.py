@@ -72,7 +72,6 @@ from bot.config.settings import Settings
 
 _AVERAGE = decimal.Context(prec=15)  # an average price to 15 significant digits: exact enough, readable
 log = logging.getLogger(__name__)
-_limiter_lock = threading.Lock()  # one RateLimiter per key channel, however many adapters share it
 
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MAX_OHLC_ROWS = 720
@@ -198,12 +197,10 @@ class KrakenBroker(Broker):
 
         self._channel: KeyChannel = channel_for(credentials.api_key, state_dir, clock, exchange.kraken_nonce_reserve)
         counter_max, decay = TIERS[exchange.kraken_rate_tier]
-        with _limiter_lock:
-            if self._channel.limiter is None:
-                self._channel.limiter = RateLimiter(
-                    clock, exchange.kraken_rate_counter_max or counter_max,
-                    exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
-                )
+        self.limiter = RateLimiter(  # the tier's numbers only: the counter is the key's, in its file
+            clock, exchange.kraken_rate_counter_max or counter_max,
+            exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
+        )
         self._private_api = _pooled(
             _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel), self.timeout
         )
@@ -211,11 +208,6 @@ class KrakenBroker(Broker):
         self.stop_token.add_abort(self._public_api.session.abort)
         self.stop_token.add_abort(self._private_api.session.abort)
         self._symbols: KrakenSymbols | None = None
-
-    @property
-    def limiter(self) -> RateLimiter:
-        assert isinstance(self._channel.limiter, RateLimiter)
-        return self._channel.limiter
 
     @property
     def last_nonce(self) -> int:

@@ -154,7 +154,6 @@ class KeyChannel:
         self.file = KeyFile(path)
         self.clock = clock
         self.reserve = reserve
-        self.limiter: object | None = None  # the adapter's RateLimiter, attached once per channel
         self._lock = threading.Lock()
         self._state: KeyState | None = None
         self._refusals = 0  # nonces refused in a row: each resync jumps twice as far as the last
