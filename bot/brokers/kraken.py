@@ -49,7 +49,6 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -66,6 +65,7 @@ from bot.brokers.kraken_nonce import KeyChannel, channel_for
 from bot.brokers.kraken_prices import PriceBoard, board_for
 from bot.brokers.kraken_rate_limit import TIERS, RateLimiter
 from bot.brokers.kraken_symbols import BALANCE_SUFFIXES, KrakenSymbols
+from bot.candles import candle_frame
 from bot.clock import Clock
 from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
