@@ -89,10 +89,8 @@ class _OneWrite:
         self._held = None
         try:
             super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
-        finally:
-            held, self._held, self._hold_head = self._held, None, False
-            if held is not None:  # no body was written after all: the head goes alone
-                super().send(held)  # type: ignore[misc]
+        finally:  # urllib3 sends a bytes body right after the head, so nothing is left held: reset for a failed request
+            self._held, self._hold_head = None, False
 
     def send(self, data: Any) -> None:
         if self._hold_head:

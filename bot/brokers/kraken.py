@@ -99,11 +99,8 @@ class _NoncedAPI(krakenex.API):
         headers = {"API-Key": self.key, "API-Sign": self._signature(urlpath, data["nonce"], postdata)}
         return self._query(urlpath, postdata, headers, timeout=timeout)  # type: ignore[arg-type]
 
-    def _sign(self, data: dict[str, Any], urlpath: str) -> str:
-        """Kraken's signature, as krakenex computes it, with the secret decoded once instead of per call."""
-        return self._signature(urlpath, data["nonce"], form_encode(data))
-
     def _signature(self, urlpath: str, nonce: object, postdata: str) -> str:
+        """Kraken's signature, as krakenex's _sign computes it, with the secret decoded once instead of per call."""
         message = urlpath.encode() + hashlib.sha256((str(nonce) + postdata).encode()).digest()
         return base64.b64encode(hmac.new(self._secret_bytes, message, hashlib.sha512).digest()).decode()
 

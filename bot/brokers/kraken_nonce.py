@@ -82,11 +82,8 @@ class KeyFile:
         private_dir(path.parent)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         os.fchmod(self._fd, 0o600)
-        self._finalizer = weakref.finalize(self, os.close, self._fd)
+        weakref.finalize(self, os.close, self._fd)  # the descriptor closes with the object
         self._known: tuple[bytes | None, KeyState] = (None, KeyState())  # the file's last bytes seen here: their state
-
-    def close(self) -> None:
-        self._finalizer()
 
     def lock(self, stop: StopToken) -> None:
         """Hold the file's OS lock; while another process holds it, look again every few ms (the stop ends the wait)."""
@@ -158,10 +155,6 @@ class KeyChannel:
         self._state: KeyState | None = None
         self._refusals = 0  # nonces refused in a row: each resync jumps twice as far as the last
         self.last_nonce = 0  # the last nonce this process saw in the file (diagnostics and tests)
-
-    @property
-    def path(self) -> Path:
-        return self.file.path
 
     @contextmanager
     def hold(self, stop: StopToken) -> Iterator[None]:

@@ -20,6 +20,7 @@ from bot.brokers.errors import (
     RateLimitError,
 )
 from bot.brokers.factory import make_broker
+from bot.brokers.http import form_encode
 from bot.brokers.kraken import KrakenBroker
 from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState, nonce_path
 from bot.brokers.kraken_symbols import KrakenSymbols
@@ -287,7 +288,8 @@ def test_presigned_secret_matches_krakenex_signature(kraken: ContractEnv) -> Non
     data = {"nonce": 1234567, "pair": "XBTUSD", "volume": "0.01"}
     reference = krakenex.API(credentials.api_key, credentials.api_secret)
     path = "/0/private/AddOrder"
-    assert broker._private_api._sign(dict(data), path) == reference._sign(dict(data), path)
+    signed = broker._private_api._signature(path, data["nonce"], form_encode(data))
+    assert signed == reference._sign(dict(data), path)
 
 
 def test_key_file_reads_what_another_holder_wrote(tmp_path: Path) -> None:
