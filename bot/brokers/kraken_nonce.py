@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bot.brokers.stopping import StopToken
 from bot.clock import Clock
-from bot.state.private import private_dir
+from bot.state.private import private_dir, private_file
 
 FILE_SIZE = 256  # the JSON is padded to this size and rewritten in place: one pwrite, never a torn rename
 _POLL_SECONDS = 0.005  # how often a request waiting for another process's request looks again
@@ -79,9 +79,7 @@ class KeyFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        private_dir(path.parent)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.fchmod(self._fd, 0o600)
+        self._fd = os.open(private_file(path), os.O_RDWR)  # 0600 in a 0700 directory, whatever the umask
         weakref.finalize(self, os.close, self._fd)  # the descriptor closes with the object
         self._known: tuple[bytes | None, KeyState] = (None, KeyState())  # the file's last bytes seen here: their state
 

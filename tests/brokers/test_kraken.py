@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import stat
 import threading
 import time
 from decimal import Decimal
@@ -308,3 +309,15 @@ def test_key_file_reads_what_another_holder_wrote(tmp_path: Path) -> None:
         handle.write(b"{not json".ljust(64))
     with pytest.raises(RuntimeError, match="unreadable Kraken nonce file"):
         mine.read()
+
+
+def test_key_files_are_private(tmp_path: Path) -> None:
+    # The key's file says which key is in use and how busy it is: only its owner may read it, whatever it was before.
+    new = tmp_path / "kraken" / "nonce-new.json"
+    KeyFile(new)
+    loose = tmp_path / "kraken" / "nonce-loose.json"
+    loose.write_text("")
+    loose.chmod(0o644)
+    KeyFile(loose)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (new, loose)} == {0o600}
+    assert stat.S_IMODE(new.parent.stat().st_mode) == 0o700
