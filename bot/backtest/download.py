@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from bot.backtest.data import DataError, read_candles, timeframe_seconds
-from bot.candles import CANDLE_COLUMNS
+from bot.candles import CANDLE_COLUMNS, candle_frame, empty_candles
 from bot.config.settings import Settings
 
 BROKERS = ("kraken", "coinbase", "alpaca")
@@ -47,16 +47,9 @@ ALPACA_PAGE = 10_000
 Page = pd.DataFrame  # CANDLE_COLUMNS, ascending, closed candles only
 
 
-def empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "time" else "float64") for c in CANDLE_COLUMNS})
-
-
 def _frame(rows: list[tuple[float, ...]]) -> pd.DataFrame:
-    if not rows:
-        return empty()
-    frame = pd.DataFrame(rows, columns=list(CANDLE_COLUMNS))
-    frame = frame.astype({c: "int64" if c == "time" else "float64" for c in CANDLE_COLUMNS})
-    return frame.drop_duplicates("time").sort_values("time").reset_index(drop=True)
+    """One page's candles, each time once, ascending (a page may overlap the one before)."""
+    return candle_frame(rows).drop_duplicates("time").sort_values("time").reset_index(drop=True)
 
 
 def with_retries(what: str, call: Callable[[], Any], attempts: int, wait_seconds: float,
@@ -337,7 +330,7 @@ def download_pair(source: Source, pair: str, timeframe: str, start: int, end: in
     """Fetch `pair` into out/PAIR_TF.csv.gz from where the file stops (or `start`); returns (new, total) rows."""
     step = timeframe_seconds(timeframe)
     path = out / f"{pair}_{timeframe}.csv.gz"
-    existing = read_candles(path) if path.exists() else empty()
+    existing = read_candles(path) if path.exists() else empty_candles()
     first = start
     if len(existing):
         first = max(int(existing["time"].iloc[-1]) + step, start)

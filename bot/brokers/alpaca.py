@@ -60,7 +60,6 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -70,6 +69,7 @@ from bot.brokers.errors import (
     RateLimitError,
 )
 from bot.brokers.http import mount_timeout
+from bot.candles import candle_frame
 from bot.clock import Clock
 from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings

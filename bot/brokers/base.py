@@ -23,13 +23,11 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
@@ -41,7 +39,6 @@ from bot.brokers.errors import (
 )
 from bot.brokers.stopping import StopToken
 from bot.brokers.telemetry import CallLog
-from bot.candles import CANDLE_COLUMNS
 from bot.clock import Clock, SystemClock
 from bot.config.sections.exchanges import ExchangeSettings
 
@@ -254,23 +251,6 @@ _COPY_NAMESPACE = uuid.UUID("6c0b7a8e-5d1e-4a8f-9a43-3a1f0f2c9e11")
 def derived_client_order_id(*parts: str) -> str:
     """A client order id that is the same every time for the same parts (copy of one fill to one follower)."""
     return str(uuid.uuid5(_COPY_NAMESPACE, "|".join(parts)))
-
-
-def empty_candles() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype="float64") for name in CANDLE_COLUMNS}).astype({"time": "int64"})
-
-
-def candle_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Candles from (time, open, high, low, close, volume) rows, oldest first; numbers or numeric strings.
-
-    Built from typed arrays: a paper bot rebuilds two dozen frames every simulated candle, and a frame
-    built from lists and then cast (``astype``) cost five times as much CPU."""
-    if not rows:
-        return empty_candles()
-    times = np.fromiter((int(row[0]) for row in rows), dtype=np.int64, count=len(rows))
-    values = np.array([row[1:6] for row in rows], dtype=np.float64).T.copy()  # one contiguous row per column
-    columns = {"time": times, **{name: values[i] for i, name in enumerate(CANDLE_COLUMNS[1:])}}
-    return pd.DataFrame(columns, copy=False)
 
 
 class Broker(ABC):

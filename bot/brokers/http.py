@@ -89,10 +89,8 @@ class _OneWrite:
         self._held = None
         try:
             super().request(method, url, body=body, headers=headers, **kwargs)  # type: ignore[misc]
-        finally:
-            held, self._held, self._hold_head = self._held, None, False
-            if held is not None:  # no body was written after all: the head goes alone
-                super().send(held)  # type: ignore[misc]
+        finally:  # urllib3 sends a bytes body right after the head, so nothing is left held: reset for a failed request
+            self._held, self._hold_head = None, False
 
     def send(self, data: Any) -> None:
         if self._hold_head:
@@ -261,7 +259,6 @@ class PooledSession:
         )
         self._manager.pool_classes_by_scheme = self.tracker.pool_classes()
         self._pools: dict[tuple[str, str], HTTPConnectionPool] = {}
-        self._timeouts: dict[float, urllib3.Timeout] = {}
         self._checked_headers: dict[str, str] = {}
 
     # ---- the requests.Session calls krakenex makes ---------------------------------------------------
@@ -305,12 +302,6 @@ class PooledSession:
             self._pools[origin] = pool
         return pool, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
-    def _timeout(self, seconds: float) -> urllib3.Timeout:
-        found = self._timeouts.get(seconds)
-        if found is None:
-            found = self._timeouts[seconds] = urllib3.Timeout(connect=seconds, read=seconds)
-        return found
-
     def request(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, timeout: float | None
     ) -> Response:
@@ -328,7 +319,7 @@ class PooledSession:
         try:
             answer = pool.urlopen(
                 method, target, body=body, headers=sent, retries=False, redirect=False, assert_same_host=False,
-                timeout=self._timeout(wait), preload_content=True, decode_content=False,
+                timeout=wait, preload_content=True, decode_content=False,
             )
         except ConnectTimeoutError as error:
             if isinstance(error, NewConnectionError):  # refused, unreachable, no such host

@@ -49,7 +49,6 @@ from bot.brokers.base import (
     OrderStatus,
     Side,
     Ticker,
-    candle_frame,
 )
 from bot.brokers.errors import (
     AuthenticationError,
@@ -66,13 +65,13 @@ from bot.brokers.kraken_nonce import KeyChannel, channel_for
 from bot.brokers.kraken_prices import PriceBoard, board_for
 from bot.brokers.kraken_rate_limit import TIERS, RateLimiter
 from bot.brokers.kraken_symbols import BALANCE_SUFFIXES, KrakenSymbols
+from bot.candles import candle_frame
 from bot.clock import Clock
 from bot.config.accounts import AccountConfig
 from bot.config.settings import Settings
 
 _AVERAGE = decimal.Context(prec=15)  # an average price to 15 significant digits: exact enough, readable
 log = logging.getLogger(__name__)
-_limiter_lock = threading.Lock()  # one RateLimiter per key channel, however many adapters share it
 
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 MAX_OHLC_ROWS = 720
@@ -100,11 +99,8 @@ class _NoncedAPI(krakenex.API):
         headers = {"API-Key": self.key, "API-Sign": self._signature(urlpath, data["nonce"], postdata)}
         return self._query(urlpath, postdata, headers, timeout=timeout)  # type: ignore[arg-type]
 
-    def _sign(self, data: dict[str, Any], urlpath: str) -> str:
-        """Kraken's signature, as krakenex computes it, with the secret decoded once instead of per call."""
-        return self._signature(urlpath, data["nonce"], form_encode(data))
-
     def _signature(self, urlpath: str, nonce: object, postdata: str) -> str:
+        """Kraken's signature, as krakenex's _sign computes it, with the secret decoded once instead of per call."""
         message = urlpath.encode() + hashlib.sha256((str(nonce) + postdata).encode()).digest()
         return base64.b64encode(hmac.new(self._secret_bytes, message, hashlib.sha512).digest()).decode()
 
@@ -198,12 +194,10 @@ class KrakenBroker(Broker):
 
         self._channel: KeyChannel = channel_for(credentials.api_key, state_dir, clock, exchange.kraken_nonce_reserve)
         counter_max, decay = TIERS[exchange.kraken_rate_tier]
-        with _limiter_lock:
-            if self._channel.limiter is None:
-                self._channel.limiter = RateLimiter(
-                    clock, exchange.kraken_rate_counter_max or counter_max,
-                    exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
-                )
+        self.limiter = RateLimiter(  # the tier's numbers only: the counter is the key's, in its file
+            clock, exchange.kraken_rate_counter_max or counter_max,
+            exchange.kraken_rate_decay_per_second or decay, exchange.kraken_rate_headroom,
+        )
         self._private_api = _pooled(
             _NoncedAPI(credentials.api_key, credentials.api_secret, self._channel), self.timeout
         )
@@ -211,11 +205,6 @@ class KrakenBroker(Broker):
         self.stop_token.add_abort(self._public_api.session.abort)
         self.stop_token.add_abort(self._private_api.session.abort)
         self._symbols: KrakenSymbols | None = None
-
-    @property
-    def limiter(self) -> RateLimiter:
-        assert isinstance(self._channel.limiter, RateLimiter)
-        return self._channel.limiter
 
     @property
     def last_nonce(self) -> int:

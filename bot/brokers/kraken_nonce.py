@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bot.brokers.stopping import StopToken
 from bot.clock import Clock
-from bot.state.private import private_dir
+from bot.state.private import private_dir, private_file
 
 FILE_SIZE = 256  # the JSON is padded to this size and rewritten in place: one pwrite, never a torn rename
 _POLL_SECONDS = 0.005  # how often a request waiting for another process's request looks again
@@ -79,14 +79,9 @@ class KeyFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        private_dir(path.parent)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.fchmod(self._fd, 0o600)
-        self._finalizer = weakref.finalize(self, os.close, self._fd)
+        self._fd = os.open(private_file(path), os.O_RDWR)  # 0600 in a 0700 directory, whatever the umask
+        weakref.finalize(self, os.close, self._fd)  # the descriptor closes with the object
         self._known: tuple[bytes | None, KeyState] = (None, KeyState())  # the file's last bytes seen here: their state
-
-    def close(self) -> None:
-        self._finalizer()
 
     def lock(self, stop: StopToken) -> None:
         """Hold the file's OS lock; while another process holds it, look again every few ms (the stop ends the wait)."""
@@ -154,16 +149,10 @@ class KeyChannel:
         self.file = KeyFile(path)
         self.clock = clock
         self.reserve = reserve
-        self.limiter: object | None = None  # the adapter's RateLimiter, attached once per channel
         self._lock = threading.Lock()
         self._state: KeyState | None = None
-        self._dirty = False
         self._refusals = 0  # nonces refused in a row: each resync jumps twice as far as the last
         self.last_nonce = 0  # the last nonce this process saw in the file (diagnostics and tests)
-
-    @property
-    def path(self) -> Path:
-        return self.file.path
 
     @contextmanager
     def hold(self, stop: StopToken) -> Iterator[None]:
@@ -174,10 +163,7 @@ class KeyChannel:
             self.file.lock(stop)
             try:
                 self._state = self.file.read()
-                self._dirty = False
                 yield
-                if self._dirty:
-                    self.file.write(self._state, durable=False)
             finally:
                 self._state = None
                 self.file.unlock()
@@ -191,9 +177,9 @@ class KeyChannel:
         return self._state
 
     def update(self, state: KeyState) -> None:
-        """Change the held state (the rate counter); written when the request ends."""
+        """Change the held state (the rate counter), written at once: a refusal's counter must outlive the error."""
         self._state = state
-        self._dirty = True
+        self.file.write(state, durable=False)
 
     def next_nonce(self) -> int:
         """The next nonce: microseconds of the clock, or one above the last sent by anyone, whichever is higher.
@@ -207,7 +193,6 @@ class KeyChannel:
             reserved = nonce + self.reserve
         self._state = replace(state, last=nonce, reserved=reserved)
         self.file.write(self._state, durable=reserved != state.reserved)
-        self._dirty = False
         self.last_nonce = nonce
         return nonce
 
@@ -223,7 +208,6 @@ class KeyChannel:
         reserved = max(state.reserved, last + self.reserve)
         self._state = replace(state, last=last, reserved=reserved)
         self.file.write(self._state, durable=True)
-        self._dirty = False
         self.last_nonce = last
 
     def accepted(self) -> None:

@@ -34,10 +34,6 @@ class StopToken:
         """Obey this event from now on: the trader's stop event, or a clear one for the closing reads."""
         self._event = event
 
-    @property
-    def event(self) -> threading.Event:
-        return self._event
-
     def is_set(self) -> bool:
         return self._event.is_set()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bot.brokers.base import candle_frame, empty_candles
-from bot.candles import CANDLE_COLUMNS
+from bot.candles import CANDLE_COLUMNS, candle_frame, empty_candles
 
 
 def test_rows_of_numbers_or_numeric_strings_become_int64_times_and_float64_prices() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import stat
 import threading
 import time
 from decimal import Decimal
@@ -20,8 +21,9 @@ from bot.brokers.errors import (
     RateLimitError,
 )
 from bot.brokers.factory import make_broker
+from bot.brokers.http import form_encode
 from bot.brokers.kraken import KrakenBroker
-from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState
+from bot.brokers.kraken_nonce import BOOT_ID, KeyFile, KeyState, nonce_path
 from bot.brokers.kraken_symbols import KrakenSymbols
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Role
@@ -158,6 +160,20 @@ def test_client_rate_limiter_waits_instead_of_being_refused(kraken: ContractEnv)
     assert broker.limiter.waited_seconds > 0  # type: ignore[attr-defined]
 
 
+def test_a_rate_limit_refusal_fills_the_counter_in_the_key_file(kraken: ContractEnv) -> None:
+    # Kraken's refusal says the counter is full; a restarted bot, or a script beside it, reads the counter from the
+    # key's file, so the refusal must reach the file, not only this request's held state.
+    credentials = kraken.provision("acct", {"USD": 10.0})
+    kraken.server.face("kraken").set_rate_limit(credentials.api_key, 2.0, 0.001)  # type: ignore[attr-defined]
+    broker = kraken.broker("acct", kraken_rate_counter_max="50", kraken_rate_decay_per_second="0.001",
+                           kraken_rate_headroom="0")  # our limiter thinks there is room: Kraken refuses first
+    with pytest.raises(RateLimitError):
+        for _ in range(10):
+            broker.balances()
+    state = KeyFile(nonce_path(credentials.api_key, kraken.tmp / "brokers")).read()
+    assert state.counter >= 50
+
+
 def test_symbols_map_kraken_names_both_ways(kraken: ContractEnv) -> None:
     broker = kraken.broker()
     names: KrakenSymbols = broker.symbols()  # type: ignore[attr-defined]
@@ -273,7 +289,8 @@ def test_presigned_secret_matches_krakenex_signature(kraken: ContractEnv) -> Non
     data = {"nonce": 1234567, "pair": "XBTUSD", "volume": "0.01"}
     reference = krakenex.API(credentials.api_key, credentials.api_secret)
     path = "/0/private/AddOrder"
-    assert broker._private_api._sign(dict(data), path) == reference._sign(dict(data), path)
+    signed = broker._private_api._signature(path, data["nonce"], form_encode(data))
+    assert signed == reference._sign(dict(data), path)
 
 
 def test_key_file_reads_what_another_holder_wrote(tmp_path: Path) -> None:
@@ -292,3 +309,15 @@ def test_key_file_reads_what_another_holder_wrote(tmp_path: Path) -> None:
         handle.write(b"{not json".ljust(64))
     with pytest.raises(RuntimeError, match="unreadable Kraken nonce file"):
         mine.read()
+
+
+def test_key_files_are_private(tmp_path: Path) -> None:
+    # The key's file says which key is in use and how busy it is: only its owner may read it, whatever it was before.
+    new = tmp_path / "kraken" / "nonce-new.json"
+    KeyFile(new)
+    loose = tmp_path / "kraken" / "nonce-loose.json"
+    loose.write_text("")
+    loose.chmod(0o644)
+    KeyFile(loose)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (new, loose)} == {0o600}
+    assert stat.S_IMODE(new.parent.stat().st_mode) == 0o700

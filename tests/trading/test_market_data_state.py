@@ -12,8 +12,8 @@ import logging
 import pandas as pd
 import pytest
 
-from bot.brokers.base import empty_candles
 from bot.brokers.factory import make_broker
+from bot.candles import empty_candles
 from bot.clock import ManualClock
 from bot.config.accounts import AccountConfig, Role
 from bot.config.sections.strategy import StrategySettings
