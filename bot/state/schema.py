@@ -180,6 +180,8 @@ TABLE_DDL: dict[str, str] = {
 
 INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (broker, account_id, status)",
+    # the in-flight loop asks for a whole brokerage's unsettled orders (no account): without this it walks them all
+    "CREATE INDEX IF NOT EXISTS orders_by_status ON orders (broker, status)",
     "CREATE INDEX IF NOT EXISTS orders_by_signal ON orders (signal_id)",
     "CREATE INDEX IF NOT EXISTS fills_by_account ON fills (broker, account_id, time)",
     "CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (trade_id)",

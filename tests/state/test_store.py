@@ -3,6 +3,7 @@ lifecycles that keep what was known before sending; queries that filter; transac
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -87,6 +88,17 @@ def test_orders_filter_by_status_broker_and_account(store: StateStore) -> None:
     assert ids(store.orders("kraken", "master", statuses=["in_flight"])) == []
     assert store.orders(statuses=[]) == []  # nothing wanted is nothing, not everything
 
+
+
+def test_brokerage_unsettled_orders_use_an_index_on_status(store: StateStore, db_path: Path) -> None:
+    """The copy dispatcher's in-flight loop asks for a whole brokerage's unsettled orders twice a round:
+    the plan must seek by (broker, status), not walk every order the brokerage ever placed."""
+    store.record_order(order("a", status="open"))
+    with sqlite3.connect(db_path) as conn:
+        plan = " ".join(str(row[3]) for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE broker = ? AND status IN (?, ?, ?) ORDER BY rowid",
+            ("kraken", "in_flight", "open", "partially_filled")))
+    assert "orders_by_status (broker=? AND status=?)" in plan
 
 def test_positions_copies_only_and_by_account(store: StateStore) -> None:
     own = position("ETH-USD", is_copy=False, source_signal_id=None, opened_at=START - 10.0)
