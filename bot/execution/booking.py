@@ -45,6 +45,8 @@ from bot.strategy.exits import ExitDecision, ExitReason, apply_exit
 log = logging.getLogger(__name__)
 
 ENTRY, EXIT, COPY_ENTRY, COPY_EXIT, GUARD_EXIT = "entry", "exit", "copy_entry", "copy_exit", "guard_exit"
+#: the purposes of a follower's copy orders: the copy dispatcher drives their look-ups from their outbox rows
+COPY_PURPOSES: tuple[str, ...] = (COPY_ENTRY, COPY_EXIT)
 
 #: order statuses that are not final: the order is in flight until a look-up settles it
 UNSETTLED: tuple[str, ...] = (str(OrderStatus.IN_FLIGHT), str(OrderStatus.OPEN), str(OrderStatus.PARTIALLY_FILLED))
