@@ -275,12 +275,13 @@ class CopyDispatcher:
         if not broker.market_is_open(row.symbol):
             raise _Wait(f"the {row.symbol} market is closed; the copy waits for the open",
                         self.settings.copy_trading.copy_retry_max_seconds)
+        if row.side == Side.BUY and self.entry_gate is not None:  # a paused follower's entry costs no exchange call
+            paused = self.entry_gate(self.broker_name, row.follower_id)
+            if paused:
+                return self._final(row, CopyStatus.SKIPPED, paused)
         snapshot = broker.balances()
         price = signal.fill_price
         if row.side == Side.BUY:
-            paused = self.entry_gate(self.broker_name, row.follower_id) if self.entry_gate else None
-            if paused:
-                return self._final(row, CopyStatus.SKIPPED, paused)
             size = follower_entry_notional(
                 master_notional=float(signal.quote_notional), master_equity=signal.master_equity,
                 follower_equity=snapshot.equity,
