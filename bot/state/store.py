@@ -50,9 +50,9 @@ from bot.state.schema import (
     TRADES,
     Table,
 )
+from bot.state.sqlite import connect
 
 DEFAULT_FILE_NAME = "nija.sqlite3"
-_BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
 
 R = TypeVar("R")
 # What the exchange said about an order: the columns a settle writes, only while the order is unsettled.
@@ -88,17 +88,11 @@ class StateStore:
         self._lock = threading.RLock()
         self._depth = 0
         try:
-            if read_only:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
-            else:
+            if not read_only:
                 private_file(self.path)  # 0600 in a 0700 directory; SQLite gives -wal/-shm the same mode
-                self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
+            self._conn = connect(self.path, read_only=read_only)
         except (OSError, sqlite3.Error) as error:
             raise StateStoreError(f"{self.path}: cannot open the state store ({error})") from error
-        self._conn.row_factory = sqlite3.Row
         try:
             version = self._check_version()
             if version is not None and version < SCHEMA_VERSION:
