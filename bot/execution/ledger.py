@@ -63,11 +63,11 @@ from bot.brokers.base import Broker, MarketInfo, OrderRequest, OrderResult, Orde
 from bot.brokers.errors import AuthenticationError, BrokerError, MarketNotFound, TransientError
 from bot.clock import Clock
 from bot.config.settings import Settings
-from bot.execution.booking import COPY_PURPOSES, UNSETTLED, Booked, BookingRules, book_order, never_placed, retry_delay
+from bot.execution.booking import COPY_PURPOSES, Booked, BookingRules, book_order, never_placed, retry_delay
 from bot.execution.crashpoints import crash_point
 from bot.execution.locks import account_lock
 from bot.state.positions import with_levels
-from bot.state.records import CopyRecord, OrderPlan, OrderRecord, PositionRecord, SignalRecord
+from bot.state.records import UNSETTLED, CopyRecord, OrderPlan, OrderRecord, PositionRecord, SignalRecord
 from bot.state.store import StateStore
 from bot.strategy.exits import Position
 
@@ -266,7 +266,7 @@ class ExecutionLedger:
             log.log(level, "order %s %s %s not final yet (%s); looked up again in %.0f s", order.client_order_id[:8],
                     order.side, order.symbol, reason, delay)
         updated = replace(updated, updated_at=self.clock.now())
-        self.store.settle_order(updated, UNSETTLED)
+        self.store.settle_order(updated)
         if order.checks == 0 and order.purpose not in COPY_PURPOSES:
             _notify(self._in_flight_listeners, updated)
         return updated

@@ -11,7 +11,7 @@ import pytest
 
 from bot.brokers.base import OrderStatus
 from bot.clock import ManualClock
-from bot.state.records import CopyStatus, OrderRecord, SignalRecord, SignalStatus
+from bot.state.records import UNSETTLED, CopyStatus, OrderRecord, SignalRecord, SignalStatus
 from bot.state.store import StateStore
 from tests.state.conftest import START, account_state, copy_event, fill, order, position, signal
 
@@ -70,6 +70,17 @@ def test_recording_an_order_again_keeps_created_at(store: StateStore, clock: Man
     assert again.created_at == START - 60.0
     assert again.updated_at == START + 10.0
     assert store.get_order("coid-1") == again
+
+
+def test_settling_writes_only_while_the_order_is_unsettled(store: StateStore) -> None:
+    """The ledger books with one conditional write: an order already final is never settled (booked) twice."""
+    assert set(UNSETTLED) == {str(s) for s in OrderStatus if not s.is_final}  # the store's words for the statuses
+    store.record_order(order(status="in_flight", filled_base=D("0")))
+    assert store.settle_order(order(status="open", checks=1, filled_base=D("0"))) is True
+    assert store.settle_order(order(status="filled", checks=2, filled_base=D("0.5"))) is True
+    assert store.settle_order(order(status="filled", checks=3, filled_base=D("0.9"))) is False
+    final = store.get_order("coid-1")
+    assert final is not None and (final.status, final.checks, final.filled_base) == ("filled", 2, D("0.5"))
 
 
 # ---- queries ----------------------------------------------------------------------------------------
