@@ -21,7 +21,8 @@ from then on; nothing about a copy lives only in memory, so a restart simply car
 The dispatcher's rounds also look up every other order of the brokerage left in flight (a master's
 entry that Alpaca accepts and fills a moment later) when its look-up is due, so its signal is
 booked within seconds whatever the master's own pace (nautilus_trader's in-flight check); the
-ledger wakes the thread whenever it leaves an order in flight.
+ledger wakes the thread when it first leaves such an order in flight, and the rounds then keep its
+next look-up time (a copy's own row drives its look-ups, so a copy in flight wakes nothing).
 
 Each follower's rows run in signal order per symbol: an exit copy waits until that follower's
 entry copy of the symbol is final. Different followers run at once on a thread pool; one
@@ -46,7 +47,7 @@ from bot.config.settings import Settings
 from bot.copy.followers import Follower
 from bot.copy.sizing import follower_entry_notional
 from bot.copy.summary import CopySummary
-from bot.execution.booking import retry_delay
+from bot.execution.booking import COPY_PURPOSES, retry_delay
 from bot.execution.crashpoints import crash_point
 from bot.execution.ledger import UNSETTLED, ExecutionLedger, OrderIntent
 from bot.execution.locks import account_lock
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 OPEN = (str(CopyStatus.PLANNED), str(CopyStatus.SENT))
-COPY_PURPOSES = ("copy_entry", "copy_exit")
 
 
 @dataclass(frozen=True)
@@ -275,12 +275,13 @@ class CopyDispatcher:
         if not broker.market_is_open(row.symbol):
             raise _Wait(f"the {row.symbol} market is closed; the copy waits for the open",
                         self.settings.copy_trading.copy_retry_max_seconds)
+        if row.side == Side.BUY and self.entry_gate is not None:  # a paused follower's entry costs no exchange call
+            paused = self.entry_gate(self.broker_name, row.follower_id)
+            if paused:
+                return self._final(row, CopyStatus.SKIPPED, paused)
         snapshot = broker.balances()
         price = signal.fill_price
         if row.side == Side.BUY:
-            paused = self.entry_gate(self.broker_name, row.follower_id) if self.entry_gate else None
-            if paused:
-                return self._final(row, CopyStatus.SKIPPED, paused)
             size = follower_entry_notional(
                 master_notional=float(signal.quote_notional), master_equity=signal.master_equity,
                 follower_equity=snapshot.equity,

@@ -45,9 +45,8 @@ from bot.strategy.exits import ExitDecision, ExitReason, apply_exit
 log = logging.getLogger(__name__)
 
 ENTRY, EXIT, COPY_ENTRY, COPY_EXIT, GUARD_EXIT = "entry", "exit", "copy_entry", "copy_exit", "guard_exit"
-
-#: order statuses that are not final: the order is in flight until a look-up settles it
-UNSETTLED: tuple[str, ...] = (str(OrderStatus.IN_FLIGHT), str(OrderStatus.OPEN), str(OrderStatus.PARTIALLY_FILLED))
+#: the purposes of a follower's copy orders: the copy dispatcher drives their look-ups from their outbox rows
+COPY_PURPOSES: tuple[str, ...] = (COPY_ENTRY, COPY_EXIT)
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def book_order(
         fee_quote=execution.fee_quote, fee_base=execution.fee_base, reason=result.reason or order.reason,
         next_check_at=None, updated_at=now,
     )
-    if not store.settle_order(final, UNSETTLED):  # booked before (another thread, an earlier run)
+    if not store.settle_order(final):  # booked before (another thread, an earlier run)
         return Booked(store.get_order(order.client_order_id) or final, already=True)
     if execution.filled_base <= 0:
         booked = Booked(final)
@@ -156,7 +155,7 @@ def never_placed(store: StateStore, order: OrderRecord, now: float, rules: Booki
     """Book an order the exchange conclusively does not know after the grace period: it never executed."""
     final = replace(order, status=str(OrderStatus.REJECTED), next_check_at=None, updated_at=now,
                     reason=f"never reached the exchange: no order with client id {order.client_order_id}")
-    if not store.settle_order(final, UNSETTLED):
+    if not store.settle_order(final):
         return Booked(store.get_order(order.client_order_id) or final, already=True)
     if final.purpose in (COPY_ENTRY, COPY_EXIT):
         _copy_retry(store, final, now, rules, "its order never reached the exchange")

@@ -63,11 +63,11 @@ from bot.brokers.base import Broker, MarketInfo, OrderRequest, OrderResult, Orde
 from bot.brokers.errors import AuthenticationError, BrokerError, MarketNotFound, TransientError
 from bot.clock import Clock
 from bot.config.settings import Settings
-from bot.execution.booking import UNSETTLED, Booked, BookingRules, book_order, never_placed, retry_delay
+from bot.execution.booking import COPY_PURPOSES, Booked, BookingRules, book_order, never_placed, retry_delay
 from bot.execution.crashpoints import crash_point
 from bot.execution.locks import account_lock
 from bot.state.positions import with_levels
-from bot.state.records import CopyRecord, OrderPlan, OrderRecord, PositionRecord, SignalRecord
+from bot.state.records import UNSETTLED, CopyRecord, OrderPlan, OrderRecord, PositionRecord, SignalRecord
 from bot.state.store import StateStore
 from bot.strategy.exits import Position
 
@@ -130,7 +130,8 @@ class ExecutionLedger:
         self._signal_listeners.append(listener)
 
     def on_in_flight(self, listener: Callable[[OrderRecord], None]) -> None:
-        """Call `listener` with every order left in flight and its next look-up time (the in-flight loop wakes)."""
+        """Call `listener` with an order that is not a copy when it is first left in flight (the in-flight loop wakes;
+        its rounds then keep the order's next look-up time themselves, and a copy's row drives its own)."""
         self._in_flight_listeners.append(listener)
 
     # ---- 1-2: intent and send ----------------------------------------------------------------------
@@ -265,8 +266,9 @@ class ExecutionLedger:
             log.log(level, "order %s %s %s not final yet (%s); looked up again in %.0f s", order.client_order_id[:8],
                     order.side, order.symbol, reason, delay)
         updated = replace(updated, updated_at=self.clock.now())
-        self.store.settle_order(updated, UNSETTLED)
-        _notify(self._in_flight_listeners, updated)
+        self.store.settle_order(updated)
+        if order.checks == 0 and order.purpose not in COPY_PURPOSES:
+            _notify(self._in_flight_listeners, updated)
         return updated
 
     def _row(self, order: OrderRecord) -> OrderRecord:

@@ -13,7 +13,6 @@ it is held is read from /proc/locks where the OS has it, else from whether the p
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import fcntl
 import json
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from bot.clock import utc_text
 from bot.state.private import private_dir
 
 LOCK_FILE_NAME = "nija.lock"
@@ -40,8 +40,8 @@ class LockHolder:
     mode: str = ""  # "live" or "paper"
 
     def describe(self) -> str:
-        since = dt.datetime.fromtimestamp(self.started_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"pid {self.pid} on {self.host}, running since {since}" + (f" ({self.mode} mode)" if self.mode else "")
+        mode = f" ({self.mode} mode)" if self.mode else ""
+        return f"pid {self.pid} on {self.host}, running since {utc_text(self.started_at)}{mode}"
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,10 @@ def _held_per_proc_locks(path: Path) -> bool | None:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int, host: str) -> bool | None:
+    """Whether process `pid` of `host` still exists; None when it is another host's (this one cannot tell)."""
+    if host != socket.gethostname():
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -170,5 +173,5 @@ def lock_status(state_dir: Path) -> LockStatus:
         return LockStatus(False, None)
     held = _held_per_proc_locks(path)
     if held is None:  # no /proc/locks: the pid decides when it is on this host
-        held = holder is not None and holder.host == socket.gethostname() and _pid_alive(holder.pid)
+        held = holder is not None and pid_alive(holder.pid, holder.host) is True
     return LockStatus(held, holder)

@@ -13,8 +13,6 @@ time in paper mode, like every trading row).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import threading
 import uuid
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import age_text, utc_text
+from bot.state.instance_lock import pid_alive
 from bot.state.sqlite import connect, table_names
 
 ALL = "*"  # broker and account of the control that blocks new entries on every account
@@ -363,12 +362,4 @@ def run_status(
 
 def process_alive(run: BotRun) -> bool | None:
     """Whether the run's process still exists; None when it ran on another host (we cannot tell)."""
-    if run.host != socket.gethostname():
-        return None
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
+    return pid_alive(run.pid, run.host)

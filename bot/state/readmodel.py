@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.execution.ids import account_label, signal_id_for
 from bot.state.sqlite import connect, table_names
 
 _FLAT = 1e-9  # a position whose quantity falls under this share of what was bought is closed
@@ -32,6 +33,7 @@ DAY_SECONDS = 86_400.0
 _COPY_FILL = "f.fill_id = 'order:' || c.client_order_id"
 #: seconds from the master's fill (s) to the follower's (f), never negative
 _LATENCY = "(CASE WHEN f.time > s.time THEN f.time - s.time ELSE 0.0 END)"
+_IDS_PER_QUERY = 500  # ids bound in one IN (...), well under SQLite's lowest limit on parameters (999)
 
 
 R = TypeVar("R")
@@ -246,10 +248,6 @@ def _where(*conditions: list[Any]) -> tuple[str, list[Any]]:
     return " WHERE " + " AND ".join(c for c, _ in used), [v for _, v in used]
 
 
-def _label(broker: str, account_id: str) -> str:
-    return f"{broker}:{account_id}"
-
-
 class ReadModel:
     """Read-only views of one state store file. Thread-safe (one connection behind a lock)."""
 
@@ -335,7 +333,7 @@ class ReadModel:
             key = (row["broker"], row["account_id"])
             book = books.get(key) or _Book()
             views.append(AccountView(
-                broker=row["broker"], account_id=row["account_id"], label=_label(*key), role=row["role"],
+                broker=row["broker"], account_id=row["account_id"], label=account_label(*key), role=row["role"],
                 state=row["state"], reason=row["reason"], fix=row["fix"], equity=float(row["equity"]),
                 cash=float(row["cash"]), open_positions=int(row["open_positions"]), updated_at=float(row["updated_at"]),
                 health=health.get(key), trades=len(book.closed_at), realised_pnl=book.realised,
@@ -412,18 +410,27 @@ class ReadModel:
         with self._trips_lock:
             book = self._trade_book
             if newest != book.last_rowid:
-                for row in self._rows("SELECT rowid AS row_number, * FROM trades WHERE rowid > ? ORDER BY rowid",
-                                      [book.last_rowid]):
-                    book.add(_trade_view(row, self._master_signal))
+                rows = self._rows("SELECT * FROM trades WHERE rowid > ? ORDER BY rowid", [book.last_rowid])
+                emitted = self._signals_emitted(rows)
+                for row in rows:
+                    book.add(_trade_view(row, emitted.get(row["trade_id"])))
                 book.last_rowid = newest
             return book.trades
 
-    def _master_signal(self, client_order_id: str) -> str | None:
-        """The signal a master's order emitted (read when its trip closes: the signal exists by then)."""
-        if not self._has("signals"):
-            return None
-        rows = self._rows("SELECT signal_id FROM signals WHERE master_client_order_id = ?", [client_order_id])
-        return str(rows[0][0]) if rows else None
+    def _signals_emitted(self, rows: Sequence[sqlite3.Row]) -> dict[str, str]:
+        """trade id -> the signal its master's opening buy emitted, for these trades rows. Booking keys a master's
+        trip by that buy's client order id, from which the signal id derives (bot.execution.ids.signal_id_for); only
+        a master with followers emits one, so the derived ids are looked up by primary key, a few hundred a query."""
+        derived = {row["trade_id"]: signal_id_for(row["broker"], row["trade_id"]) for row in rows if not row["is_copy"]}
+        if not derived or not self._has("signals"):
+            return {}
+        wanted = list(derived.values())
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start:start + _IDS_PER_QUERY]
+            found.update(str(row[0]) for row in self._rows(
+                f"SELECT signal_id FROM signals WHERE signal_id IN ({', '.join('?' for _ in chunk)})", chunk))
+        return {trade_id: signal_id for trade_id, signal_id in derived.items() if signal_id in found}
 
     # ---- signals and copies ----------------------------------------------------------------------
     def signals(
@@ -647,9 +654,9 @@ def _number(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _trade_view(row: sqlite3.Row, master_signal: Callable[[str], str | None]) -> TradeView:
-    """One ledger trades row. A master's round trip is keyed by its first buy's client order id, from which its
-    signal derives; a copy's carries the signal it copied (so a follower's trip pairs with its master's)."""
+def _trade_view(row: sqlite3.Row, master_signal: str | None) -> TradeView:
+    """One ledger trades row; `master_signal`: the signal a master's trip emitted at its entry. A copy's row carries
+    the signal it copied (so a follower's trip pairs with its master's)."""
     quantity, entry = _number(row["quantity"]), _number(row["avg_entry"])
     pnl = _number(row["realised_pnl"])
     cost = quantity * entry
@@ -660,6 +667,6 @@ def _trade_view(row: sqlite3.Row, master_signal: Callable[[str], str | None]) ->
         fees=_number(row["fees_quote"]), realised_pnl=pnl, return_pct=100.0 * pnl / cost if cost > 0 else 0.0,
         exit_reasons=tuple(dict.fromkeys(r.strip().replace("_", " ") for r in str(row["exit_reasons"] or "").split(",")
                                          if r.strip())), is_copy=is_copy,
-        entry_signal_id=row["source_signal_id"] if is_copy else master_signal(row["trade_id"]),
+        entry_signal_id=row["source_signal_id"] if is_copy else master_signal,
         trade_id=row["trade_id"],
     )

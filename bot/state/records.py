@@ -90,6 +90,10 @@ class OrderPlan:
 
 _PLAN_FIELDS = tuple(f.name for f in fields(OrderPlan))
 
+#: order statuses that are not final (bot.brokers.base.OrderStatus's in_flight, open and partially_filled, written
+#: here as the store holds them): the order is in flight until a look-up settles it
+UNSETTLED: tuple[str, ...] = ("in_flight", "open", "partially_filled")
+
 
 @dataclass(frozen=True)
 class OrderRecord:

@@ -67,9 +67,19 @@ class Table:
     record: type
     key: tuple[str, ...]
     codecs: dict[str, Codec] = field(default_factory=dict)
+    upsert_sql: str = field(init=False, repr=False, compare=False)
+    insert_sql: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(f.name for f in fields(self.record)))
+        columns = tuple(f.name for f in fields(self.record))
+        object.__setattr__(self, "columns", columns)
+        # A whole record's insert, built once (a copy writes several rows, and every string built for them is CPU
+        # that the other followers wait for): it updates the row, or does nothing, when its key exists.
+        head = (f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+                f"ON CONFLICT ({', '.join(self.key)}) DO ")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.key)
+        object.__setattr__(self, "upsert_sql", head + f"UPDATE SET {updates}")
+        object.__setattr__(self, "insert_sql", head + "NOTHING")
 
     def encode(self, record: object, columns: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The row of `record` (only `columns`, in their order, when given: an update of a few columns)."""
@@ -180,6 +190,8 @@ TABLE_DDL: dict[str, str] = {
 
 INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (broker, account_id, status)",
+    # the in-flight loop asks for a whole brokerage's unsettled orders (no account): without this it walks them all
+    "CREATE INDEX IF NOT EXISTS orders_by_status ON orders (broker, status)",
     "CREATE INDEX IF NOT EXISTS orders_by_signal ON orders (signal_id)",
     "CREATE INDEX IF NOT EXISTS fills_by_account ON fills (broker, account_id, time)",
     "CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (trade_id)",

@@ -1,11 +1,11 @@
-"""Opening the store's SQLite file for the cockpit's own connections (read model, operator tables)."""
+"""Opening the store's SQLite file: the trading store's connection and the cockpit's (read model, operator)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-BUSY_TIMEOUT_SECONDS = 10.0  # a writer in another connection holds the lock at most this long
+BUSY_TIMEOUT_SECONDS = 10.0  # a writer in another connection (`status`, a second bot) holds the lock at most this long
 
 
 def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from bot.state.errors import StateStoreError  # defined apart so that bot.cli ca
 from bot.state.migrations import MigrationError, migrate
 from bot.state.private import private_file
 from bot.state.records import (
+    UNSETTLED,
     AccountStateRecord,
     CopyRecord,
     CopyStatus,
@@ -50,29 +50,16 @@ from bot.state.schema import (
     TRADES,
     Table,
 )
+from bot.state.sqlite import connect
 
 DEFAULT_FILE_NAME = "nija.sqlite3"
-_BUSY_TIMEOUT_SECONDS = 10.0  # another process (status, a second bot by mistake) holding the write lock
 
 R = TypeVar("R")
 # What the exchange said about an order: the columns a settle writes, only while the order is unsettled.
 _SETTLED_COLUMNS = ("status", "exchange_order_id", "filled_base", "filled_quote", "avg_price", "fee_quote", "fee_base",
                     "reason", "updated_at", "next_check_at", "checks")
-
-
-@lru_cache(maxsize=64)
-def _insert_sql(table: str, columns: tuple[str, ...], key: tuple[str, ...], *, update: bool) -> str:
-    """An insert of these columns that updates the row or does nothing when its key exists; built once per shape
-    (a copy writes several rows, and every string built for them is CPU that the other followers wait for)."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-            f"ON CONFLICT ({', '.join(key)}) DO " + (f"UPDATE SET {updates}" if update else "NOTHING"))
-
-
-@lru_cache(maxsize=8)
-def _settle_sql(statuses: int) -> str:
-    return (f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _SETTLED_COLUMNS)} WHERE client_order_id = ? "
-            f"AND status IN ({', '.join('?' for _ in range(statuses))})")
+_SETTLE_SQL = (f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _SETTLED_COLUMNS)} WHERE client_order_id = ? "
+               f"AND status IN ({', '.join('?' for _ in UNSETTLED)})")
 
 
 class StateStore:
@@ -88,17 +75,11 @@ class StateStore:
         self._lock = threading.RLock()
         self._depth = 0
         try:
-            if read_only:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
-            else:
+            if not read_only:
                 private_file(self.path)  # 0600 in a 0700 directory; SQLite gives -wal/-shm the same mode
-                self._conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, check_same_thread=False,
-                                             isolation_level=None)
+            self._conn = connect(self.path, read_only=read_only)
         except (OSError, sqlite3.Error) as error:
             raise StateStoreError(f"{self.path}: cannot open the state store ({error})") from error
-        self._conn.row_factory = sqlite3.Row
         try:
             version = self._check_version()
             if version is not None and version < SCHEMA_VERSION:
@@ -176,14 +157,14 @@ class StateStore:
     def _upsert(self, table: Table, record: R) -> R:
         row = table.encode(record)
         with self._lock:
-            self._conn.execute(_insert_sql(table.name, tuple(row), table.key, update=True), row)
+            self._conn.execute(table.upsert_sql, row)
         return record
 
     def _insert_if_absent(self, table: Table, record: object) -> bool:
         """True when inserted; False when its key exists. Any other constraint broken is an error, never hidden."""
         row = table.encode(record)
         with self._lock:
-            cursor = self._conn.execute(_insert_sql(table.name, tuple(row), table.key, update=False), row)
+            cursor = self._conn.execute(table.insert_sql, row)
         return cursor.rowcount == 1
 
     def _select(
@@ -232,16 +213,13 @@ class StateStore:
         """Write an order row exactly as given (a new intent under an id whose earlier order never executed)."""
         return self._upsert(ORDERS, order)
 
-    def settle_order(self, order: OrderRecord, statuses: Iterable[str]) -> bool:
+    def settle_order(self, order: OrderRecord) -> bool:
         """Write what the exchange said about an order (status, amounts, reason, next look-up), only while
-        its stored status is one of `statuses`; True when written. One statement, no read: the ledger
+        its stored status is unsettled; True when written. One statement, no read: the ledger
         books with it, so an order already final is never booked twice."""
-        wanted = [str(s) for s in statuses]
         values = ORDERS.encode(order, _SETTLED_COLUMNS)
         with self._lock:
-            cursor = self._conn.execute(
-                _settle_sql(len(wanted)), [*values.values(), order.client_order_id, *wanted],
-            )
+            cursor = self._conn.execute(_SETTLE_SQL, [*values.values(), order.client_order_id, *UNSETTLED])
         return cursor.rowcount == 1
 
     def add_order(self, order: OrderRecord) -> bool:

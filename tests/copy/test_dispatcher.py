@@ -367,3 +367,24 @@ def test_a_signal_whose_last_copy_was_booked_by_another_thread_is_completed(desk
     assert t.copy() is None
     assert desk.store.get_signal(signal.signal_id).status is SignalStatus.DONE  # type: ignore[union-attr]
     t.close()
+
+
+def test_a_paused_follower_is_skipped_without_an_exchange_call(desk: Desk) -> None:
+    """The entry gate (a paused follower, ENTRY_BLOCKING) was asked after the follower's balance read: an HTTP call
+    for each paused follower and signal, for a copy skipped anyway. The others still size from their balance."""
+    t = team(desk, _three(desk)[:2])
+    dispatcher = CopyDispatcher(desk.name, desk.store, t.ledger, t.settings, desk.clock, t.followers,
+                                entry_gate=lambda broker, account_id: "paused by the operator"
+                                if account_id == "alice" else None)
+    t = replace(t, dispatcher=dispatcher)
+    signal = master_trade(t, Side.BUY, quote=1_000.0)
+    alice = t.followers[0].broker
+    alice.market(SYMBOL)  # the market's rules, loaded once per client, come before the gate
+    calls = alice.call_log.counts().calls
+    t.copy_until_done()
+    paused = desk.store.get_copy(signal.signal_id, "alice")
+    assert paused is not None and paused.status is CopyStatus.SKIPPED and paused.reason == "paused by the operator"
+    assert alice.call_log.counts().calls == calls
+    bob = desk.store.get_copy(signal.signal_id, "bob")
+    assert bob is not None and bob.status is CopyStatus.FILLED
+    t.close()

@@ -138,3 +138,30 @@ def test_a_masters_order_that_fills_later_is_booked_by_the_in_flight_loop_not_at
     assert copy is not None and copy.status is CopyStatus.FILLED, copy
     assert desk.clock.now() - started < 60  # within the first look-ups' back-off, not a strategy cycle later
     t.close()
+
+
+@ALPACA
+def test_only_a_non_copy_order_first_left_in_flight_wakes_the_in_flight_loop(desk: Desk) -> None:
+    """Every order left in flight (copies, every later look-up) woke the copy thread: an extra empty dispatcher
+    round after almost every Alpaca fan-out. The rounds keep look-up times themselves; one wake-up is enough."""
+    from bot.brokers.base import new_client_order_id
+    from bot.execution.ledger import OrderIntent
+    from bot.state.records import OrderPlan, OrderRecord
+
+    woken: list[OrderRecord] = []
+    t = team(desk, [desk.follower("alice", 2_500.0), desk.follower("bob", 900.0)])
+    t.ledger.on_in_flight(woken.append)
+    t.dispatcher.set_followers(t.followers, accounts={"master": t.master, **{f.account_id: f.broker
+                                                                            for f in t.followers}})
+    plan = OrderPlan(equity_before=10_000.0, emits_signal=True, stop_distance=desk.exchange.price(SYMBOL) * 0.02)
+    intent = OrderIntent(desk.name, "master", SYMBOL, Side.BUY, "entry", new_client_order_id(),
+                         quote_notional=Decimal("1000.00"), plan=plan)
+    order = t.ledger.submit(intent, t.master)
+    assert order.status == "open"  # accepted, fills a moment later
+    assert [(o.client_order_id, o.checks) for o in woken] == [(intent.client_order_id, 1)]
+    t.copy_until_done()  # the master's later look-ups and both followers' copies, in flight before they fill
+    copies = desk.store.orders(desk.name, statuses=None)
+    assert {o.purpose for o in copies} == {"entry", "copy_entry"} and all(o.status == "filled" for o in copies)
+    assert any(o.checks >= 1 for o in copies if o.purpose == "copy_entry")  # copies were left in flight too
+    assert [o.client_order_id for o in woken] == [intent.client_order_id]
+    t.close()

@@ -3,6 +3,7 @@ lifecycles that keep what was known before sending; queries that filter; transac
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from bot.brokers.base import OrderStatus
 from bot.clock import ManualClock
-from bot.state.records import CopyStatus, OrderRecord, SignalRecord, SignalStatus
+from bot.state.records import UNSETTLED, CopyStatus, OrderRecord, SignalRecord, SignalStatus
 from bot.state.store import StateStore
 from tests.state.conftest import START, account_state, copy_event, fill, order, position, signal
 
@@ -71,6 +72,17 @@ def test_recording_an_order_again_keeps_created_at(store: StateStore, clock: Man
     assert store.get_order("coid-1") == again
 
 
+def test_settling_writes_only_while_the_order_is_unsettled(store: StateStore) -> None:
+    """The ledger books with one conditional write: an order already final is never settled (booked) twice."""
+    assert set(UNSETTLED) == {str(s) for s in OrderStatus if not s.is_final}  # the store's words for the statuses
+    store.record_order(order(status="in_flight", filled_base=D("0")))
+    assert store.settle_order(order(status="open", checks=1, filled_base=D("0"))) is True
+    assert store.settle_order(order(status="filled", checks=2, filled_base=D("0.5"))) is True
+    assert store.settle_order(order(status="filled", checks=3, filled_base=D("0.9"))) is False
+    final = store.get_order("coid-1")
+    assert final is not None and (final.status, final.checks, final.filled_base) == ("filled", 2, D("0.5"))
+
+
 # ---- queries ----------------------------------------------------------------------------------------
 
 
@@ -87,6 +99,17 @@ def test_orders_filter_by_status_broker_and_account(store: StateStore) -> None:
     assert ids(store.orders("kraken", "master", statuses=["in_flight"])) == []
     assert store.orders(statuses=[]) == []  # nothing wanted is nothing, not everything
 
+
+
+def test_brokerage_unsettled_orders_use_an_index_on_status(store: StateStore, db_path: Path) -> None:
+    """The copy dispatcher's in-flight loop asks for a whole brokerage's unsettled orders twice a round:
+    the plan must seek by (broker, status), not walk every order the brokerage ever placed."""
+    store.record_order(order("a", status="open"))
+    with sqlite3.connect(db_path) as conn:
+        plan = " ".join(str(row[3]) for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE broker = ? AND status IN (?, ?, ?) ORDER BY rowid",
+            ("kraken", "in_flight", "open", "partially_filled")))
+    assert "orders_by_status (broker=? AND status=?)" in plan
 
 def test_positions_copies_only_and_by_account(store: StateStore) -> None:
     own = position("ETH-USD", is_copy=False, source_signal_id=None, opened_at=START - 10.0)

@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from bot.execution.ids import signal_id_for
 from bot.state.readmodel import ReadModel, ReadModelError
 from bot.state.records import AccountStateRecord, FillRecord, PositionRecord, SignalRecord, TradeRecord
 from bot.state.store import StateStore
 from tests.web.conftest import Traded
 
 START = 1_750_000_000.0
+#: the signal the master trip "t2" emitted: booking derives it from the trip's opening buy (bot.execution.booking)
+SIG = signal_id_for("kraken", "t2")
 
 
 def test_each_trade_is_the_ledgers_round_trip_of_its_fills(traded: Traded) -> None:
@@ -90,7 +93,7 @@ def test_tracking_sets_each_followers_round_trips_beside_the_masters(traded: Tra
 def _trade(n: int, pnl: str, closed_at: float, *, account: str = "alice", symbol: str = "ETH-USD",
            is_copy: bool = True, reasons: str = "first_target,stop,stop") -> TradeRecord:
     return TradeRecord(f"t{n}", "kraken", account, symbol, closed_at - 60, closed_at, Decimal("2"), Decimal("105"),
-                       Decimal("110.5"), Decimal("0.42"), Decimal(pnl), reasons, is_copy, "sig-1" if is_copy else None)
+                       Decimal("110.5"), Decimal("0.42"), Decimal(pnl), reasons, is_copy, SIG if is_copy else None)
 
 
 def test_ledger_trades_and_open_trips_become_views(tmp_path: Path) -> None:
@@ -99,7 +102,7 @@ def test_ledger_trades_and_open_trips_become_views(tmp_path: Path) -> None:
         store.save_account_state(AccountStateRecord("kraken", "alice", "user", "FOLLOWING", "copies", ""))
         store.save_trade(_trade(1, "10.58", START))
         store.save_trade(_trade(2, "-1.25", START + 1, account="master", is_copy=False, reasons="time_exit"))
-        store.record_signal(SignalRecord("sig-1", "kraken", "ETH-USD", "buy", Decimal("105"), Decimal("2"),
+        store.record_signal(SignalRecord(SIG, "kraken", "ETH-USD", "buy", Decimal("105"), Decimal("2"),
                                          Decimal("210.4"), "MO1", 10_000.0, START - 60, master_client_order_id="t2"))
         # An open position whose first target sold half: that sale's P&L is realised, the rest is held at cost.
         store.save_position(PositionRecord("kraken", "alice", "SOL-USD", 20.0, Decimal("3"), Decimal("6"), 19.0, 19.0,
@@ -113,11 +116,30 @@ def test_ledger_trades_and_open_trips_become_views(tmp_path: Path) -> None:
             2.0, 105.0, 110.5, 0.42, 10.58)
         assert copy.return_pct == pytest.approx(100 * 10.58 / 210)
         assert copy.exit_reasons == ("first target", "stop") and master.exit_reasons == ("time exit",)
-        assert (copy.entry_signal_id, master.entry_signal_id) == ("sig-1", "sig-1")  # paired by their entry
+        assert (copy.entry_signal_id, master.entry_signal_id) == (SIG, SIG)  # paired by their entry
         [alice] = read.accounts(START)
         assert (alice.trades, alice.realised_pnl, alice.fees, alice.open_trip_pnl) == (1, 10.58, 0.42, 5.63)
         [position] = read.positions("kraken", "alice")
         assert (position.quantity, position.cost) == (3.0, 60.3)
+
+
+
+def test_a_masters_trip_names_its_entry_signal_only_when_one_was_booked(tmp_path: Path) -> None:
+    """Only a master with followers emits signals: another strategy account's trip names none (null in the API),
+    however many trips are read at once."""
+    path = tmp_path / "nija.sqlite3"
+    with StateStore(path, clock=ManualClock(START)) as store:
+        store.record_signal(SignalRecord(SIG, "kraken", "ETH-USD", "buy", Decimal("105"), Decimal("2"),
+                                         Decimal("210.4"), "MO1", 10_000.0, START - 60, master_client_order_id="t2"))
+        with store.transaction():
+            for n in range(100, 701):
+                store.save_trade(_trade(n, "1", START + n, account="solo", is_copy=False))
+        store.save_trade(_trade(2, "-1.25", START + 1_000, account="master", is_copy=False))
+    with ReadModel(path) as read:
+        trades = read.trades()
+        assert len(trades) == 602
+        assert [t.entry_signal_id for t in trades if t.entry_signal_id is not None] == [SIG]
+        assert trades[-1].trade_id == "t2" and trades[-1].entry_signal_id == SIG
 
 
 def test_trades_booked_later_are_read_on_top_and_agree_with_a_fresh_read(tmp_path: Path) -> None:
