@@ -18,6 +18,7 @@ from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate
 from bot.web.board import Board
 from bot.web.metrics import Metrics
+from bot.web.render import curve
 from tests.web.conftest import Traded
 
 
@@ -81,6 +82,12 @@ def test_account_page_draws_the_equity_curve_and_lists_trades(client: TestClient
     assert re.search(r'<path class="line" d="M[0-9.]+,[0-9.]+( L[0-9.]+,[0-9.]+)+"', page)
     assert "copy exit" in page and "kraken:demo_user_2" in page
     assert client.get("/accounts/kraken/nobody").status_code == 404
+
+
+def test_the_curve_draws_every_point_the_store_gives_it() -> None:
+    """The store thins to EQUITY_CURVE_POINTS (up to 20,000); drawing must not thin again to a number of its own."""
+    drawn = curve([(float(t), 100.0 + t % 7) for t in range(1500)])
+    assert drawn is not None and drawn.path.count(" L") == 1499
 
 
 def test_trades_page_filters_by_account(client: TestClient) -> None:
