@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from bot.state.operator import ALL, ControlEvent
+from bot.state.operator import ALL, ControlEvent, EntryPause
 from bot.state.readmodel import SignalView, TradeView
 from bot.web.apidocs import DOCS_PATH, add_api_docs
 from bot.web.auth import Gate
@@ -137,12 +137,15 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # ---- pages --------------------------------------------------------------------------------------
-    def page(request: Request, body: str, nav: str, title: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, body: str, nav: str, title: str, *, pauses: list[EntryPause] | None = None,
+             with_log: bool = False, **context: Any) -> HTMLResponse:
+        """``pauses``: the entry pauses the handler read already; ``with_log``: the page shows the control log."""
         writable, why_not = controls_state()
-        bot = board.bot()
+        bot, mode = board.bot_and_mode()
         html = pages.render(
-            body, fragment=request.headers.get("x-fragment") == "1", title=title, nav=nav, bot=bot, mode=board.mode,
-            controls=board.controls(writable, why_not), refresh_seconds=options.refresh_seconds,
+            body, fragment=request.headers.get("x-fragment") == "1", title=title, nav=nav, bot=bot, mode=mode,
+            controls=board.controls(writable, why_not, pauses=pauses, with_log=with_log),
+            refresh_seconds=options.refresh_seconds,
             version=board.read.change_token(), fragment_url=str(request.url.path) + (
                 f"?{request.url.query}" if request.url.query else ""), **context,
         )
@@ -150,7 +153,8 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def accounts_page(request: Request) -> HTMLResponse:
-        rows = board.accounts()
+        pauses = board.operator.entry_pauses()
+        rows = board.accounts(pauses)
         brokerages: dict[str, list[AccountRow]] = defaultdict(list)
         for row in rows:
             brokerages[row.broker].append(row)
@@ -161,17 +165,18 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
                 r.health is not None and r.health.status != "healthy")),
         }
         positions = [p for r in rows for p in r.positions]
-        return page(request, "accounts.html", "accounts", "Accounts", brokerages=list(brokerages.items()),
-                    totals=totals, positions=positions)
+        return page(request, "accounts.html", "accounts", "Accounts", pauses=pauses,
+                    brokerages=list(brokerages.items()), totals=totals, positions=positions)
 
     @app.get("/accounts/{broker}/{account_id}", response_class=HTMLResponse, include_in_schema=False)
     def account_page(request: Request, broker: str, account_id: str) -> HTMLResponse:
-        detail = board.account(broker, account_id)
+        pauses = board.operator.entry_pauses()
+        detail = board.account(broker, account_id, pauses)
         if detail is None:
             raise HTTPException(404, f"no account {broker}:{account_id} in the store")
         equity = curve([(p.time, p.equity) for p in detail.equity_curve])
-        return page(request, "account.html", "accounts", detail.account.label, detail=detail, equity=equity,
-                    sample_seconds=options.equity_sample_seconds)
+        return page(request, "account.html", "accounts", detail.account.label, pauses=pauses, detail=detail,
+                    equity=equity, sample_seconds=options.equity_sample_seconds)
 
     @app.get("/copy", response_class=HTMLResponse, include_in_schema=False)
     def copy_page(request: Request, before: float | None = None) -> HTMLResponse:
@@ -193,13 +198,13 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @app.get("/controls", response_class=HTMLResponse, include_in_schema=False)
     def controls_page(request: Request) -> HTMLResponse:
-        return page(request, "controls.html", "controls", "Controls")
+        return page(request, "controls.html", "controls", "Controls", with_log=True)
 
     @app.get("/ui/version", response_model=VersionAnswer, include_in_schema=False)
     def ui_version() -> VersionAnswer:
-        bot = board.bot()
+        bot, mode = board.bot_and_mode()
         line = bot.text + ("" if bot.running else " · shown from the store")
-        if board.mode == "paper":
+        if mode == "paper":
             line += " · times are the paper market's simulated clock"
         return VersionAnswer(version=board.read.change_token(), running=bot.running, text=bot.text, line=line)
 
@@ -252,7 +257,7 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @api.get("/controls", response_model=ControlsView, summary="Entry controls in force and their log")
     def api_controls() -> ControlsView:
-        return board.controls(*controls_state())
+        return board.controls(*controls_state(), with_log=True)
 
     def authorised(request: Request) -> str:
         """The caller's address, once the controls are on and the bearer token matches."""

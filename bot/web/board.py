@@ -13,6 +13,7 @@ from bot.clock import age_text
 from bot.config.settings import Settings
 from bot.state.operator import (
     ALL,
+    BotRun,
     ControlEvent,
     EntryPause,
     OperatorStore,
@@ -139,24 +140,29 @@ class Board:
                           pid_alive=process_alive(run) if run is not None else None, lock_held=held)
 
     def bot(self) -> BotStatusView:
+        return self.bot_and_mode()[0]
+
+    def bot_and_mode(self) -> tuple[BotStatusView, str]:
+        """The bot's status and the mode to show, from one read of the last run (a page shows both)."""
         status = self.run_status()
         run = status.run
-        return BotStatusView(
+        view = BotStatusView(
             running=status.running, text=status.text, mode=run.mode if run else None, pid=run.pid if run else None,
             host=run.host if run else None, started_at=run.started_at if run else None,
             stopped_at=run.stopped_at if run else None, heartbeat_age=status.heartbeat_age,
             served_by="the running bot" if self.live is not None else "a read-only viewer",
         )
+        return view, self.mode_of(run)
 
-    @property
-    def mode(self) -> str:
+    def mode_of(self, run: BotRun | None) -> str:
+        """The mode to show: the live bot's own, else that of ``run`` (the store's last run)."""
         if self.live is not None:
             return self.live.mode
-        run = self.operator.last_run()
         return run.mode if run is not None else "unknown"
 
     # ---- accounts ----------------------------------------------------------------------------------
-    def accounts(self) -> list[AccountRow]:
+    def accounts(self, pauses: list[EntryPause] | None = None) -> list[AccountRow]:
+        """``pauses``: the entry pauses when the caller read them already (a page shows them in its banner too)."""
         now = self.now()
         views = self.read.accounts(now)
         positions: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
@@ -164,7 +170,7 @@ class Board:
             positions[(position.broker, position.account_id)].append(position)
         prices = self._prices(positions)
         followers = self.read.followers()
-        pauses = self.operator.entry_pauses()
+        pauses = self.operator.entry_pauses() if pauses is None else pauses
         return [self._row(v, positions.get((v.broker, v.account_id), []), prices, followers, pauses, now)
                 for v in views]
 
@@ -199,8 +205,8 @@ class Board:
             entries_paused=pause.describe() if pause is not None else None, positions=rows,
         )
 
-    def account(self, broker: str, account_id: str) -> AccountDetail | None:
-        row = next((a for a in self.accounts() if a.broker == broker and a.account_id == account_id), None)
+    def account(self, broker: str, account_id: str, pauses: list[EntryPause] | None = None) -> AccountDetail | None:
+        row = next((a for a in self.accounts(pauses) if a.broker == broker and a.account_id == account_id), None)
         if row is None:
             return None
         trades = self.read.trades(broker, account_id)
@@ -249,12 +255,15 @@ class Board:
         return start, returns[0], returns[1]
 
     # ---- controls ------------------------------------------------------------------------------------
-    def controls(self, writable: bool, why_not: str) -> ControlsView:
-        pauses = self.operator.entry_pauses()
+    def controls(self, writable: bool, why_not: str, *, pauses: list[EntryPause] | None = None,
+                 with_log: bool = False) -> ControlsView:
+        """``pauses`` as in accounts(); the control log only ``with_log`` (the controls page and the API show it,
+        every other page only the banner)."""
+        pauses = self.operator.entry_pauses() if pauses is None else pauses
         return ControlsView(
             writable=writable, why_not=why_not,
             entries_blocked=next((p for p in pauses if p.everywhere), None),
-            paused=[p for p in pauses if not p.everywhere], log=self.operator.control_log(50),
+            paused=[p for p in pauses if not p.everywhere], log=self.operator.control_log(50) if with_log else [],
         )
 
     # ---- health --------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class StoreCollector(Collector):
         read = board.read
         status = board.run_status()
         running = GaugeMetricFamily("nija_bot_running", "1 when the bot writing this store runs", labels=["mode"])
-        running.add_metric([board.mode], 1.0 if status.running else 0.0)
+        running.add_metric([board.mode_of(status.run)], 1.0 if status.running else 0.0)
         yield running
         if status.heartbeat_age is not None:
             yield GaugeMetricFamily("nija_heartbeat_age_seconds", "real seconds since the bot's last heartbeat",

@@ -5,6 +5,7 @@ the live part alone when the page's script asks for it."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.config.settings import load_settings
-from bot.state.operator import OperatorStore
+from bot.state.operator import BotRun, ControlEvent, EntryPause, OperatorStore
 from bot.state.readmodel import ReadModel
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate
@@ -105,3 +106,37 @@ def test_the_script_gets_the_live_part_alone_and_a_version_to_poll(client: TestC
     version = client.get("/ui/version").json()
     assert set(version) == {"version", "running", "text", "line"} and version["running"] is False
     assert 'data-fragment="/copy"' in whole and f'data-version="{version["version"]}"' in whole
+
+
+class CountingOperator(OperatorStore):
+    """The operator store, counting the reads a request makes."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.reads: Counter[str] = Counter()
+
+    def last_run(self) -> BotRun | None:
+        self.reads["last_run"] += 1
+        return super().last_run()
+
+    def entry_pauses(self) -> list[EntryPause]:
+        self.reads["entry_pauses"] += 1
+        return super().entry_pauses()
+
+    def control_log(self, limit: int = 100) -> list[ControlEvent]:
+        self.reads["control_log"] += 1
+        return super().control_log(limit)
+
+
+def test_a_page_reads_the_bot_and_the_controls_once_and_the_log_only_where_shown(traded: Traded) -> None:
+    read, operator = ReadModel(traded.path), CountingOperator(traded.path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    with TestClient(create_app(board, Gate("127.0.0.1", None), Metrics(board), WebOptions(False, 2.0, 300))) as c:
+        for path, log_reads in (("/", 0), ("/accounts/kraken/demo_user_1", 0), ("/copy", 0), ("/controls", 1)):
+            operator.reads.clear()
+            assert c.get(path).status_code == 200
+            assert operator.reads == +Counter(last_run=1, entry_pauses=1, control_log=log_reads), path
+        operator.reads.clear()
+        assert c.get("/ui/version").status_code == 200 and operator.reads == {"last_run": 1}
+    read.close()
+    operator.close()
