@@ -34,6 +34,7 @@ from bot.web.board import (
     HealthReport,
     PositionRow,
     TrackingRow,
+    needs_attention,
 )
 from bot.web.metrics import Metrics
 from bot.web.render import STATIC, Pages, curve
@@ -161,8 +162,7 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
         totals = {
             "equity": sum(r.equity for r in rows), "today": sum(r.realised_pnl_today for r in rows),
             "total": sum(r.pnl_total for r in rows), "positions": sum(r.open_positions for r in rows),
-            "attention": sum(1 for r in rows if r.state not in ("TRADING", "FOLLOWING") or (
-                r.health is not None and r.health.status != "healthy")),
+            "attention": sum(1 for r in rows if needs_attention(r)),
         }
         positions = [p for r in rows for p in r.positions]
         return page(request, "accounts.html", "accounts", "Accounts", pauses=pauses,

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from bot.accounts.states import ACTIVE_STATES
 from bot.clock import age_text
 from bot.config.settings import Settings
 from bot.state.operator import (
@@ -26,8 +27,21 @@ from bot.web.live import LiveBot, StuckWatch
 
 #: states of a user that copies its master (docs/rules.md §1)
 FOLLOWER_STATES = frozenset({"FOLLOWING", "STANDING_DOWN", "MASTER_OFFLINE"})
-#: states in which an account does what it should
-GOOD_STATES = frozenset({"TRADING", "FOLLOWING"})
+
+
+def attention(account: AccountView) -> list[str]:
+    """Why the operator should look at this account, one line per cause: its thread is not healthy, or its
+    state is not one that places orders (the accounts page counts them, /healthz warns with them)."""
+    why = []
+    if account.health is not None and account.health.status != "healthy":
+        why.append(f"{account.label} health {account.health.status}: {account.health.last_error}")
+    if account.state not in ACTIVE_STATES:
+        why.append(f"{account.label} {account.state}: {account.reason}")
+    return why
+
+
+def needs_attention(account: AccountView) -> bool:
+    return bool(attention(account))
 
 
 @dataclass(frozen=True)
@@ -285,10 +299,7 @@ class Board:
         elif not bot.running:
             problems.append(f"no bot is running: {bot.text}")
         for account in self.read.accounts(self.now()):
-            if account.health is not None and account.health.status != "healthy":
-                warnings.append(f"{account.label} health {account.health.status}: {account.health.last_error}")
-            if account.state not in GOOD_STATES:
-                warnings.append(f"{account.label} {account.state}: {account.reason}")
+            warnings.extend(attention(account))
         return HealthReport(ok=not problems, problems=problems, warnings=warnings, bot=bot, threads=threads)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.clock import age_text
+from bot.web.board import needs_attention
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -126,7 +127,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, qty=quantity, pct=percent, when=clock_time, age=age, duration=duration,
                        sign=sign_class)
-    env.globals.update(STATE_CLASSES=STATE_CLASSES, OUTCOME_CLASSES=OUTCOME_CLASSES, HEALTH_CLASSES=HEALTH_CLASSES)
+    env.globals.update(STATE_CLASSES=STATE_CLASSES, OUTCOME_CLASSES=OUTCOME_CLASSES, HEALTH_CLASSES=HEALTH_CLASSES,
+                       needs_attention=needs_attention)
     return env
 
 
