@@ -12,7 +12,6 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
@@ -21,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from bot.clock import parse_since
 from bot.state.operator import ALL, ControlEvent, EntryPause
 from bot.state.readmodel import SignalView, TradeView
 from bot.web.apidocs import DOCS_PATH, add_api_docs
@@ -82,21 +82,11 @@ class VersionAnswer(BaseModel):
 
 
 def _since(value: str | None) -> float | None:
-    """A date (2026-11-29), a date-time (ISO 8601, UTC unless it says otherwise) or unix seconds."""
-    if value is None or value == "":
-        return None
+    """?since= as bot.clock.parse_since reads it; what it refuses is a 422."""
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
+        return parse_since(value)
     except ValueError as error:
-        raise HTTPException(422, f"since={value!r}: expected a date like 2026-11-29, an ISO date-time or unix "
-                                 "seconds") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        raise HTTPException(422, f"since={error}") from None
 
 
 def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) -> FastAPI:
