@@ -17,6 +17,7 @@ from bot.state.operator import (
     BotRun,
     ControlEvent,
     EntryPause,
+    EquitySample,
     OperatorStore,
     RunStatus,
     process_alive,
@@ -243,8 +244,12 @@ class Board:
     # ---- copy trading --------------------------------------------------------------------------------
     def tracking(self, broker: str | None = None) -> list[TrackingRow]:
         rows = []
+        masters: dict[str, tuple[EquitySample | None, EquitySample | None]] = {}  # first and latest, per brokerage
         for view in self.read.tracking(broker):
-            window, follower_r, master_r = self._equity_returns(view.broker, view.follower_id)
+            if view.broker not in masters:
+                masters[view.broker] = (self.operator.equity_at(view.broker, "master"),
+                                        self.operator.latest_equity(view.broker, "master"))
+            window, follower_r, master_r = self._equity_returns(view.broker, view.follower_id, *masters[view.broker])
             rows.append(TrackingRow(
                 **{f: getattr(view, f) for f in TrackingView.__dataclass_fields__},
                 window_start=window, follower_equity_return_pct=follower_r, master_equity_return_pct=master_r,
@@ -253,20 +258,22 @@ class Board:
             ))
         return rows
 
-    def _equity_returns(self, broker: str, follower_id: str) -> tuple[float | None, float | None, float | None]:
+    def _equity_returns(
+        self, broker: str, follower_id: str, master_first: EquitySample | None, master_last: EquitySample | None,
+    ) -> tuple[float | None, float | None, float | None]:
         """Both accounts' equity return since the first moment both have an equity sample (index look-ups only:
-        an account's samples grow by hundreds a day)."""
+        an account's samples grow by hundreds a day). The master's first and latest samples come from the caller,
+        read once for all its followers."""
         operator = self.operator
-        follower_first, master_first = operator.equity_at(broker, follower_id), operator.equity_at(broker, "master")
+        follower_first = operator.equity_at(broker, follower_id)
         if follower_first is None or master_first is None:
             return None, None, None
         start = max(follower_first.time, master_first.time)
-        returns = []
-        for account_id in (follower_id, "master"):
-            first, last = operator.equity_at(broker, account_id, start), operator.latest_equity(broker, account_id)
-            ok = first is not None and last is not None and first.equity > 0
-            returns.append(100.0 * (last.equity / first.equity - 1.0) if ok else None)  # type: ignore[union-attr]
-        return start, returns[0], returns[1]
+        follower_from = follower_first if follower_first.time == start else operator.equity_at(broker, follower_id,
+                                                                                               start)
+        master_from = master_first if master_first.time == start else operator.equity_at(broker, "master", start)
+        return (start, _return_pct(follower_from, operator.latest_equity(broker, follower_id)),
+                _return_pct(master_from, master_last))
 
     # ---- controls ------------------------------------------------------------------------------------
     def controls(self, writable: bool, why_not: str, *, pauses: list[EntryPause] | None = None,
@@ -312,6 +319,12 @@ def _position_row(position: PositionView, price: float | None) -> PositionRow:
         label=f"{position.broker}:{position.account_id}", price=price, unrealised_pnl=unrealised,
         stop_distance_pct=distance,
     )
+
+
+def _return_pct(first: EquitySample | None, last: EquitySample | None) -> float | None:
+    if first is None or last is None or first.equity <= 0:
+        return None
+    return 100.0 * (last.equity / first.equity - 1.0)
 
 
 def _pause_for(pauses: list[EntryPause], broker: str, account_id: str) -> EntryPause | None:

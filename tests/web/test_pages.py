@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.config.settings import load_settings
-from bot.state.operator import BotRun, ControlEvent, EntryPause, OperatorStore
+from bot.state.operator import BotRun, ControlEvent, EntryPause, EquitySample, OperatorStore
 from bot.state.readmodel import ReadModel
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate
@@ -127,6 +127,14 @@ class CountingOperator(OperatorStore):
         self.reads["control_log"] += 1
         return super().control_log(limit)
 
+    def equity_at(self, broker: str, account_id: str, since: float | None = None) -> EquitySample | None:
+        self.reads[f"equity_at {account_id}"] += 1
+        return super().equity_at(broker, account_id, since)
+
+    def latest_equity(self, broker: str, account_id: str) -> EquitySample | None:
+        self.reads[f"latest_equity {account_id}"] += 1
+        return super().latest_equity(broker, account_id)
+
 
 def test_a_page_reads_the_bot_and_the_controls_once_and_the_log_only_where_shown(traded: Traded) -> None:
     read, operator = ReadModel(traded.path), CountingOperator(traded.path, read_only=True)
@@ -135,8 +143,26 @@ def test_a_page_reads_the_bot_and_the_controls_once_and_the_log_only_where_shown
         for path, log_reads in (("/", 0), ("/accounts/kraken/demo_user_1", 0), ("/copy", 0), ("/controls", 1)):
             operator.reads.clear()
             assert c.get(path).status_code == 200
-            assert operator.reads == +Counter(last_run=1, entry_pauses=1, control_log=log_reads), path
+            page_reads = {n: k for n, k in operator.reads.items() if not n.startswith(("equity_at", "latest_equity"))}
+            assert page_reads == +Counter(last_run=1, entry_pauses=1, control_log=log_reads), path
         operator.reads.clear()
         assert c.get("/ui/version").status_code == 200 and operator.reads == {"last_run": 1}
+    read.close()
+    operator.close()
+
+
+def test_the_tracking_reads_the_masters_first_and_latest_equity_once_for_all_its_followers(traded: Traded) -> None:
+    read, operator = ReadModel(traded.path), CountingOperator(traded.path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    rows = board.tracking("kraken")
+    assert len(rows) == 2 and all(r.master_equity_return_pct is not None for r in rows)
+    assert operator.reads["latest_equity master"] == 1 and operator.reads["equity_at master"] <= 1 + len(rows)
+    for row in rows:  # each account's return from its first sample within the window to its latest
+        for account_id, shown in ((row.follower_id, row.follower_equity_return_pct),
+                                  ("master", row.master_equity_return_pct)):
+            first = operator.equity_at("kraken", account_id, row.window_start)
+            last = operator.latest_equity("kraken", account_id)
+            assert first is not None and last is not None
+            assert shown == pytest.approx(100.0 * (last.equity / first.equity - 1.0))
     read.close()
     operator.close()
