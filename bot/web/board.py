@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from bot.accounts.states import ACTIVE_STATES
-from bot.clock import age_text
 from bot.config.settings import Settings
 from bot.state.operator import (
     ALL,
@@ -330,10 +329,6 @@ def _return_pct(first: EquitySample | None, last: EquitySample | None) -> float 
 def _pause_for(pauses: list[EntryPause], broker: str, account_id: str) -> EntryPause | None:
     return next((p for p in pauses if p.everywhere), None) or next(
         (p for p in pauses if p.broker == broker and p.account_id == account_id), None)
-
-
-def describe_age(seconds: float | None) -> str:
-    return "-" if seconds is None else age_text(seconds)
 
 
 __all__ = ["ALL", "AccountDetail", "AccountRow", "Board", "PositionRow"]
