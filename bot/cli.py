@@ -46,7 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("trades", "closed trades with realised P&L per account, from the store",
             "bot.trading.commands:trades", "bot.trading.commands:add_trades_arguments"),
     Command("web", "serve the dashboard and API read-only from a store (no bot needed)",
-            "bot.web.command:run", "bot.web.arguments:add_arguments"),
+            "bot.web.command:run", "bot.web.arguments:add_arguments", stops_on_signal=True),
     Command("backtest", "run APEX (and copy-trading followers) over candle files",
             "bot.backtest.command:run", "bot.backtest.command:add_arguments"),
     Command("optimize", "walk-forward tuning of APEX's settings with optuna over candle files",

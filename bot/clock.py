@@ -80,6 +80,23 @@ def utc_text(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def parse_since(text: str | None) -> float | None:
+    """A lower time bound as people and scripts write it -> unix seconds: '2026-11-29', an ISO date-time (UTC
+    unless it says otherwise) or unix seconds; None or '' is no bound. ValueError: one line saying what was expected
+    (`trades --since` and the API's ?since= both read it)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{text!r}: expected a date like 2026-11-29, an ISO date-time like 2026-11-29T14:00 "
+                             "or unix seconds") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def age_text(seconds: float) -> str:
     """How long ago, for people: '12 s ago', '7 min ago', '3.5 h ago', '2.0 days ago'."""
     seconds = max(seconds, 0.0)

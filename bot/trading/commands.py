@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.clock import SystemClock
+from bot.clock import SystemClock, parse_since
 from bot.config.accounts import AccountRegistry
 from bot.config.errors import ConfigError
 from bot.config.paths import env_file as home_env_file
@@ -502,25 +502,13 @@ def add_trades_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the paper-mode store (the default when LIVE_TRADING is not true)")
 
 
-def parse_since(text: str | None) -> float | None:
-    """'2026-11-29' or an ISO date-time (UTC unless it says otherwise) -> unix seconds; ValueError: one line."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"--since {text!r}: expected a date like 2026-11-29 or an ISO date-time like "
-                         "2026-11-29T14:00") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
 def trades(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = None) -> int:
     """Closed round trips with realised P&L, oldest first, and a total per account."""
     out = out or sys.stdout
     try:
         since = parse_since(args.since)
     except ValueError as error:
-        print(f"nija: {error}", file=sys.stderr)
+        print(f"nija: --since {error}", file=sys.stderr)
         return 2
     opened = _open_views(settings, getattr(args, "paper", False))
     if isinstance(opened, int):

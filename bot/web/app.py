@@ -12,7 +12,6 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
@@ -21,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from bot.state.operator import ALL, ControlEvent
+from bot.clock import parse_since
+from bot.state.operator import ALL, ControlEvent, EntryPause
 from bot.state.readmodel import SignalView, TradeView
 from bot.web.apidocs import DOCS_PATH, add_api_docs
 from bot.web.auth import Gate
@@ -34,6 +34,7 @@ from bot.web.board import (
     HealthReport,
     PositionRow,
     TrackingRow,
+    needs_attention,
 )
 from bot.web.metrics import Metrics
 from bot.web.render import STATIC, Pages, curve
@@ -81,21 +82,11 @@ class VersionAnswer(BaseModel):
 
 
 def _since(value: str | None) -> float | None:
-    """A date (2026-11-29), a date-time (ISO 8601, UTC unless it says otherwise) or unix seconds."""
-    if value is None or value == "":
-        return None
+    """?since= as bot.clock.parse_since reads it; what it refuses is a 422."""
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
+        return parse_since(value)
     except ValueError as error:
-        raise HTTPException(422, f"since={value!r}: expected a date like 2026-11-29, an ISO date-time or unix "
-                                 "seconds") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        raise HTTPException(422, f"since={error}") from None
 
 
 def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) -> FastAPI:
@@ -137,12 +128,15 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # ---- pages --------------------------------------------------------------------------------------
-    def page(request: Request, body: str, nav: str, title: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, body: str, nav: str, title: str, *, pauses: list[EntryPause] | None = None,
+             with_log: bool = False, **context: Any) -> HTMLResponse:
+        """``pauses``: the entry pauses the handler read already; ``with_log``: the page shows the control log."""
         writable, why_not = controls_state()
-        bot = board.bot()
+        bot, mode = board.bot_and_mode()
         html = pages.render(
-            body, fragment=request.headers.get("x-fragment") == "1", title=title, nav=nav, bot=bot, mode=board.mode,
-            controls=board.controls(writable, why_not), refresh_seconds=options.refresh_seconds,
+            body, fragment=request.headers.get("x-fragment") == "1", title=title, nav=nav, bot=bot, mode=mode,
+            controls=board.controls(writable, why_not, pauses=pauses, with_log=with_log),
+            refresh_seconds=options.refresh_seconds,
             version=board.read.change_token(), fragment_url=str(request.url.path) + (
                 f"?{request.url.query}" if request.url.query else ""), **context,
         )
@@ -150,28 +144,29 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def accounts_page(request: Request) -> HTMLResponse:
-        rows = board.accounts()
+        pauses = board.operator.entry_pauses()
+        rows = board.accounts(pauses)
         brokerages: dict[str, list[AccountRow]] = defaultdict(list)
         for row in rows:
             brokerages[row.broker].append(row)
         totals = {
             "equity": sum(r.equity for r in rows), "today": sum(r.realised_pnl_today for r in rows),
             "total": sum(r.pnl_total for r in rows), "positions": sum(r.open_positions for r in rows),
-            "attention": sum(1 for r in rows if r.state not in ("TRADING", "FOLLOWING") or (
-                r.health is not None and r.health.status != "healthy")),
+            "attention": sum(1 for r in rows if needs_attention(r)),
         }
         positions = [p for r in rows for p in r.positions]
-        return page(request, "accounts.html", "accounts", "Accounts", brokerages=list(brokerages.items()),
-                    totals=totals, positions=positions)
+        return page(request, "accounts.html", "accounts", "Accounts", pauses=pauses,
+                    brokerages=list(brokerages.items()), totals=totals, positions=positions)
 
     @app.get("/accounts/{broker}/{account_id}", response_class=HTMLResponse, include_in_schema=False)
     def account_page(request: Request, broker: str, account_id: str) -> HTMLResponse:
-        detail = board.account(broker, account_id)
+        pauses = board.operator.entry_pauses()
+        detail = board.account(broker, account_id, pauses)
         if detail is None:
             raise HTTPException(404, f"no account {broker}:{account_id} in the store")
         equity = curve([(p.time, p.equity) for p in detail.equity_curve])
-        return page(request, "account.html", "accounts", detail.account.label, detail=detail, equity=equity,
-                    sample_seconds=options.equity_sample_seconds)
+        return page(request, "account.html", "accounts", detail.account.label, pauses=pauses, detail=detail,
+                    equity=equity, sample_seconds=options.equity_sample_seconds)
 
     @app.get("/copy", response_class=HTMLResponse, include_in_schema=False)
     def copy_page(request: Request, before: float | None = None) -> HTMLResponse:
@@ -193,13 +188,13 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @app.get("/controls", response_class=HTMLResponse, include_in_schema=False)
     def controls_page(request: Request) -> HTMLResponse:
-        return page(request, "controls.html", "controls", "Controls")
+        return page(request, "controls.html", "controls", "Controls", with_log=True)
 
     @app.get("/ui/version", response_model=VersionAnswer, include_in_schema=False)
     def ui_version() -> VersionAnswer:
-        bot = board.bot()
+        bot, mode = board.bot_and_mode()
         line = bot.text + ("" if bot.running else " · shown from the store")
-        if board.mode == "paper":
+        if mode == "paper":
             line += " · times are the paper market's simulated clock"
         return VersionAnswer(version=board.read.change_token(), running=bot.running, text=bot.text, line=line)
 
@@ -252,7 +247,7 @@ def create_app(board: Board, gate: Gate, metrics: Metrics, options: WebOptions) 
 
     @api.get("/controls", response_model=ControlsView, summary="Entry controls in force and their log")
     def api_controls() -> ControlsView:
-        return board.controls(*controls_state())
+        return board.controls(*controls_state(), with_log=True)
 
     def authorised(request: Request) -> str:
         """The caller's address, once the controls are on and the bearer token matches."""

@@ -14,23 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
+
+from bot.config.sections.exchanges import is_loopback
 
 MIN_TOKEN_LENGTH = 16
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class WebSafetyError(ValueError):
     """The web server must not start with these settings; str() is one line for the operator."""
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, token: str | None) -> None:

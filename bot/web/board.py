@@ -9,12 +9,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from bot.clock import age_text
+from bot.accounts.states import ACTIVE_STATES
 from bot.config.settings import Settings
 from bot.state.operator import (
     ALL,
+    BotRun,
     ControlEvent,
     EntryPause,
+    EquitySample,
     OperatorStore,
     RunStatus,
     process_alive,
@@ -25,8 +27,21 @@ from bot.web.live import LiveBot, StuckWatch
 
 #: states of a user that copies its master (docs/rules.md §1)
 FOLLOWER_STATES = frozenset({"FOLLOWING", "STANDING_DOWN", "MASTER_OFFLINE"})
-#: states in which an account does what it should
-GOOD_STATES = frozenset({"TRADING", "FOLLOWING"})
+
+
+def attention(account: AccountView) -> list[str]:
+    """Why the operator should look at this account, one line per cause: its thread is not healthy, or its
+    state is not one that places orders (the accounts page counts them, /healthz warns with them)."""
+    why = []
+    if account.health is not None and account.health.status != "healthy":
+        why.append(f"{account.label} health {account.health.status}: {account.health.last_error}")
+    if account.state not in ACTIVE_STATES:
+        why.append(f"{account.label} {account.state}: {account.reason}")
+    return why
+
+
+def needs_attention(account: AccountView) -> bool:
+    return bool(attention(account))
 
 
 @dataclass(frozen=True)
@@ -139,24 +154,29 @@ class Board:
                           pid_alive=process_alive(run) if run is not None else None, lock_held=held)
 
     def bot(self) -> BotStatusView:
+        return self.bot_and_mode()[0]
+
+    def bot_and_mode(self) -> tuple[BotStatusView, str]:
+        """The bot's status and the mode to show, from one read of the last run (a page shows both)."""
         status = self.run_status()
         run = status.run
-        return BotStatusView(
+        view = BotStatusView(
             running=status.running, text=status.text, mode=run.mode if run else None, pid=run.pid if run else None,
             host=run.host if run else None, started_at=run.started_at if run else None,
             stopped_at=run.stopped_at if run else None, heartbeat_age=status.heartbeat_age,
             served_by="the running bot" if self.live is not None else "a read-only viewer",
         )
+        return view, self.mode_of(run)
 
-    @property
-    def mode(self) -> str:
+    def mode_of(self, run: BotRun | None) -> str:
+        """The mode to show: the live bot's own, else that of ``run`` (the store's last run)."""
         if self.live is not None:
             return self.live.mode
-        run = self.operator.last_run()
         return run.mode if run is not None else "unknown"
 
     # ---- accounts ----------------------------------------------------------------------------------
-    def accounts(self) -> list[AccountRow]:
+    def accounts(self, pauses: list[EntryPause] | None = None) -> list[AccountRow]:
+        """``pauses``: the entry pauses when the caller read them already (a page shows them in its banner too)."""
         now = self.now()
         views = self.read.accounts(now)
         positions: dict[tuple[str, str], list[PositionView]] = defaultdict(list)
@@ -164,7 +184,7 @@ class Board:
             positions[(position.broker, position.account_id)].append(position)
         prices = self._prices(positions)
         followers = self.read.followers()
-        pauses = self.operator.entry_pauses()
+        pauses = self.operator.entry_pauses() if pauses is None else pauses
         return [self._row(v, positions.get((v.broker, v.account_id), []), prices, followers, pauses, now)
                 for v in views]
 
@@ -199,8 +219,8 @@ class Board:
             entries_paused=pause.describe() if pause is not None else None, positions=rows,
         )
 
-    def account(self, broker: str, account_id: str) -> AccountDetail | None:
-        row = next((a for a in self.accounts() if a.broker == broker and a.account_id == account_id), None)
+    def account(self, broker: str, account_id: str, pauses: list[EntryPause] | None = None) -> AccountDetail | None:
+        row = next((a for a in self.accounts(pauses) if a.broker == broker and a.account_id == account_id), None)
         if row is None:
             return None
         trades = self.read.trades(broker, account_id)
@@ -223,8 +243,12 @@ class Board:
     # ---- copy trading --------------------------------------------------------------------------------
     def tracking(self, broker: str | None = None) -> list[TrackingRow]:
         rows = []
+        masters: dict[str, tuple[EquitySample | None, EquitySample | None]] = {}  # first and latest, per brokerage
         for view in self.read.tracking(broker):
-            window, follower_r, master_r = self._equity_returns(view.broker, view.follower_id)
+            if view.broker not in masters:
+                masters[view.broker] = (self.operator.equity_at(view.broker, "master"),
+                                        self.operator.latest_equity(view.broker, "master"))
+            window, follower_r, master_r = self._equity_returns(view.broker, view.follower_id, *masters[view.broker])
             rows.append(TrackingRow(
                 **{f: getattr(view, f) for f in TrackingView.__dataclass_fields__},
                 window_start=window, follower_equity_return_pct=follower_r, master_equity_return_pct=master_r,
@@ -233,28 +257,33 @@ class Board:
             ))
         return rows
 
-    def _equity_returns(self, broker: str, follower_id: str) -> tuple[float | None, float | None, float | None]:
+    def _equity_returns(
+        self, broker: str, follower_id: str, master_first: EquitySample | None, master_last: EquitySample | None,
+    ) -> tuple[float | None, float | None, float | None]:
         """Both accounts' equity return since the first moment both have an equity sample (index look-ups only:
-        an account's samples grow by hundreds a day)."""
+        an account's samples grow by hundreds a day). The master's first and latest samples come from the caller,
+        read once for all its followers."""
         operator = self.operator
-        follower_first, master_first = operator.equity_at(broker, follower_id), operator.equity_at(broker, "master")
+        follower_first = operator.equity_at(broker, follower_id)
         if follower_first is None or master_first is None:
             return None, None, None
         start = max(follower_first.time, master_first.time)
-        returns = []
-        for account_id in (follower_id, "master"):
-            first, last = operator.equity_at(broker, account_id, start), operator.latest_equity(broker, account_id)
-            ok = first is not None and last is not None and first.equity > 0
-            returns.append(100.0 * (last.equity / first.equity - 1.0) if ok else None)  # type: ignore[union-attr]
-        return start, returns[0], returns[1]
+        follower_from = follower_first if follower_first.time == start else operator.equity_at(broker, follower_id,
+                                                                                               start)
+        master_from = master_first if master_first.time == start else operator.equity_at(broker, "master", start)
+        return (start, _return_pct(follower_from, operator.latest_equity(broker, follower_id)),
+                _return_pct(master_from, master_last))
 
     # ---- controls ------------------------------------------------------------------------------------
-    def controls(self, writable: bool, why_not: str) -> ControlsView:
-        pauses = self.operator.entry_pauses()
+    def controls(self, writable: bool, why_not: str, *, pauses: list[EntryPause] | None = None,
+                 with_log: bool = False) -> ControlsView:
+        """``pauses`` as in accounts(); the control log only ``with_log`` (the controls page and the API show it,
+        every other page only the banner)."""
+        pauses = self.operator.entry_pauses() if pauses is None else pauses
         return ControlsView(
             writable=writable, why_not=why_not,
             entries_blocked=next((p for p in pauses if p.everywhere), None),
-            paused=[p for p in pauses if not p.everywhere], log=self.operator.control_log(50),
+            paused=[p for p in pauses if not p.everywhere], log=self.operator.control_log(50) if with_log else [],
         )
 
     # ---- health --------------------------------------------------------------------------------------
@@ -276,10 +305,7 @@ class Board:
         elif not bot.running:
             problems.append(f"no bot is running: {bot.text}")
         for account in self.read.accounts(self.now()):
-            if account.health is not None and account.health.status != "healthy":
-                warnings.append(f"{account.label} health {account.health.status}: {account.health.last_error}")
-            if account.state not in GOOD_STATES:
-                warnings.append(f"{account.label} {account.state}: {account.reason}")
+            warnings.extend(attention(account))
         return HealthReport(ok=not problems, problems=problems, warnings=warnings, bot=bot, threads=threads)
 
 
@@ -294,13 +320,15 @@ def _position_row(position: PositionView, price: float | None) -> PositionRow:
     )
 
 
+def _return_pct(first: EquitySample | None, last: EquitySample | None) -> float | None:
+    if first is None or last is None or first.equity <= 0:
+        return None
+    return 100.0 * (last.equity / first.equity - 1.0)
+
+
 def _pause_for(pauses: list[EntryPause], broker: str, account_id: str) -> EntryPause | None:
     return next((p for p in pauses if p.everywhere), None) or next(
         (p for p in pauses if p.broker == broker and p.account_id == account_id), None)
-
-
-def describe_age(seconds: float | None) -> str:
-    return "-" if seconds is None else age_text(seconds)
 
 
 __all__ = ["ALL", "AccountDetail", "AccountRow", "Board", "PositionRow"]

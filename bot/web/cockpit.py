@@ -89,9 +89,6 @@ class Cockpit:
         self.run = self.operator.start_run(os.getpid(), socket.gethostname(), self.live.mode, now)
         self._last_beat = now
         self.board = Board(self.read, self.operator, self.settings, self.live, wall=self.wall)
-        self.metrics = Metrics(self.board)
-        logging.getLogger().addHandler(self.metrics.error_handler)
-        telemetry.add_listener(self.metrics.exchange_call)
         self._last_sample = self.operator.last_equity_times()
         if self.delivery is not None:
             self.news = NewsReader(self.read, self.operator, daily_hour=self.settings.notify.notify_daily_summary_hour)
@@ -102,18 +99,20 @@ class Cockpit:
                 self.notifier.submit(Notice(STOP, f"the previous run (pid {previous.pid} on {previous.host}, since "
                                                   f"{utc_text(previous.started_at)}) ended without a clean stop; last "
                                                   f"heartbeat at {utc_text(previous.last_beat)}", urgent=True))
-        self._start_web()
+        if self.gate is not None:
+            self._start_web(self.board, self.gate)
         if self.background:
             self._thread = threading.Thread(target=self._loop, name="cockpit", daemon=True)
             self._thread.start()
 
-    def _start_web(self) -> None:
+    def _start_web(self, board: Board, gate: Gate) -> None:
+        """The dashboard, with /metrics: the error counter and the exchange call listener exist only while it is
+        served (nothing else reads them)."""
         web = self.settings.web
-        if self.gate is None or self.board is None or self.metrics is None:
-            return
         options = WebOptions(controls_in_process=True, refresh_seconds=web.web_refresh_seconds,
                              equity_sample_seconds=web.equity_sample_seconds)
-        app = create_app(self.board, self.gate, self.metrics, options)
+        metrics = Metrics(board)
+        app = create_app(board, gate, metrics, options)
         try:
             self.server = WebServer(app, web.web_host, web.web_port)
         except OSError as error:
@@ -122,8 +121,11 @@ class Cockpit:
             print(f"Dashboard NOT started: {web.web_host}:{web.web_port} is not available ({error.strerror or error})",
                   file=self.out, flush=True)
             return
+        self.metrics = metrics
+        logging.getLogger().addHandler(metrics.error_handler)
+        telemetry.add_listener(metrics.exchange_call)
         self.url = self.server.start()
-        controls = "controls on (token set)" if self.gate.token else "read-only (set WEB_TOKEN for the controls)"
+        controls = "controls on (token set)" if gate.token else "read-only (set WEB_TOKEN for the controls)"
         print(f"Dashboard: {self.url}  ({controls}; API docs {self.url}/docs, metrics {self.url}/metrics)",
               file=self.out, flush=True)
 

@@ -5,16 +5,15 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from bot.config.errors import ConfigError
 from bot.config.settings import Settings
 from bot.trading.commands import lock_held, open_views, status_path
+from bot.trading.stop_signals import install_stop_signals, release_stop_signals
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate, WebSafetyError
 from bot.web.board import Board
@@ -61,25 +60,14 @@ def serve(args: argparse.Namespace, settings: Settings, store: Path, *, out: Tex
         operator.close()
         return 2
     stop = stop or threading.Event()
-    previous = _on_signals(stop)
+    install_stop_signals().forward_to(stop)  # bot/cli.py took the signals over already (stops_on_signal)
     try:
         url = server.start()
         print(f"NIJA dashboard (read-only) for {store}: {url}  (Ctrl-C to stop)", file=out, flush=True)
         stop.wait()
     finally:
         server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        release_stop_signals()
         read.close()
         operator.close()
     return 0
-
-
-def _on_signals(stop: threading.Event) -> dict[int, object]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    return {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}

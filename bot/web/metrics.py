@@ -46,7 +46,7 @@ class StoreCollector(Collector):
         read = board.read
         status = board.run_status()
         running = GaugeMetricFamily("nija_bot_running", "1 when the bot writing this store runs", labels=["mode"])
-        running.add_metric([board.mode], 1.0 if status.running else 0.0)
+        running.add_metric([board.mode_of(status.run)], 1.0 if status.running else 0.0)
         yield running
         if status.heartbeat_age is not None:
             yield GaugeMetricFamily("nija_heartbeat_age_seconds", "real seconds since the bot's last heartbeat",
@@ -134,8 +134,5 @@ class Metrics:
         self.error_handler = ErrorCounter(self.errors)
 
     def exchange_call(self, broker: str, endpoint: str, seconds: float, outcome: str) -> None:
-        """The brokers' telemetry listener: cheap, and never raises into the exchange call."""
-        try:
-            self.exchange_calls.labels(broker=broker, endpoint=endpoint, outcome=outcome).observe(seconds)
-        except Exception:  # a listener must never break the call it observes
-            logging.getLogger(__name__).debug("exchange call metric dropped", exc_info=True)
+        """The brokers' telemetry listener (telemetry.report keeps a failing listener away from the call)."""
+        self.exchange_calls.labels(broker=broker, endpoint=endpoint, outcome=outcome).observe(seconds)

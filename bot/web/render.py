@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.clock import age_text
+from bot.web.board import needs_attention
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -77,6 +78,12 @@ OUTCOME_CLASSES = {"filled": "good", "skipped": "warn", "failed": "bad", "observ
 HEALTH_CLASSES = {"healthy": "good", "degraded": "warn", "failed": "bad"}
 
 
+#: the SVG viewBox of an equity curve (the page scales it to its width)
+CURVE_WIDTH = 600
+CURVE_HEIGHT = 160
+_CURVE_PAD = 6
+
+
 @dataclass(frozen=True)
 class Curve:
     """An equity curve drawn as an SVG path in a fixed viewBox."""
@@ -89,36 +96,30 @@ class Curve:
     last: float
     start: float
     end: float
-    width: int = 600
-    height: int = 160
+    width: int = CURVE_WIDTH
+    height: int = CURVE_HEIGHT
 
 
-def curve(
-    points: Sequence[tuple[float, float]], width: int = 600, height: int = 160, most: int = 600
-) -> Curve | None:
-    """Scale (time, value) points into the box, at most ``most`` of them (a month of samples is thousands:
-    evenly thinned, the last always kept); None when there is nothing to draw."""
+def curve(points: Sequence[tuple[float, float]]) -> Curve | None:
+    """Scale (time, value) points into the box; None when there is nothing to draw. The samples come already
+    thinned to EQUITY_CURVE_POINTS by the store (Board.account)."""
     finite = [(t, v) for t, v in points if math.isfinite(v)]
     if len(finite) < 2:
         return None
-    if len(finite) > most:
-        step = len(finite) / (most - 1)
-        finite = [finite[int(i * step)] for i in range(most - 1)] + [finite[-1]]
     t0, t1 = finite[0][0], finite[-1][0]
     low, high = min(v for _, v in finite), max(v for _, v in finite)
     span_t = (t1 - t0) or 1.0
     span_v = (high - low) or max(abs(high) * 0.001, 1.0)
-    pad = 6
 
     def xy(t: float, v: float) -> str:
-        x = (t - t0) / span_t * width
-        y = pad + (1 - (v - low) / span_v) * (height - 2 * pad)
+        x = (t - t0) / span_t * CURVE_WIDTH
+        y = _CURVE_PAD + (1 - (v - low) / span_v) * (CURVE_HEIGHT - 2 * _CURVE_PAD)
         return f"{x:.1f},{y:.1f}"
 
     coords = [xy(t, v) for t, v in finite]
     path = "M" + " L".join(coords)
-    area = f"{path} L{width},{height} L0,{height} Z"
-    return Curve(path, area, low, high, finite[0][1], finite[-1][1], t0, t1, width, height)
+    area = f"{path} L{CURVE_WIDTH},{CURVE_HEIGHT} L0,{CURVE_HEIGHT} Z"
+    return Curve(path, area, low, high, finite[0][1], finite[-1][1], t0, t1)
 
 
 def environment() -> Environment:
@@ -126,7 +127,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, qty=quantity, pct=percent, when=clock_time, age=age, duration=duration,
                        sign=sign_class)
-    env.globals.update(STATE_CLASSES=STATE_CLASSES, OUTCOME_CLASSES=OUTCOME_CLASSES, HEALTH_CLASSES=HEALTH_CLASSES)
+    env.globals.update(STATE_CLASSES=STATE_CLASSES, OUTCOME_CLASSES=OUTCOME_CLASSES, HEALTH_CLASSES=HEALTH_CLASSES,
+                       needs_attention=needs_attention)
     return env
 
 

@@ -4,6 +4,7 @@ json:// receiver, a notification service that hangs never holding the trader, /h
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.web.live import StuckWatch, ThreadSnapshot
+from bot.web.metrics import ErrorCounter
 from tests.notify.conftest import Receiver
 from tests.web.conftest import master_fills, start_cockpit
 
@@ -80,6 +82,18 @@ def test_healthz_in_the_running_bot_judges_its_threads(tmp_path: Path) -> None:
                  if name == "nija_exchange_call_seconds_count"}
         assert calls and all(dict(labels)["broker"] == "kraken" for labels in calls)  # the adapters' telemetry
         assert sum(v for labels, v in calls.items() if dict(labels)["outcome"] == "ok") > 0
+    finally:
+        bot.stop()
+
+
+def test_with_the_web_off_nothing_counts_errors_or_times_exchange_calls_for_metrics_nobody_serves(
+    tmp_path: Path,
+) -> None:
+    bot = start_cockpit(tmp_path)  # WEB_ENABLED=false
+    try:
+        bot.step()
+        assert bot.cockpit.url is None and bot.cockpit.metrics is None
+        assert not any(isinstance(h, ErrorCounter) for h in logging.getLogger().handlers)
     finally:
         bot.stop()
 

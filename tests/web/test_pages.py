@@ -5,6 +5,7 @@ the live part alone when the page's script asks for it."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -12,12 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.config.settings import load_settings
-from bot.state.operator import OperatorStore
+from bot.state.operator import BotRun, ControlEvent, EntryPause, EquitySample, OperatorStore
 from bot.state.readmodel import ReadModel
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate
 from bot.web.board import Board
 from bot.web.metrics import Metrics
+from bot.web.render import curve
 from tests.web.conftest import Traded
 
 
@@ -83,6 +85,12 @@ def test_account_page_draws_the_equity_curve_and_lists_trades(client: TestClient
     assert client.get("/accounts/kraken/nobody").status_code == 404
 
 
+def test_the_curve_draws_every_point_the_store_gives_it() -> None:
+    """The store thins to EQUITY_CURVE_POINTS (up to 20,000); drawing must not thin again to a number of its own."""
+    drawn = curve([(float(t), 100.0 + t % 7) for t in range(1500)])
+    assert drawn is not None and drawn.path.count(" L") == 1499
+
+
 def test_trades_page_filters_by_account(client: TestClient) -> None:
     everything = client.get("/trades").text
     one = client.get("/trades", params={"account": "kraken:demo_user_1"}).text
@@ -98,3 +106,63 @@ def test_the_script_gets_the_live_part_alone_and_a_version_to_poll(client: TestC
     version = client.get("/ui/version").json()
     assert set(version) == {"version", "running", "text", "line"} and version["running"] is False
     assert 'data-fragment="/copy"' in whole and f'data-version="{version["version"]}"' in whole
+
+
+class CountingOperator(OperatorStore):
+    """The operator store, counting the reads a request makes."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.reads: Counter[str] = Counter()
+
+    def last_run(self) -> BotRun | None:
+        self.reads["last_run"] += 1
+        return super().last_run()
+
+    def entry_pauses(self) -> list[EntryPause]:
+        self.reads["entry_pauses"] += 1
+        return super().entry_pauses()
+
+    def control_log(self, limit: int = 100) -> list[ControlEvent]:
+        self.reads["control_log"] += 1
+        return super().control_log(limit)
+
+    def equity_at(self, broker: str, account_id: str, since: float | None = None) -> EquitySample | None:
+        self.reads[f"equity_at {account_id}"] += 1
+        return super().equity_at(broker, account_id, since)
+
+    def latest_equity(self, broker: str, account_id: str) -> EquitySample | None:
+        self.reads[f"latest_equity {account_id}"] += 1
+        return super().latest_equity(broker, account_id)
+
+
+def test_a_page_reads_the_bot_and_the_controls_once_and_the_log_only_where_shown(traded: Traded) -> None:
+    read, operator = ReadModel(traded.path), CountingOperator(traded.path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    with TestClient(create_app(board, Gate("127.0.0.1", None), Metrics(board), WebOptions(False, 2.0, 300))) as c:
+        for path, log_reads in (("/", 0), ("/accounts/kraken/demo_user_1", 0), ("/copy", 0), ("/controls", 1)):
+            operator.reads.clear()
+            assert c.get(path).status_code == 200
+            page_reads = {n: k for n, k in operator.reads.items() if not n.startswith(("equity_at", "latest_equity"))}
+            assert page_reads == +Counter(last_run=1, entry_pauses=1, control_log=log_reads), path
+        operator.reads.clear()
+        assert c.get("/ui/version").status_code == 200 and operator.reads == {"last_run": 1}
+    read.close()
+    operator.close()
+
+
+def test_the_tracking_reads_the_masters_first_and_latest_equity_once_for_all_its_followers(traded: Traded) -> None:
+    read, operator = ReadModel(traded.path), CountingOperator(traded.path, read_only=True)
+    board = Board(read, operator, load_settings({}, env_file=None))
+    rows = board.tracking("kraken")
+    assert len(rows) == 2 and all(r.master_equity_return_pct is not None for r in rows)
+    assert operator.reads["latest_equity master"] == 1 and operator.reads["equity_at master"] <= 1 + len(rows)
+    for row in rows:  # each account's return from its first sample within the window to its latest
+        for account_id, shown in ((row.follower_id, row.follower_equity_return_pct),
+                                  ("master", row.master_equity_return_pct)):
+            first = operator.equity_at("kraken", account_id, row.window_start)
+            last = operator.latest_equity("kraken", account_id)
+            assert first is not None and last is not None
+            assert shown == pytest.approx(100.0 * (last.equity / first.equity - 1.0))
+    read.close()
+    operator.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import parse_since
 from bot.config.settings import load_settings
 from bot.trading import commands
 from bot.trading.modes import paper_state_dir
@@ -75,3 +76,14 @@ def test_bad_date_or_unknown_account_is_one_line_and_exit_2(
     assert trades(settings, "--account", "kraken:nobody")[0] == 2
     err = capsys.readouterr().err.strip()
     assert "no such account" in err and "kraken:demo_user_1" in err
+
+
+def test_since_reads_a_date_a_date_time_or_unix_seconds_the_same_for_the_cli_and_the_api() -> None:
+    day = datetime(2026, 11, 29, tzinfo=UTC).timestamp()
+    assert parse_since("2026-11-29") == day and parse_since("20261129") == day
+    assert parse_since("2026-11-29T14:00") == day + 14 * 3600
+    assert parse_since("2026-11-29T14:00+01:00") == day + 13 * 3600
+    assert parse_since(str(day)) == day and parse_since("1700000000") == 1_700_000_000.0
+    assert parse_since(None) is None and parse_since("") is None
+    with pytest.raises(ValueError, match=r"^'last tuesday': expected a date like 2026-11-29, an ISO date-time"):
+        parse_since("last tuesday")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import select
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -65,3 +71,28 @@ def test_refuses_a_public_address_without_a_token_and_a_missing_store(
     assert capsys.readouterr().err.strip() == (
         f"nija: no state store at {tmp_path / 'x.sqlite3'}: start the bot first (python bot.py), or run the "
         "verify_*.py scripts to check accounts without a running bot (or name one with --store)")
+
+
+def test_sigterm_stops_the_command_through_the_shared_stop_signals_with_exit_0(traded: Traded, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_SECRET"))}
+    env.update({"NIJA_HOME": str(tmp_path), "NIJA_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
+    root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, str(root / "bot.py"), "web", "--port", "0", "--store", str(traded.path)]
+    process = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        seen, deadline = b"", time.monotonic() + 60
+        while b"(Ctrl-C to stop)" not in seen:  # the server listens once it says so
+            assert time.monotonic() < deadline, seen
+            if select.select([process.stdout], [], [], deadline - time.monotonic())[0]:
+                chunk = os.read(process.stdout.fileno(), 65536)
+                assert chunk, (seen, process.stderr.read() if process.stderr else b"")
+                seen += chunk
+        process.send_signal(signal.SIGTERM)
+        _, raw_err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    err = raw_err.decode(errors="replace")
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert "nija: SIGTERM received: stopping" in err  # bot/trading/stop_signals.py's word, as for `run`
