@@ -89,6 +89,7 @@ class MarketDataService:
         self._errors = 0
         self.last_errors: dict[str, str] = {}
         self._issues: dict[str, str] = {}  # symbol -> why its candles cannot be used now
+        self._skew_lock = threading.Lock()  # one Time call per period: the other threads wait for its answer
         self._skew: tuple[int, float | None] | None = None  # (period, our clock minus the exchange's) once asked
 
     # ---- candles -------------------------------------------------------------------------
@@ -190,14 +191,15 @@ class MarketDataService:
     def _clock_skew(self) -> float | None:
         """Our clock minus the exchange's (its own Time), asked at most once per candle period; None if unknown."""
         period = self._period()
-        if self._skew is not None and self._skew[0] == period:
-            return self._skew[1]
-        try:
-            skew: float | None = self.clock.now() - self.broker.server_time()
-        except BrokerError as error:
-            log.info("%s time unavailable for a clock check: %s", self.broker.name, error)
-            skew = None
-        self._skew = (period, skew)
+        with self._skew_lock:
+            if self._skew is not None and self._skew[0] == period:
+                return self._skew[1]
+            try:
+                skew: float | None = self.clock.now() - self.broker.server_time()
+            except BrokerError as error:
+                log.info("%s time unavailable for a clock check: %s", self.broker.name, error)
+                skew = None
+            self._skew = (period, skew)
         if skew is not None and abs(skew) > self.trader.clock_skew_tolerance_seconds:
             log.warning("%s: this machine's clock is %s %s the exchange's own time", self.broker.name,
                         duration_words(skew), "ahead of" if skew > 0 else "behind")

@@ -8,6 +8,7 @@ away from the exchange's; the stale case uses a stand-in exchange whose candles 
 from __future__ import annotations
 
 import logging
+import threading
 
 import pandas as pd
 import pytest
@@ -93,3 +94,44 @@ def test_stale_markets_are_logged_left_out_and_degrade_only_past_the_share(caplo
     assert problem is not None and problem.reason.startswith("no usable candles for 2 of 5 markets (M0-USD: its "
                                                              "last candle closed 1 h 0 min ago")
     assert "status page" in problem.fix
+
+
+class SlowTime(StandInExchange):
+    """An exchange whose Time call waits for the test's gate, counting every call."""
+
+    name = "fake"
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(account_label="fake:public", clock=clock)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.time_calls = 0
+        self._count_lock = threading.Lock()
+
+    def server_time(self) -> float:
+        with self._count_lock:
+            self.time_calls += 1
+        self.entered.set()
+        self.gate.wait(10)
+        return self.clock.now()
+
+
+def test_the_exchanges_time_is_asked_once_per_period_however_many_accounts_ask() -> None:
+    clock = ManualClock(1_749_999_900.0)
+    exchange = SlowTime(clock)
+    service = MarketDataService(exchange, STRATEGY, clock, TraderSettings())
+    started = threading.Barrier(6)
+
+    def ask() -> None:
+        started.wait()
+        service.problem(SYMBOLS)
+
+    threads = [threading.Thread(target=ask) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    assert exchange.entered.wait(10)
+    exchange.gate.set()
+    for thread in threads:
+        thread.join()
+    assert exchange.time_calls == 1
