@@ -522,14 +522,15 @@ def trades(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
     path, read, operator = opened
     with read, operator:
         found = read.trades(since=since)
-        known = {a.label for a in read.accounts(time.time())}
-    if args.account:
-        wanted = args.account
-        found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
-        if not found and wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
-            print(f"nija: --account {wanted!r}: no such account in {path}; known: {', '.join(sorted(known))}",
-                  file=sys.stderr)
-            return 2
+        if args.account:
+            wanted = args.account
+            found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
+            if not found:  # an unknown account, or one without trades: only the account list tells
+                known = {a.label for a in read.accounts(time.time())}
+                if wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
+                    print(f"nija: --account {wanted!r}: no such account in {path}; known: "
+                          f"{', '.join(sorted(known))}", file=sys.stderr)
+                    return 2
     totals: dict[str, dict[str, float]] = {}
     for t in found:
         total = totals.setdefault(f"{t.broker}:{t.account_id}", {"trades": 0, "wins": 0, "realised_pnl": 0.0,
