@@ -72,6 +72,7 @@ from bot.brokers.http import mount_timeout
 from bot.candles import candle_frame
 from bot.clock import Clock
 from bot.config.accounts import AccountConfig
+from bot.config.sections.exchanges import alpaca_paper
 from bot.config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,7 @@ class AlpacaBroker(Broker):
         self.trading = TradingClient(
             api_key=credentials.api_key,
             secret_key=credentials.api_secret,
-            # Never the live endpoint unless LIVE_TRADING=true, whatever the key's PAPER flag says.
-            paper=credentials.paper or not settings.general.live_trading,
+            paper=alpaca_paper(credentials.paper, settings.general.live_trading),
             url_override=exchange.alpaca_api_url,
         )
         self.crypto_data = CryptoHistoricalDataClient(

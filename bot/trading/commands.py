@@ -35,7 +35,7 @@ from bot.state.operator import OperatorStore, process_alive, run_status
 from bot.state.readmodel import PositionView, ReadModel, ReadModelError
 from bot.state.store import DEFAULT_FILE_NAME, StateStore
 from bot.trading.modes import choose_mode, paper_state_dir, parse_brokers
-from bot.trading.stop_signals import install_stop_signals, release_stop_signals
+from bot.trading.stop_signals import install_stop_signals, installed_stop_signals, release_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,18 @@ def run(args: argparse.Namespace, settings: Settings, *, out: TextIO | None = No
     """Trade until Ctrl-C / SIGTERM / --duration; print the start-up table and the final summary.
 
     The signals become `stop` from here (bot/cli.py installs them even earlier, before the heavy imports),
-    so a Ctrl-C at any moment of start-up ends the run quietly with exit code 0.
+    so a Ctrl-C at any moment of start-up ends the run quietly with exit code 0. Whoever installs them
+    releases them: bot/cli.py when it did, else this run.
     """
+    owner = installed_stop_signals() is None
     signals = install_stop_signals()
     stop = stop or threading.Event()
     signals.forward_to(stop)
     try:
         return _run_with_accounts(args, settings, out or sys.stdout, stop)
     finally:
-        release_stop_signals()
+        if owner:
+            release_stop_signals()
 
 
 def _run_with_accounts(args: argparse.Namespace, settings: Settings, out: TextIO, stop: threading.Event) -> int:
@@ -210,15 +213,6 @@ def _run_paper_locked(args: argparse.Namespace, settings: Settings, registry: Ac
             _close_store(store, trader, controls)
     finally:
         session.close()
-
-
-def fresh_paper_store(session_settings: Settings) -> Path:
-    """The paper store's path from a PaperSession's settings (whose state dir is the paper one). Kept for code
-    written before paper results survived a restart: it no longer empties anything (start_paper(fresh=True),
-    `run --fresh`, does that); new code calls bot.trading.paper.paper_store_path with the original settings."""
-    directory = Path(session_settings.general.state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / DEFAULT_FILE_NAME
 
 
 def _close_store(store: StateStore, trader: Any, *also: OperatorStore) -> None:
@@ -516,14 +510,15 @@ def trades(args: argparse.Namespace, settings: Settings, *, out: TextIO | None =
     path, read, operator = opened
     with read, operator:
         found = read.trades(since=since)
-        known = {a.label for a in read.accounts(time.time())}
-    if args.account:
-        wanted = args.account
-        found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
-        if not found and wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
-            print(f"nija: --account {wanted!r}: no such account in {path}; known: {', '.join(sorted(known))}",
-                  file=sys.stderr)
-            return 2
+        if args.account:
+            wanted = args.account
+            found = [t for t in found if f"{t.broker}:{t.account_id}" == wanted or t.account_id == wanted]
+            if not found:  # an unknown account, or one without trades: only the account list tells
+                known = {a.label for a in read.accounts(time.time())}
+                if wanted not in known and not any(label.endswith(f":{wanted}") for label in known):
+                    print(f"nija: --account {wanted!r}: no such account in {path}; known: "
+                          f"{', '.join(sorted(known))}", file=sys.stderr)
+                    return 2
     totals: dict[str, dict[str, float]] = {}
     for t in found:
         total = totals.setdefault(f"{t.broker}:{t.account_id}", {"trades": 0, "wins": 0, "realised_pnl": 0.0,

@@ -79,14 +79,16 @@ class HealthTracker:
     def success(self, now: float) -> HealthRecord:
         with self._lock:
             r = self._record
-            return self._judge(replace(r, cycles=r.cycles + 1, successes=r.successes + 1, consecutive_errors=0,
-                                       last_cycle_at=now), failed=False)
+            record = self._judge(replace(r, cycles=r.cycles + 1, successes=r.successes + 1, consecutive_errors=0,
+                                         last_cycle_at=now), failed=False)
+        return self._commit(record)
 
     def error(self, error: BaseException, now: float) -> HealthRecord:
         with self._lock:
             r = self._record
-            return self._judge(replace(r, cycles=r.cycles + 1, consecutive_errors=r.consecutive_errors + 1,
-                                       last_error=describe_error(error), last_cycle_at=now), failed=True)
+            record = self._judge(replace(r, cycles=r.cycles + 1, consecutive_errors=r.consecutive_errors + 1,
+                                         last_error=describe_error(error), last_cycle_at=now), failed=True)
+        return self._commit(record)
 
     def stopped(self, reason: str, now: float) -> HealthRecord:
         """The account cannot go on (authentication refused): failed at once, with the reason."""
@@ -114,6 +116,7 @@ class HealthTracker:
         self._seen = now
 
     def _judge(self, record: HealthRecord, *, failed: bool) -> HealthRecord:
+        """The verdict from the passes and calls alone (market data is asked in _commit, only when healthy)."""
         self._passes.append(failed)
         self._sample_calls()
         s = self._settings
@@ -122,7 +125,6 @@ class HealthTracker:
         failed_calls = sum(f for _, f in self._pass_calls)
         pass_share = failed_passes / passes if passes else 0.0
         call_share = failed_calls / calls if calls else 0.0
-        problem = self._problem() if self._problem is not None else None
         last_failure = record.last_error if failed_passes else self._last_call_failure
         status, reason, fix = HealthStatus.HEALTHY, "", ""
         if record.consecutive_errors >= s.failed_after_errors:
@@ -142,10 +144,22 @@ class HealthTracker:
             if last_failure:
                 reason = f"{reason}; last: {last_failure}"
             fix = fix_for(last_failure)
-        elif problem is not None:
-            status, reason, fix = HealthStatus.DEGRADED, problem.reason, problem.fix
-        self._record = replace(
+        return replace(
             record, status=status, reason=reason, fix=fix, recent_passes=passes, recent_failed_passes=failed_passes,
             recent_calls=calls, recent_failed_calls=failed_calls,
         )
-        return self._record
+
+    def _commit(self, record: HealthRecord) -> HealthRecord:
+        """Store the verdict, asking about market data only when it would be healthy.
+
+        The market-data check may call the exchange (its clock, the market list): it runs outside the lock, so
+        readers of the snapshot never wait on the network, and not at all when the passes already say failed or
+        degraded. Only this tracker's own thread writes the record, so nothing changes it meanwhile.
+        """
+        if record.status is HealthStatus.HEALTHY and self._problem is not None:
+            problem = self._problem()
+            if problem is not None:
+                record = replace(record, status=HealthStatus.DEGRADED, reason=problem.reason, fix=problem.fix)
+        with self._lock:
+            self._record = record
+        return record

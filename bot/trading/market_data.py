@@ -89,6 +89,9 @@ class MarketDataService:
         self._errors = 0
         self.last_errors: dict[str, str] = {}
         self._issues: dict[str, str] = {}  # symbol -> why its candles cannot be used now
+        self._hours_lock = threading.Lock()  # one market-hours question per asset class per period
+        self._open: dict[str, tuple[int, bool]] = {}  # asset class -> (period, whether its markets trade)
+        self._skew_lock = threading.Lock()  # one Time call per period: the other threads wait for its answer
         self._skew: tuple[int, float | None] | None = None  # (period, our clock minus the exchange's) once asked
 
     # ---- candles -------------------------------------------------------------------------
@@ -150,10 +153,33 @@ class MarketDataService:
         if frame.empty:
             return "the exchange returned no candles"
         age = self.clock.now() - (int(frame["time"].iloc[-1]) + self.candle_seconds)
-        if age > self.trader.candle_stale_periods * self.candle_seconds and self.broker.market_is_open(symbol):
+        if age > self.trader.candle_stale_periods * self.candle_seconds and self._market_open(symbol):
             return f"its last candle closed {duration_words(age)} ago (stale after " \
                    f"{self.trader.candle_stale_periods:g} candles of {self.settings.candle_minutes} min)"
         return None
+
+    def _market_open(self, symbol: str) -> bool:
+        """Whether `symbol`'s market trades now, asked once per candle period per asset class.
+
+        Markets of one class keep the same hours (Alpaca's stocks share one clock, an HTTP call): asking per
+        stale stock would cost a call per stock per period while the market is closed. When the exchange cannot
+        say (a transient failure), the market counts as open, so its stale candles stay out of entries, and the
+        next stale market asks again; one market's trouble never stops the others.
+        """
+        period = self._period()
+        with self._hours_lock:
+            try:
+                asset_class = self.broker.market(symbol).asset_class
+                cached = self._open.get(asset_class)
+                if cached is not None and cached[0] == period:
+                    return cached[1]
+                is_open = self.broker.market_is_open(symbol)
+            except (TransientError, MarketNotFound) as error:
+                log.warning("%s hours of %s unknown, its old candles count as stale: %s", self.broker.name, symbol,
+                            error)
+                return True
+            self._open[asset_class] = (period, is_open)
+            return is_open
 
     def issues(self) -> dict[str, str]:
         """Markets whose candles cannot be used now, and why."""
@@ -190,14 +216,15 @@ class MarketDataService:
     def _clock_skew(self) -> float | None:
         """Our clock minus the exchange's (its own Time), asked at most once per candle period; None if unknown."""
         period = self._period()
-        if self._skew is not None and self._skew[0] == period:
-            return self._skew[1]
-        try:
-            skew: float | None = self.clock.now() - self.broker.server_time()
-        except BrokerError as error:
-            log.info("%s time unavailable for a clock check: %s", self.broker.name, error)
-            skew = None
-        self._skew = (period, skew)
+        with self._skew_lock:
+            if self._skew is not None and self._skew[0] == period:
+                return self._skew[1]
+            try:
+                skew: float | None = self.clock.now() - self.broker.server_time()
+            except BrokerError as error:
+                log.info("%s time unavailable for a clock check: %s", self.broker.name, error)
+                skew = None
+            self._skew = (period, skew)
         if skew is not None and abs(skew) > self.trader.clock_skew_tolerance_seconds:
             log.warning("%s: this machine's clock is %s %s the exchange's own time", self.broker.name,
                         duration_words(skew), "ahead of" if skew > 0 else "behind")

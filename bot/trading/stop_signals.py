@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from types import FrameType
 from typing import Any
 
@@ -30,12 +29,10 @@ _SIGWAIT = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigwait") and
 
 
 class StopSignals:
-    """The process's stop request: an event set by the first SIGINT/SIGTERM, with when and which."""
+    """The process's stop request: an event set by the first SIGINT/SIGTERM."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.received: str = ""
-        self.received_at: float | None = None  # time.monotonic() of the first signal
         self._previous: dict[int, Any] = {}
         self._forwards: list[threading.Event] = []
         self._installed = False
@@ -91,7 +88,6 @@ class StopSignals:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if not self.event.is_set():
-            self.received, self.received_at = name, time.monotonic()
             self.event.set()
             for event in self._forwards:
                 event.set()
@@ -122,6 +118,7 @@ def install_stop_signals() -> StopSignals:
 
 
 def installed_stop_signals() -> StopSignals | None:
+    """The stop request already installed (by bot/cli.py), or None: its installer is the one who releases it."""
     return _installed
 
 

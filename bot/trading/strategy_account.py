@@ -189,12 +189,13 @@ class StrategyAccount:
 
     # ---- entries: strategy pass only, through the gates ---------------------------------------------
     def _entries(self) -> None:
-        paused = self.entry_gate(self.account.broker, self.account.account_id) if self.entry_gate else None
-        if paused:  # an operator's control (docs/rules.md §3); the exits of this pass have already run
-            log.debug("no new entries: %s", paused)
-            return
         signals = self.market_data.scan(self.symbols())
         if not signals:
+            return
+        # The operator's control (docs/rules.md §3), a store read: asked only when there is something to enter.
+        paused = self.entry_gate(self.account.broker, self.account.account_id) if self.entry_gate else None
+        if paused:  # the exits of this pass have already run
+            log.debug("no new entries: %s", paused)
             return
         held = [p.symbol for p in self.positions()] + sorted(self._busy_symbols())
         plan = plan_entries(

@@ -44,7 +44,7 @@ from bot.brokers.base import BalanceSnapshot, Broker
 from bot.brokers.errors import AuthenticationError, BrokerError, StopRequested
 from bot.clock import Clock, describe_seconds
 from bot.config.accounts import AccountConfig, AccountRegistry
-from bot.config.sections.exchanges import ExchangeSettings
+from bot.config.sections.exchanges import ExchangeSettings, alpaca_paper
 from bot.config.settings import Settings
 from bot.console.progress import progress_bar
 from bot.console.tables import is_terminal
@@ -79,7 +79,7 @@ def order_destinations(exchanges: ExchangeSettings, accounts: list[AccountConfig
     for account in accounts:
         if account.credentials is None:
             continue
-        paper = account.credentials.paper or not live  # as the Alpaca adapter decides
+        paper = alpaca_paper(account.credentials.paper, live)
         where = exchanges.destination(account.broker, alpaca_paper=paper)
         if account.broker == "alpaca" and exchanges.alpaca_api_url is None:
             where = f"{where} ({'paper' if paper else 'LIVE'} account)"

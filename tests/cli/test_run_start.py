@@ -28,7 +28,7 @@ from bot.config.paths import PROJECT_DIR, home
 from bot.config.settings import load_settings
 from bot.logsetup import DATE_FORMAT, add_log_file, register_secrets, setup_logging
 from bot.sim.clock import SimClock
-from bot.trading import commands
+from bot.trading import commands, stop_signals
 from bot.trading.modes import choose_mode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -183,6 +183,23 @@ def test_speed_and_seed_are_checked_like_their_settings(
     assert commands.run(parser.parse_args(argv), settings, out=io.StringIO()) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_the_stop_signals_are_released_by_whoever_installed_them(tmp_path: Path) -> None:
+    """bot/cli.py installs them before the heavy imports and releases them when the command is over: `run`
+    leaves them to it (a Ctrl-C after `run` returned is still a quiet stop); called alone, `run` owns them."""
+    parser = argparse.ArgumentParser()
+    commands.add_run_arguments(parser)
+    settings = load_settings({"NIJA_HOME": str(tmp_path)}, env_file=None)
+    args = parser.parse_args(["--seed", "-1"])  # refused at once: the run returns 2 before it trades
+    installed = stop_signals.install_stop_signals()  # as bot/cli.py does for `run`
+    try:
+        assert commands.run(args, settings, out=io.StringIO()) == 2
+        assert stop_signals.installed_stop_signals() is installed
+    finally:
+        stop_signals.release_stop_signals()
+    assert commands.run(args, settings, out=io.StringIO()) == 2
+    assert stop_signals.installed_stop_signals() is None
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e12", "soon"])

@@ -4,6 +4,8 @@ data is degraded with its fix; the record carries the figures behind the verdict
 
 from __future__ import annotations
 
+import threading
+
 from bot.brokers.errors import ExchangeUnavailable, RateLimitError
 from bot.brokers.telemetry import CallLog
 from bot.config.sections.trader import TraderSettings
@@ -62,3 +64,27 @@ def test_missing_market_data_is_degraded_with_its_fix_and_a_few_failures_are_hea
     record = tracker.success(20.0)
     assert (record.status, record.reason, record.fix) == (
         HealthStatus.DEGRADED, "no usable candles for 6 of 6 markets", "set this machine's clock right")
+
+
+def test_market_data_is_asked_only_when_the_passes_are_healthy_and_outside_the_lock() -> None:
+    """The market-data check may call the exchange: never while failing passes already decide the verdict,
+    and never holding the lock that readers of the snapshot take."""
+    asked: list[bool] = []  # per ask: could another thread read the snapshot meanwhile
+    tracker: HealthTracker
+
+    def problem() -> Problem | None:
+        reader = threading.Thread(target=tracker.snapshot, daemon=True)
+        reader.start()
+        reader.join(timeout=5.0)
+        asked.append(not reader.is_alive())
+        return None
+
+    tracker = HealthTracker("kraken", "master", TraderSettings(degraded_after_errors=2, failed_after_errors=4),
+                            problem=problem)
+    tracker.success(0.0)
+    assert asked == [True]
+    tracker.error(ExchangeUnavailable("down"), 1.0)  # one failure in 2 passes: over 20 % but under min samples
+    tracker.error(ExchangeUnavailable("down"), 2.0)
+    record = tracker.error(ExchangeUnavailable("down"), 3.0)
+    assert record.status is HealthStatus.DEGRADED
+    assert len(asked) == 2  # the second error is already degraded (2 in a row): market data is not asked

@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 
 from bot.backtest.data import read_candles
+from bot.brokers.base import MarketInfo
 from bot.brokers.errors import ExchangeUnavailable
 from bot.clock import ManualClock
 from bot.config.sections.strategy import StrategySettings
@@ -41,6 +43,10 @@ class CountingExchange(StandInExchange):
         self._lock = threading.Lock()
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
+
+    def _load_markets(self) -> dict[str, MarketInfo]:
+        return {symbol: MarketInfo(symbol, symbol.split("-")[0], "USD", symbol, Decimal("0.0001"), Decimal(1), 8, 2,
+                                   0.0) for symbol in SYMBOLS}
 
     def candles(self, symbol: str, minutes: int, count: int) -> pd.DataFrame:
         with self._lock:

@@ -30,6 +30,12 @@ SDK_PATHS = {
 ALPACA_DEFAULT_HOSTS = {True: "paper-api.alpaca.markets", False: "api.alpaca.markets"}
 
 
+def alpaca_paper(key_is_paper: bool, live_trading: bool) -> bool:
+    """Whether an Alpaca key trades on the paper account: never the live one unless LIVE_TRADING=true, whatever
+    the key's PAPER flag says. The adapter and the live banner both read this one rule."""
+    return key_is_paper or not live_trading
+
+
 def is_loopback(host: str) -> bool:
     """127.0.0.1, ::1, localhost: this machine (the simulator), never a real exchange."""
     if host.lower() == "localhost":
