@@ -32,6 +32,7 @@ from bot.sim.server import SimulatorServer
 from bot.sim.standalone import wait_for
 from scripts.benchmarks._kraken_rate import UNLIMITED_KRAKEN_RATE, unlimit_key
 from scripts.benchmarks._live_harness import REPO, LiveExchange
+from scripts.benchmarks._report import print_figures
 
 START = 1_750_000_000.0
 
@@ -129,9 +130,5 @@ def main(argv: list[str]) -> int:
     parts = [v for v in figures.values() if isinstance(v, dict)]
     invalid = sum(int(p["invalid_nonce"]) for p in parts)
     failed = sum(int(p.get("failures", 0)) for p in parts)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, part in figures.items():
-            print(f"{name}: {part}")
+    print_figures(figures, args.json)
     return 0 if invalid == 0 and failed == 0 else 1
