@@ -104,9 +104,13 @@ def verify_beside_bot(verify_runs: int) -> dict[str, object]:
         codes = []
         for _ in range(verify_runs):
             codes.append(live.run_script("verify_kraken_trading_enabled.py", "--running").returncode)
-        before = {name: live.passes(name) for name in live.credentials}  # passes count, whether they failed or not
-        wait_for(lambda: all(live.passes(n) >= before[n] + 3 for n in before), 120,
-                 "three more passes of every account (each uses its key)", alive=lambda: bot.alive)
+        before = live.passes_by_account()  # passes count, whether they failed or not
+
+        def three_more() -> bool:
+            done = live.passes_by_account()
+            return all(done.get(n, 0) >= before.get(n, 0) + 3 for n in live.credentials)
+
+        wait_for(three_more, 120, "three more passes of every account (each uses its key)", alive=lambda: bot.alive)
         bot.send(signal.SIGTERM)
         code = bot.wait_exit(30)
         return {"verify_runs": verify_runs, "verify_exit_codes": codes, "bot_exit_code": code,
