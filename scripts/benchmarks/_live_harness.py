@@ -32,6 +32,9 @@ from scripts.benchmarks._crash_harness import SIM_ENV, bot_environment, read_sto
 REPO = Path(__file__).resolve().parents[2]
 BROKER = "kraken"
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\)", re.MULTILINE)
+# The time a stop may take: the bot's own setting (the harness's environment leaves it at its default).
+STOP_LIMIT_SECONDS = load_settings({}, env_file=None).trader.shutdown_timeout_seconds
+LATE_ORDER_MARGIN_SECONDS = 0.2  # a store row this much after the signal was started after it (the machine's jitter)
 
 
 @dataclass
@@ -64,6 +67,11 @@ class BotProcess:
             return wait_for(seen, timeout, f"bot output matching {pattern!r}", alive=lambda: self.alive)
         except TimeoutError as error:
             raise AssertionError(f"{error}\n--- bot output ---\n{self.text()[-4000:]}") from None
+
+    def printed_traceback(self) -> bool:
+        """A traceback or a store used after it closed in the output: the stop was not clean."""
+        text = self.text()
+        return bool(TRACEBACK.search(text)) or "closed database" in text
 
     def send(self, sig: int = signal.SIGTERM) -> None:
         if self.signalled_at is None:
@@ -192,6 +200,17 @@ class LiveExchange:
     def store_rows(self, sql: str) -> list[tuple[object, ...]]:
         return read_store(self.state_dir / "nija.sqlite3", sql)
 
+    def orders_started_after_signal(self, bot: BotProcess) -> list[str]:
+        """Client order ids the store recorded as created after the bot's first signal: a stop must start none."""
+        assert bot.signalled_wall is not None
+        rows = self.store_rows("SELECT client_order_id, created_at FROM orders")
+        return [str(order_id) for order_id, created_at in rows
+                if float(created_at) > bot.signalled_wall + LATE_ORDER_MARGIN_SECONDS]
+
+    def passes_by_account(self) -> dict[str, int]:
+        """Passes each account's thread has made (the health table), by account id: one query for them all."""
+        return {str(a): int(c) for a, c in self.store_rows("SELECT account_id, cycles FROM health")}
+
     def passes(self, account: str = "master") -> int:
-        rows = self.store_rows(f"SELECT cycles FROM health WHERE account_id = '{account}'")
-        return int(rows[0][0]) if rows else 0
+        """One account's passes (callers that watch one account, e.g. tests/e2e/test_one_instance.py)."""
+        return self.passes_by_account().get(account, 0)

@@ -50,6 +50,7 @@ from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
 from bot.state.records import OrderPlan
 from bot.state.store import StateStore
+from scripts.benchmarks._kraken_rate import UNLIMITED_KRAKEN_RATE, unlimit_key
 
 START = 1_750_000_000.0
 SYMBOL = "BTC-USD"
@@ -79,7 +80,7 @@ def _exchange_process(conn: Connection, n_followers: int) -> None:
         for i in range(n_followers):
             credentials[f"user{i:03d}"] = server.provision("kraken", f"user{i:03d}", {"USD": 5_000.0})
         for key in credentials.values():
-            server.face("kraken").set_rate_limit(key.api_key, 1e9, 1e9)  # type: ignore[attr-defined]
+            unlimit_key(server, key.api_key)
         conn.send((server.url("kraken"), credentials))
         while True:
             command, value = conn.recv()
@@ -109,7 +110,7 @@ def _run(latency: float, repeats: int) -> dict[str, object]:
             root = Path(tmp)
             settings = load_settings(
                 {"KRAKEN_API_URL": url, "NIJA_STATE_DIR": str(root / "state"), "ORDER_LOOKUP_DELAY_SECONDS": "0",
-                 "KRAKEN_RATE_COUNTER_MAX": "1000000000", "KRAKEN_RATE_DECAY_PER_SECOND": "1000000000"},
+                 **UNLIMITED_KRAKEN_RATE},
                 env_file=None,
             )
 

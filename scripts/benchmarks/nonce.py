@@ -30,10 +30,11 @@ from bot.sim.exchange import SimExchange
 from bot.sim.prices import SyntheticMarket
 from bot.sim.server import SimulatorServer
 from bot.sim.standalone import wait_for
+from scripts.benchmarks._kraken_rate import UNLIMITED_KRAKEN_RATE, unlimit_key
 from scripts.benchmarks._live_harness import REPO, LiveExchange
+from scripts.benchmarks._report import print_figures
 
 START = 1_750_000_000.0
-UNLIMITED = {"KRAKEN_RATE_COUNTER_MAX": "1000000000", "KRAKEN_RATE_DECAY_PER_SECOND": "1000000000"}
 
 
 def _exchange() -> tuple[SimExchange, ManualClock]:
@@ -46,8 +47,8 @@ def threads_on_one_key(threads: int, calls: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, SimulatorServer(exchange, faces=("kraken",)) as server:
         face = server.face("kraken")
         credentials = server.provision("kraken", "bench", {"USD": 1_000.0})
-        face.set_rate_limit(credentials.api_key, 1e9, 1e9)  # type: ignore[attr-defined]
-        settings = load_settings({"KRAKEN_API_URL": server.url("kraken"), **UNLIMITED}, env_file=None)
+        unlimit_key(server, credentials.api_key)
+        settings = load_settings({"KRAKEN_API_URL": server.url("kraken"), **UNLIMITED_KRAKEN_RATE}, env_file=None)
         broker = make_broker(AccountConfig("kraken", "bench", Role.MASTER, "bench", credentials=credentials),
                              settings, clock, Path(tmp))
         failures: list[str] = []
@@ -75,11 +76,11 @@ def processes_on_one_key(processes: int, threads: int, calls: int) -> dict[str, 
     with tempfile.TemporaryDirectory() as tmp, SimulatorServer(exchange, faces=("kraken",)) as server:
         face = server.face("kraken")
         credentials = server.provision("kraken", "shared", {"USD": 1_000.0})
-        face.set_rate_limit(credentials.api_key, 1e9, 1e9)  # type: ignore[attr-defined]
+        unlimit_key(server, credentials.api_key)
         env = {**os.environ, "NIJA_TEST_KRAKEN_KEY": credentials.api_key,
                "NIJA_TEST_KRAKEN_SECRET": credentials.api_secret}
         command = [sys.executable, "-m", "scripts.benchmarks._kraken_calls", server.url("kraken"), str(Path(tmp)),
-                   str(threads), str(calls), *(f"{k}={v}" for k, v in UNLIMITED.items())]
+                   str(threads), str(calls), *(f"{k}={v}" for k, v in UNLIMITED_KRAKEN_RATE.items())]
         children = [subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True) for _ in range(processes)]
         for child in children:
@@ -103,9 +104,13 @@ def verify_beside_bot(verify_runs: int) -> dict[str, object]:
         codes = []
         for _ in range(verify_runs):
             codes.append(live.run_script("verify_kraken_trading_enabled.py", "--running").returncode)
-        before = {name: live.passes(name) for name in live.credentials}  # passes count, whether they failed or not
-        wait_for(lambda: all(live.passes(n) >= before[n] + 3 for n in before), 120,
-                 "three more passes of every account (each uses its key)", alive=lambda: bot.alive)
+        before = live.passes_by_account()  # passes count, whether they failed or not
+
+        def three_more() -> bool:
+            done = live.passes_by_account()
+            return all(done.get(n, 0) >= before.get(n, 0) + 3 for n in live.credentials)
+
+        wait_for(three_more, 120, "three more passes of every account (each uses its key)", alive=lambda: bot.alive)
         bot.send(signal.SIGTERM)
         code = bot.wait_exit(30)
         return {"verify_runs": verify_runs, "verify_exit_codes": codes, "bot_exit_code": code,
@@ -129,9 +134,5 @@ def main(argv: list[str]) -> int:
     parts = [v for v in figures.values() if isinstance(v, dict)]
     invalid = sum(int(p["invalid_nonce"]) for p in parts)
     failed = sum(int(p.get("failures", 0)) for p in parts)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, part in figures.items():
-            print(f"{name}: {part}")
+    print_figures(figures, args.json)
     return 0 if invalid == 0 and failed == 0 else 1

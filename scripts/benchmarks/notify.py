@@ -17,49 +17,25 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bot.state.readmodel import ReadModel
 from scripts.benchmarks._report import print_figures
+from scripts.benchmarks._webhook import Receiver
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class Service:
-    """A local webhook: 'hung' holds every request until closed, 'failing' answers 500."""
-
-    def __init__(self, behaviour: str) -> None:
-        self.received = 0
-        self.release = threading.Event()
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                service.received += 1
-                if behaviour == "hung":
-                    service.release.wait()
-                self.send_response(500 if behaviour == "failing" else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+def _service(behaviour: str) -> Receiver | None:
+    """No service ('none'), one that holds every request until closed ('hung'), or one answering 500 ('failing')."""
+    if behaviour == "none":
+        return None
+    service = Receiver(hold_seconds=None)
+    if behaviour == "hung":
+        service.hold.clear()
+    else:
+        service.fail_next = sys.maxsize
+    return service
 
 
 def run_bot(state: Path, seconds: float, seed: int, urls: str | None) -> dict[str, float]:
@@ -93,13 +69,13 @@ def main(argv: list[str]) -> int:
     received: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("none", "hung", "failing"):
-            service = Service(name) if name != "none" else None
+            service = _service(name)
             try:
                 results[name] = run_bot(Path(tmp) / name / "state", args.seconds, args.seed,
                                         service.url if service else None)
             finally:
                 if service is not None:
-                    received[name] = service.received
+                    received[name] = service.arrived
                     service.close()
     figures = {
         "seconds": args.seconds,

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import krakenex
 
+from scripts.benchmarks._kraken_rate import unlimit_key
+
 START = 1_750_000_000.0
 MIN_CALLS_PER_SECOND = 500.0
 
@@ -53,7 +55,7 @@ def _serve(conn: object, keys: int, state_dir: str | None) -> None:
     creds = []
     for i in range(keys):
         c = server.provision("kraken", f"k{i}", {"USD": 1_000.0})
-        server.face("kraken").set_rate_limit(c.api_key, 1e9, 1e9)  # type: ignore[attr-defined]
+        unlimit_key(server, c.api_key)
         creds.append((c.api_key, c.api_secret))
     conn.send((server.url("kraken"), creds))  # type: ignore[attr-defined]
     conn.recv()  # type: ignore[attr-defined]

@@ -6,8 +6,8 @@ SIGTERM or SIGINT (alternately). It records the seconds from the signal to the p
 code, whether the output holds a traceback, and how many orders the bot started after the signal (the
 store's order rows written later than it). With --rate-limited the bot's Kraken counter is tiny, so
 its calls spend their time waiting for it. Prints every run, then the median and the maximum.
-Exits 1 when a stop took SHUTDOWN_TIMEOUT_SECONDS (5 s) or more, exited non-zero, printed a traceback or
-started an order after its signal.
+Exits 1 when a stop took SHUTDOWN_TIMEOUT_SECONDS (its default, 5 s) or more, exited non-zero, printed a
+traceback or started an order after its signal.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from bot.sim.standalone import wait_for
-from scripts.benchmarks._live_harness import TRACEBACK, LiveExchange
+from scripts.benchmarks._live_harness import STOP_LIMIT_SECONDS, LiveExchange
 
-LIMIT_SECONDS = 5.0
 RATE_LIMITED = {"KRAKEN_RATE_COUNTER_MAX": "3", "KRAKEN_RATE_DECAY_PER_SECOND": "0.05", "KRAKEN_RATE_HEADROOM": "0"}
 
 
@@ -47,14 +46,10 @@ def _one_stop(live: LiveExchange, number: int, rng: random.Random, rate_limited:
     code = bot.wait_exit(60)
     if code is None:
         bot.kill()
-    text = bot.text()
-    assert bot.signalled_wall is not None
-    late = [row for row in live.store_rows("SELECT client_order_id, created_at FROM orders")
-            if float(row[1]) > bot.signalled_wall + 0.2]
     return {
         "run": number + 1, "moment": moment, "signal": signal.Signals(sent).name,
         "seconds": round(bot.stop_seconds(), 3) if code is not None else None, "exit_code": code,
-        "traceback": bool(TRACEBACK.search(text)) or "closed database" in text, "orders_after_signal": len(late),
+        "traceback": bot.printed_traceback(), "orders_after_signal": len(live.orders_started_after_signal(bot)),
     }
 
 
@@ -93,6 +88,6 @@ def main(argv: list[str]) -> int:
               f"{figures['exit_codes']}, tracebacks {figures['tracebacks']}, orders after the signal "
               f"{figures['orders_after_signal']}")
     bad = [s for s in figures["stops"]  # type: ignore[attr-defined]
-           if s["exit_code"] != 0 or s["seconds"] is None or s["seconds"] >= LIMIT_SECONDS or s["traceback"]
+           if s["exit_code"] != 0 or s["seconds"] is None or s["seconds"] >= STOP_LIMIT_SECONDS or s["traceback"]
            or s["orders_after_signal"]]
     return 1 if bad else 0

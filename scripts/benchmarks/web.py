@@ -19,9 +19,6 @@ and "fanout_ratio_100_with_dashboard" (medians over --rounds, each value listed 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import logging
 import multiprocessing
 import statistics
@@ -134,11 +131,8 @@ def _poller(url: str, stop: Connection, report: Connection) -> None:
 
 
 def _fanout(latency: float, repeats: int) -> dict[str, object]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        # Its exit code says whether ratio_100 met the target: the figures are what is wanted here.
-        fanout.main(["--json", "--latency", str(latency), "--repeats", str(repeats), "--max-ratio", "1e9"])
-    return json.loads(out.getvalue().strip().splitlines()[-1])
+    """One `bench.py fanout` run's figures (main checked repeats >= fanout.MIN_REPEATS); no ratio_100 verdict."""
+    return fanout._run(latency, repeats)
 
 
 def _fanout_beside_dashboard(url: str, latency: float, repeats: int, rounds: int) -> dict[str, object]:
@@ -206,11 +200,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--trades", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200, help="timed /api/v1/accounts calls")
     parser.add_argument("--latency", type=float, default=0.05, help="fan-out: seconds per exchange request")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="fan-out runs per follower count (bench.py fanout reports their median; 5 or more)")
+    parser.add_argument("--repeats", type=int, default=fanout.MIN_REPEATS,
+                        help=f"fan-out runs per follower count (bench.py fanout reports their median; "
+                             f"{fanout.MIN_REPEATS} or more)")
     parser.add_argument("--rounds", type=int, default=3, help="fan-out benchmarks alone and beside the dashboard")
     parser.add_argument("--no-fanout", action="store_true", help="only the API figures")
     args = parser.parse_args(argv)
+    if args.repeats < fanout.MIN_REPEATS:
+        parser.error(f"--repeats: at least {fanout.MIN_REPEATS}, so the median means something")
     logging.basicConfig(level=logging.ERROR)
     figures = run(args.accounts, args.trades, args.requests, args.latency, args.repeats, args.rounds,
                   not args.no_fanout)

@@ -18,8 +18,8 @@ import pytest
 
 from bot.config.settings import load_settings
 from bot.state.operator import OperatorStore
-from bot.state.readmodel import ReadModel
 from bot.state.store import StateStore
+from bot.trading.commands import open_views
 from bot.web.app import WebOptions, create_app
 from bot.web.auth import Gate
 from bot.web.board import Board
@@ -96,7 +96,9 @@ def viewer_server(tmp_path: Path, gate: Gate | None = None) -> Iterator[str]:
     For what needs a real server but no trading (the docs page, headers): no paper run to wait for."""
     path = tmp_path / "nija.sqlite3"
     StateStore(path).close()
-    read, operator = ReadModel(path), OperatorStore(path, read_only=True)
+    views = open_views(path)  # as `python bot.py web` opens them
+    assert not isinstance(views, str), views
+    read, operator = views
     board = Board(read, operator, load_settings({}, env_file=None))
     app = create_app(board, gate or Gate("127.0.0.1", None), Metrics(board), WebOptions(False, 2.0, 300.0))
     try:

@@ -19,8 +19,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
-if not CHROMIUM.exists():  # .ci/run installs it (apt-get install chromium chromium-driver): CI never skips
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium chromium-driver)", allow_module_level=True)
+if not CHROMIUM.exists():  # .ci/run installs it (apt-get install chromium): CI never skips
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
 
 from playwright.sync_api import (  # noqa: E402 - only when there is a browser
     Browser,
