@@ -27,8 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bot.brokers.amounts import ZERO, floor_to, plain, to_decimal
 from bot.brokers.errors import (
@@ -41,6 +40,9 @@ from bot.brokers.stopping import StopToken
 from bot.brokers.telemetry import CallLog
 from bot.clock import Clock, SystemClock
 from bot.config.sections.exchanges import ExchangeSettings
+
+if TYPE_CHECKING:  # candles are frames, but ids and the order types must not import pandas (status, the web)
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
